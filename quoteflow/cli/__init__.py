@@ -1,0 +1,17 @@
+"""The ``quoteflow`` command: one CLI, one sub-command group per concern."""
+
+from __future__ import annotations
+
+import typer
+
+from quoteflow.cli import blocks as blocks_cmd
+from quoteflow.cli import db as db_cmd
+from quoteflow.cli import stack as stack_cmd
+
+app = typer.Typer(help="quoteflow: customer quotes with Mike's approval, on Prefect.", no_args_is_help=True)
+app.add_typer(stack_cmd.app, name="stack", help="Start, stop and inspect the local service stack.")
+app.add_typer(db_cmd.app, name="db", help="Migrate and seed the quoteflow database.")
+app.add_typer(blocks_cmd.app, name="blocks", help="Create or update the Prefect blocks.")
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

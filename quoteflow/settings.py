@@ -1,0 +1,71 @@
+"""Non-secret settings, one class, environment prefix ``QUOTEFLOW_``.
+
+Secrets (NetSuite tokens, SMTP and S3 keys) never live here: they live in Prefect
+blocks, whose names are the only thing this class knows about them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything an operator may tune without touching code."""
+
+    model_config = SettingsConfigDict(env_prefix="QUOTEFLOW_", extra="ignore")
+
+    state_dir: Path = Field(
+        default=PROJECT_ROOT / ".var",
+        description="Where the local stack keeps its data, pids, logs and state file.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the quoteflow database; default an SQLite file in state_dir.",
+    )
+
+    # Block names (the blocks hold the secrets).
+    s3_bucket_block: str = Field(default="quoteflow-pdfs", description="S3Bucket block for PDFs.")
+    aws_credentials_block: str = Field(default="quoteflow-aws", description="AwsCredentials block.")
+    results_block: str = Field(
+        default="quoteflow-results",
+        description="S3Bucket block where suspended runs persist their task results.",
+    )
+    netsuite_block: str = Field(default="quoteflow-netsuite", description="NetSuite block.")
+    smtp_block: str = Field(default="quoteflow-smtp", description="SMTP server block.")
+
+    # Business rules.
+    margin_floor_pct: float = Field(default=15.0, ge=0, le=100, description="margin_floor check.")
+    approval_window_minutes: int = Field(
+        default=60, ge=1, le=60 * 24 * 14, description="How long Mike has to decide on a quote."
+    )
+    quote_validity_days: int = Field(default=30, ge=1, le=365)
+    verify_deadline_minutes: int = Field(default=60, ge=1, description="Verify check time limit.")
+    verify_timezone: str = Field(default="UTC", description="Timezone of the verify cron.")
+    company_name: str = Field(default="Northwind School Supply")
+    currency: str = Field(default="USD")
+
+    # Retry policy of every fan-out step (contract section 9).
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    retry_base_seconds: float = Field(default=1.5, ge=0)
+    retry_max_seconds: float = Field(default=30.0, ge=0)
+
+    # NetSuite push throttle: a Prefect global concurrency limit of this name.
+    netsuite_concurrency_limit: str = Field(default="netsuite-api")
+    netsuite_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'quoteflow.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

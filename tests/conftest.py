@@ -1,0 +1,6 @@
+"""Shared test fixtures. Each concern's fixtures live in tests/fixtures/<concern>.py."""
+
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.stack",
+]
