@@ -156,7 +156,9 @@ class PricingMaster(SQLModel, table=True):
 
     __tablename__ = "pricing_master"
     __table_args__ = (
-        sa.UniqueConstraint("customer_id", "item_code", "school_year", name="uq_pricing_cust_item_sy"),
+        sa.UniqueConstraint(
+            "customer_id", "item_code", "school_year", name="uq_pricing_cust_item_sy"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -164,8 +166,9 @@ class PricingMaster(SQLModel, table=True):
     item_code: str = Field(foreign_key="spec_items.item_code", max_length=64)
     school_year: str = Field(max_length=7)
     case_price: Decimal = _money()
-    cost_basis: Decimal = _money()
-    margin_pct: Decimal = _pct()
+    # Unknown for an item first priced by one of Mike's overrides.
+    cost_basis: Decimal | None = _money(default=None)
+    margin_pct: Decimal | None = _pct(default=None)
     source: str = Field(default="netsuite", max_length=64)
     updated_at: datetime = _ts(default_factory=utcnow)
 

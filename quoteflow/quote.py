@@ -1,18 +1,140 @@
-"""Plain pydantic models of a quote as the workflow sees it (no database, no Prefect).
+"""The quote domain as plain pydantic models and pure functions (no database, no Prefect).
 
-These are what flows and tasks pass around, what the approval gate shows Mike, what
-the PDF template renders and what NetSuite receives.
+These are what flows and tasks pass around, what the approval gate shows Mike, what the
+PDF template renders and what NetSuite receives. Everything here is tested without Prefect.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Literal
+import hashlib
+import json
+import re
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 PriceSource = Literal["pricing_master", "override", "none"]
+CENT = Decimal("0.01")
+
+ItemCode = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    ),
+]
+
+
+def money(value: Decimal | float | int | str) -> Decimal:
+    """Round to cents, half up, as money is rounded on an invoice."""
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def margin_pct(price: Decimal | None, cost: Decimal | None) -> Decimal | None:
+    """(price - cost) / price as a percentage, 2 dp; None when it is undefined."""
+    if price is None or cost is None or price == 0:
+        return None
+    return ((price - cost) / price * 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------- the request
+
+
+class QuoteRequest(BaseModel):
+    """What Mike asks for: a quote for one customer, some items, one school year."""
+
+    customer_id: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="NetSuite internal id of the customer (school district), e.g. 1107.",
+    )
+    item_codes: list[ItemCode] = Field(
+        min_length=1,
+        max_length=200,
+        description="Catalog item codes to quote, e.g. FS-1001. Unique, at most 200.",
+    )
+    school_year: str = Field(
+        pattern=r"^\d{4}-\d{2}$",
+        description="School year the prices apply to, e.g. 2026-27.",
+    )
+    quote_id: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Revise this quote (it becomes superseded), or use this id for the new quote.",
+    )
+    catalog: str | None = Field(
+        default=None, max_length=64, description="Only resolve items in this catalog."
+    )
+    include_pdf: bool = Field(default=True, description="Render and store the quote PDF.")
+
+    @field_validator("item_codes")
+    @classmethod
+    def _unique_codes(cls, codes: list[str]) -> list[str]:
+        seen: set[str] = set()
+        dupes = sorted({c for c in codes if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
+        if dupes:
+            raise ValueError(f"item codes must be unique; repeated: {', '.join(dupes)}")
+        return codes
+
+    @field_validator("school_year")
+    @classmethod
+    def _consecutive_years(cls, value: str) -> str:
+        start, end = int(value[:4]), int(value[5:])
+        if (start + 1) % 100 != end:
+            raise ValueError(
+                f"school year must span consecutive years, e.g. {start}-{(start + 1) % 100:02d}"
+            )
+        if not 2000 <= start <= 2099:
+            raise ValueError("school year must start between 2000 and 2099")
+        return value
+
+
+# ---------------------------------------------------------------- context (read side)
+
+
+class CustomerRecord(BaseModel):
+    id: str
+    name: str
+    entitystatus: str
+    email: str | None = None
+    contact_name: str | None = None
+
+
+class PricingRecord(BaseModel):
+    item_code: str
+    case_price: Decimal
+    cost_basis: Decimal
+    margin_pct: Decimal
+
+
+class ItemRecord(BaseModel):
+    item_code: str
+    netsuite_item_id: str
+    description: str
+    catalog: str
+    pack_size: int
+    unit: str
+
+
+class OpenQuote(BaseModel):
+    id: str
+    generated_at: datetime
+
+
+class QuoteContext(BaseModel):
+    """The four contract queries, plus the item lookup that items_resolved needs."""
+
+    customer: CustomerRecord | None
+    programs: list[str] = Field(default_factory=list)
+    pricing: list[PricingRecord] = Field(default_factory=list)
+    open_quotes: list[OpenQuote] = Field(default_factory=list)
+    items: list[ItemRecord] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the preview
 
 
 class QuoteWarning(BaseModel):
@@ -21,6 +143,11 @@ class QuoteWarning(BaseModel):
     check: str
     message: str
     item_codes: list[str] = Field(default_factory=list)
+
+
+class BlockReason(BaseModel):
+    check: str
+    message: str
 
 
 class QuoteLineView(BaseModel):
@@ -59,6 +186,7 @@ class QuotePreview(BaseModel):
     generated_at: datetime
     valid_until: date
     supersedes_quote_id: str | None = None
+    include_pdf: bool = True
     lines: list[QuoteLineView]
     subtotal: Decimal = Decimal("0.00")
     cost_total: Decimal = Decimal("0.00")
@@ -70,3 +198,211 @@ class QuotePreview(BaseModel):
     @property
     def quotable_lines(self) -> list[QuoteLineView]:
         return [line for line in self.lines if line.quotable]
+
+
+class PreconditionResult(BaseModel):
+    blocked: list[BlockReason] = Field(default_factory=list)
+    warnings: list[QuoteWarning] = Field(default_factory=list)
+
+    @property
+    def is_blocked(self) -> bool:
+        return bool(self.blocked)
+
+
+def check_blocking(context: QuoteContext) -> list[BlockReason]:
+    """customer_exists and customer_not_on_hold: the two checks that halt a run."""
+    customer = context.customer
+    if customer is None or not customer.id:
+        return [BlockReason(check="customer_exists", message="customer not found")]
+    if customer.entitystatus.lower() == "hold":
+        return [
+            BlockReason(
+                check="customer_not_on_hold",
+                message=f"customer {customer.id} ({customer.name}) is on hold",
+            )
+        ]
+    return []
+
+
+def _recompute(lines: list[QuoteLineView], margin_floor: float) -> list[QuoteWarning]:
+    warnings: list[QuoteWarning] = []
+    unresolved = [line.item_code for line in lines if not line.resolved]
+    if unresolved:
+        warnings.append(
+            QuoteWarning(
+                check="items_resolved",
+                message=f"{len(unresolved)} item code(s) not in spec_items; left off the quote",
+                item_codes=unresolved,
+            )
+        )
+    unpriced = [line.item_code for line in lines if line.resolved and line.case_price is None]
+    if unpriced:
+        warnings.append(
+            QuoteWarning(
+                check="pricing_found",
+                message=f"{len(unpriced)} item(s) have no pricing for this customer and "
+                "school year; left off unless Mike sets a price",
+                item_codes=unpriced,
+            )
+        )
+    floor = Decimal(str(margin_floor))
+    low = [
+        line.item_code
+        for line in lines
+        if line.quotable and line.margin_pct is not None and line.margin_pct < floor
+    ]
+    if low:
+        warnings.append(
+            QuoteWarning(
+                check="margin_floor",
+                message=f"{len(low)} line(s) under the {floor:g}% margin floor",
+                item_codes=low,
+            )
+        )
+    return warnings
+
+
+def _with_totals(preview: QuotePreview, margin_floor: float) -> QuotePreview:
+    floor = Decimal(str(margin_floor))
+    lines: list[QuoteLineView] = []
+    for line in preview.lines:
+        flags: list[str] = []
+        total = money(line.case_price * line.quantity) if line.case_price is not None else None
+        m = margin_pct(line.case_price, line.cost_basis)
+        if not line.resolved:
+            flags.append("unresolved")
+        elif line.case_price is None:
+            flags.append("no_pricing")
+        if m is not None and m < floor:
+            flags.append("below_margin_floor")
+        if line.price_source == "override":
+            flags.append("override")
+        lines.append(line.model_copy(update={"line_total": total, "margin_pct": m, "flags": flags}))
+    quotable = [line for line in lines if line.quotable]
+    subtotal = money(sum((line.line_total or Decimal(0)) for line in quotable))
+    costed = [line for line in quotable if line.cost_basis is not None]
+    cost_total = money(sum((line.cost_basis or Decimal(0)) * line.quantity for line in costed))
+    costed_revenue = sum((line.line_total or Decimal(0)) for line in costed)
+    overall = margin_pct(Decimal(costed_revenue), cost_total) if costed else None
+    updated = preview.model_copy(
+        update={
+            "lines": lines,
+            "subtotal": subtotal,
+            "cost_total": cost_total,
+            "margin_pct": overall,
+        }
+    )
+    return updated.model_copy(update={"warnings": _recompute(lines, margin_floor)})
+
+
+def build_preview(
+    request: QuoteRequest,
+    context: QuoteContext,
+    *,
+    quote_id: str,
+    supersedes_quote_id: str | None,
+    now: datetime,
+    validity_days: int,
+    margin_floor: float,
+    currency: str = "USD",
+) -> QuotePreview:
+    """The quote Mike will be asked to approve. Requires a customer (check_blocking first)."""
+    if context.customer is None:
+        raise ValueError("build_preview needs a customer; run check_blocking first")
+    items = {item.item_code: item for item in context.items}
+    prices = {p.item_code: p for p in context.pricing}
+    lines: list[QuoteLineView] = []
+    for n, code in enumerate(request.item_codes, start=1):
+        item = items.get(code)
+        price = prices.get(code) if item else None
+        lines.append(
+            QuoteLineView(
+                line_no=n,
+                item_code=code,
+                description=item.description if item else "",
+                netsuite_item_id=item.netsuite_item_id if item else None,
+                unit=item.unit if item else "case",
+                pack_size=item.pack_size if item else 1,
+                case_price=money(price.case_price) if price else None,
+                cost_basis=money(price.cost_basis) if price else None,
+                price_source="pricing_master" if price else "none",
+                resolved=item is not None,
+            )
+        )
+    preview = QuotePreview(
+        quote_id=quote_id,
+        customer_id=context.customer.id,
+        customer_name=context.customer.name,
+        customer_email=context.customer.email,
+        contact_name=context.customer.contact_name,
+        school_year=request.school_year,
+        catalog=request.catalog,
+        currency=currency,
+        generated_at=now,
+        valid_until=(now + timedelta(days=validity_days)).date(),
+        supersedes_quote_id=supersedes_quote_id,
+        include_pdf=request.include_pdf,
+        lines=lines,
+        programs=context.programs,
+        open_quote_ids=[q.id for q in context.open_quotes],
+    )
+    return _with_totals(preview, margin_floor)
+
+
+def apply_price_overrides(
+    preview: QuotePreview, overrides: dict[str, float], *, margin_floor: float
+) -> QuotePreview:
+    """Mike's approved prices replace the line prices; totals and warnings follow."""
+    unknown = sorted(set(overrides) - {line.item_code for line in preview.lines})
+    if unknown:
+        raise ValueError(f"price_overrides: item code(s) not on this quote: {', '.join(unknown)}")
+    unresolved = sorted(
+        line.item_code
+        for line in preview.lines
+        if line.item_code in overrides and not line.resolved
+    )
+    if unresolved:
+        raise ValueError(
+            f"price_overrides: item code(s) not in the catalog cannot be priced: {', '.join(unresolved)}"
+        )
+    bad = sorted(code for code, price in overrides.items() if price < 0)
+    if bad:
+        raise ValueError(f"price_overrides: price must be >= 0 for {', '.join(bad)}")
+    lines = [
+        line.model_copy(
+            update={"case_price": money(overrides[line.item_code]), "price_source": "override"}
+        )
+        if line.item_code in overrides
+        else line
+        for line in preview.lines
+    ]
+    return _with_totals(preview.model_copy(update={"lines": lines}), margin_floor)
+
+
+def payload_hash(payload: Any) -> str:
+    """SHA-256 of the canonical JSON of a payload (what Mike approved, byte for byte)."""
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json")
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def quote_id_for_run(flow_run_id: str, school_year: str) -> str:
+    """A stable quote id per run, so a re-run of the same run finds its own quote."""
+    compact = school_year.replace("-", "")[2:]
+    return f"Q{compact}-{flow_run_id.replace('-', '')[:10].upper()}"
+
+
+_REVISION = re.compile(r"^(?P<root>.+?)-R(?P<n>\d+)$")
+
+
+def revision_id(existing_id: str, existing_revision_ids: list[str]) -> str:
+    """The next revision id of a quote: Q2627-ABC -> Q2627-ABC-R2 -> Q2627-ABC-R3."""
+    m = _REVISION.match(existing_id)
+    root = m.group("root") if m else existing_id
+    numbers = [1]
+    for other in [existing_id, *existing_revision_ids]:
+        mm = _REVISION.match(other)
+        if mm and mm.group("root") == root:
+            numbers.append(int(mm.group("n")))
+    return f"{root}-R{max(numbers) + 1}"

@@ -44,10 +44,16 @@ class Settings(BaseSettings):
     approval_window_minutes: int = Field(
         default=60, ge=1, le=60 * 24 * 14, description="How long Mike has to decide on a quote."
     )
+    pause_poll_seconds: int = Field(
+        default=5, ge=1, le=60, description="How often a paused (not suspended) run polls."
+    )
     quote_validity_days: int = Field(default=30, ge=1, le=365)
     verify_deadline_minutes: int = Field(default=60, ge=1, description="Verify check time limit.")
     verify_timezone: str = Field(default="UTC", description="Timezone of the verify cron.")
     company_name: str = Field(default="Northwind School Supply")
+    mail_domain: str = Field(
+        default="northwind-supply.example", description="Domain of quote emails' Message-IDs."
+    )
     currency: str = Field(default="USD")
 
     # Retry policy of every fan-out step (contract section 9).

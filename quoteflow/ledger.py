@@ -1,0 +1,151 @@
+"""Post-action records: the run log, the reflexion log, the event ledger (mirrored as
+Prefect events) and staged verify checks. Every write is keyed, so repeats collapse."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from prefect.events import emit_event
+from sqlalchemy.exc import IntegrityError
+
+from quoteflow import WORKFLOW_TYPE
+from quoteflow.db import session_scope
+from quoteflow.models import (
+    Event,
+    ReflexionLog,
+    RunStatus,
+    WorkflowRunLog,
+    WorkflowVerifyResult,
+    utcnow,
+)
+from quoteflow.runs import VerifyCheckSpec
+
+_EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-4a57-4a8e-9d0a-2b7c0f5e9a11")
+TERMINAL = {
+    RunStatus.completed,
+    RunStatus.partial,
+    RunStatus.failed,
+    RunStatus.blocked,
+    RunStatus.rejected,
+    RunStatus.expired,
+}
+
+
+def event_uuid(idempotency_key: str) -> uuid.UUID:
+    """The Prefect event id for a ledger key: the same key always gives the same id."""
+    return uuid.uuid5(_EVENT_NAMESPACE, idempotency_key)
+
+
+def upsert_run_log(
+    run_id: str,
+    status: RunStatus,
+    *,
+    started_at: datetime | None = None,
+    summary: dict[str, Any] | None = None,
+    workflow_type: str = WORKFLOW_TYPE,
+) -> None:
+    """One workflow_run_log row per run: created on first call, updated after; started_at
+    is kept from the first call, completed_at set when the status is terminal."""
+    now = utcnow()
+    with session_scope() as s:
+        row = (
+            s.execute(sa.select(WorkflowRunLog).where(WorkflowRunLog.run_id == run_id))
+            .scalars()
+            .first()
+        )
+        if row is None:
+            row = WorkflowRunLog(
+                run_id=run_id,
+                workflow_type=workflow_type,
+                status=status,
+                started_at=started_at or now,
+            )
+        row.status = status
+        row.completed_at = now if status in TERMINAL else None
+        if summary is not None:
+            row.summary_json = summary
+        s.add(row)
+
+
+def upsert_reflexion(run_id: str, narrative: str, tags: list[str]) -> None:
+    with session_scope() as s:
+        row = (
+            s.execute(sa.select(ReflexionLog).where(ReflexionLog.run_id == run_id))
+            .scalars()
+            .first()
+        )
+        if row is None:
+            row = ReflexionLog(run_id=run_id, workflow_type=WORKFLOW_TYPE, narrative=narrative)
+        row.narrative = narrative
+        row.tags = tags
+        s.add(row)
+
+
+def record_event(
+    event_type: str,
+    idempotency_key: str,
+    *,
+    payload: dict[str, Any],
+    run_id: str | None = None,
+    resource_id: str | None = None,
+) -> bool:
+    """Write the ledger event once per key and mirror it as a Prefect event with a
+    deterministic id (Prefect stores one event per id). True when newly recorded."""
+    created = True
+    try:
+        with session_scope() as s:
+            s.add(
+                Event(
+                    type=event_type, idempotency_key=idempotency_key, run_id=run_id, payload=payload
+                )
+            )
+    except IntegrityError:
+        created = False
+    resource = {
+        "prefect.resource.id": resource_id or f"quoteflow.run.{run_id or idempotency_key}",
+        "quoteflow.workflow_type": WORKFLOW_TYPE,
+        "quoteflow.idempotency_key": idempotency_key,
+    }
+    emit_event(event=event_type, resource=resource, payload=payload, id=event_uuid(idempotency_key))
+    return created
+
+
+def record_alert(*, run_id: str, step: str, attempts: int, error: str) -> bool:
+    """One alert per failed step per run (not per attempt)."""
+    return record_event(
+        "alert",
+        f"alert:{run_id}:{step}",
+        payload={"step": step, "attempts": attempts, "error": error, "run_id": run_id},
+        run_id=run_id,
+    )
+
+
+def stage_verify_checks(run_id: str, specs: list[VerifyCheckSpec]) -> int:
+    """Insert the pending verify rows this run has not staged yet; returns how many."""
+    added = 0
+    with session_scope() as s:
+        existing = set(
+            s.execute(
+                sa.select(WorkflowVerifyResult.check_name).where(
+                    WorkflowVerifyResult.run_id == run_id
+                )
+            ).scalars()
+        )
+        for spec in specs:
+            if spec.check_name in existing:
+                continue
+            s.add(
+                WorkflowVerifyResult(
+                    run_id=run_id,
+                    workflow_type=WORKFLOW_TYPE,
+                    check_name=spec.check_name,
+                    params=spec.params,
+                    due_at=spec.due_at,
+                    deadline=spec.deadline,
+                )
+            )
+            added += 1
+    return added

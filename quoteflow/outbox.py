@@ -1,0 +1,108 @@
+"""The NetSuite outbox (ns_pending_pushes): stage a push, apply it, and only call it
+applied once NetSuite confirmed. Shared by the customer-quote flow and ns-push-retry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+
+from quoteflow.db import session_scope
+from quoteflow.models import NsPendingPush, PushStatus, Quote, utcnow
+from quoteflow.netsuite.client import NetSuiteClient
+from quoteflow.netsuite.errors import NetSuiteError
+
+
+class PushView(BaseModel):
+    id: int
+    record_type: str
+    external_id: str
+    quote_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    netsuite_id: str | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: NsPendingPush) -> PushView:
+        return cls.model_validate(row.model_dump())
+
+
+def stage_push(
+    *, external_id: str, quote_id: str, payload: dict[str, Any], run_id: str | None
+) -> PushView:
+    """Get or create the outbox row for this estimate (one per external id)."""
+    stmt = sa.select(NsPendingPush).where(
+        NsPendingPush.record_type == "estimate", NsPendingPush.external_id == external_id
+    )
+    with session_scope() as s:
+        row = s.execute(stmt).scalars().first()
+        if row is None:
+            row = NsPendingPush(
+                external_id=external_id, quote_id=quote_id, run_id=run_id, payload=payload
+            )
+            s.add(row)
+            try:
+                s.flush()
+            except IntegrityError:
+                s.rollback()
+                row = s.execute(stmt).scalars().one()
+        return PushView.of(row)
+
+
+def apply_push(push_id: int, client: NetSuiteClient, *, final_attempt: bool) -> PushView:
+    """Upsert the staged estimate in NetSuite by external id. Applied only on NetSuite's
+    confirmation; an error is recorded and re-raised (failed when it will not be retried)."""
+    with session_scope() as s:
+        row = s.get(NsPendingPush, push_id)
+        if row is None:
+            raise LookupError(f"ns_pending_pushes row {push_id} does not exist")
+        if row.status == PushStatus.applied:
+            return PushView.of(row)
+        row.attempts += 1
+        row.updated_at = utcnow()
+        external_id, payload = row.external_id, dict(row.payload)
+    try:
+        netsuite_id = client.upsert_estimate(external_id, payload)
+    except NetSuiteError as exc:
+        with session_scope() as s:
+            row = s.get(NsPendingPush, push_id)
+            assert row is not None
+            row.last_error = str(exc)
+            if final_attempt or not exc.retryable:
+                row.status = PushStatus.failed
+            row.updated_at = utcnow()
+        raise
+    with session_scope() as s:
+        row = s.get(NsPendingPush, push_id)
+        assert row is not None
+        row.status = PushStatus.applied
+        row.netsuite_id = netsuite_id
+        row.last_error = None
+        row.applied_at = row.updated_at = utcnow()
+        quote = s.get(Quote, row.quote_id)
+        if quote is not None:
+            quote.netsuite_id = netsuite_id
+            quote.updated_at = row.updated_at
+        s.flush()
+        return PushView.of(row)
+
+
+def pushes_to_redrive(*, older_than: datetime, limit: int = 100) -> list[PushView]:
+    """Rows left pending (a crash) or failed (an outage) that were last touched before
+    ``older_than``, oldest first."""
+    stmt = (
+        sa.select(NsPendingPush)
+        .where(
+            NsPendingPush.status.in_([PushStatus.pending, PushStatus.failed]),
+            NsPendingPush.updated_at < older_than,
+        )
+        .order_by(NsPendingPush.updated_at)
+        .limit(limit)
+    )
+    with session_scope() as s:
+        return [PushView.of(r) for r in s.execute(stmt).scalars().all()]

@@ -1,0 +1,50 @@
+"""The HITL gate's writes: stage the workflow_customer_quote action, record Mike's
+decision, or record that the window passed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from prefect import task
+
+from quoteflow import WORKFLOW_TYPE
+from quoteflow.approvals import ActionView, Decision, decide, expire, stage_action
+from quoteflow.models import utcnow
+from quoteflow.quote import QuotePreview
+
+GATE_ACTION_TYPE = f"workflow_{WORKFLOW_TYPE}"
+
+
+def gate_entity_ref(flow_run_id: str) -> str:
+    return f"workflow:{WORKFLOW_TYPE}:run_{flow_run_id}"
+
+
+@task(persist_result=True, retries=2, retry_delay_seconds=[1.5, 3.0])
+def stage_gate_action(
+    flow_run_id: str, preview: QuotePreview, window_minutes: int, now: datetime | None = None
+) -> ActionView:
+    """Stage the proposal envelope Mike decides on; a re-run finds it, never adds one."""
+    expires_at = (now or utcnow()) + timedelta(minutes=window_minutes)
+    return stage_action(
+        action_type=GATE_ACTION_TYPE,
+        entity_ref=gate_entity_ref(flow_run_id),
+        payload={"preview": preview.model_dump(mode="json"), "workflow_type": WORKFLOW_TYPE},
+        approver="mike",
+        flow_run_id=flow_run_id,
+        expires_at=expires_at,
+    )
+
+
+@task(persist_result=True)
+def record_gate_decision(
+    action_id: int, decision: Decision, approver: str, notes: str | None
+) -> ActionView:
+    """Record approve/reject on the gate action (a no-op if the same decision is already
+    recorded, e.g. by `quoteflow actions approve`, which resumed this run)."""
+    return decide(action_id, decision, approver=approver, notes=notes, allow_same=True)
+
+
+@task(persist_result=True)
+def record_gate_expired(action_id: int) -> ActionView:
+    """Mark the gate action expired: nobody decided within the approval window."""
+    return expire(action_id)

@@ -1,0 +1,131 @@
+"""Load context: the contract's four read queries (parameterised, never formatted) and
+the item lookup that the items_resolved check needs. Nothing here writes."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from prefect import task
+from pydantic import BaseModel
+
+from quoteflow.db import session_scope
+from quoteflow.models import Quote, UTCDateTime
+from quoteflow.quote import (
+    CustomerRecord,
+    ItemRecord,
+    OpenQuote,
+    PricingRecord,
+    QuoteRequest,
+    quote_id_for_run,
+    revision_id,
+)
+
+CUSTOMER_SQL = sa.text("SELECT * FROM customers WHERE id = :customer_id")
+PROGRAMS_SQL = sa.text(
+    "SELECT * FROM customer_programs WHERE customer_id = :customer_id"
+    " AND status = 'active' AND deleted_at IS NULL"
+)
+PRICING_SQL = (
+    sa.text(
+        "SELECT item_code, case_price, cost_basis, margin_pct FROM pricing_master"
+        " WHERE customer_id = :customer_id AND item_code IN :item_codes"
+        " AND school_year = :school_year"
+    )
+    .bindparams(sa.bindparam("item_codes", expanding=True))
+    .columns(
+        item_code=sa.String,
+        case_price=sa.Numeric(12, 2),
+        cost_basis=sa.Numeric(12, 2),
+        margin_pct=sa.Numeric(7, 2),
+    )
+)
+OPEN_QUOTES_SQL = sa.text(
+    "SELECT id, generated_at FROM quotes WHERE customer_id = :customer_id"
+    " AND lifecycle_status IN ('draft','proposed','sent') ORDER BY generated_at DESC LIMIT 3"
+).columns(id=sa.String, generated_at=UTCDateTime())
+ITEMS_SQL = sa.text(
+    "SELECT item_code, netsuite_item_id, description, catalog, pack_size, unit FROM spec_items"
+    " WHERE item_code IN :item_codes"
+).bindparams(sa.bindparam("item_codes", expanding=True))
+
+READ_OPTIONS = {"retries": 2, "retry_delay_seconds": [1.5, 3.0], "persist_result": True}
+
+
+@task(**READ_OPTIONS)
+def load_customer(customer_id: str) -> CustomerRecord | None:
+    """Query `customer`."""
+    with session_scope() as s:
+        row = s.execute(CUSTOMER_SQL, {"customer_id": customer_id}).mappings().first()
+    return CustomerRecord.model_validate(dict(row)) if row else None
+
+
+@task(**READ_OPTIONS)
+def load_customer_programs(customer_id: str) -> list[str]:
+    """Query `customer_programs` (active, not deleted): the program names."""
+    with session_scope() as s:
+        rows = s.execute(PROGRAMS_SQL, {"customer_id": customer_id}).mappings().all()
+    return [f"{r['program_code']}: {r['name']}" for r in rows]
+
+
+@task(**READ_OPTIONS)
+def load_current_pricing(
+    customer_id: str, item_codes: list[str], school_year: str
+) -> list[PricingRecord]:
+    """Query `current_pricing` for the requested items and school year."""
+    params = {"customer_id": customer_id, "item_codes": item_codes, "school_year": school_year}
+    with session_scope() as s:
+        rows = s.execute(PRICING_SQL, params).mappings().all()
+    return [PricingRecord.model_validate(dict(r)) for r in rows if r["cost_basis"] is not None]
+
+
+@task(**READ_OPTIONS)
+def load_open_quotes(customer_id: str) -> list[OpenQuote]:
+    """Query `open_quotes`: the customer's three newest draft/proposed/sent quotes."""
+    with session_scope() as s:
+        rows = s.execute(OPEN_QUOTES_SQL, {"customer_id": customer_id}).all()
+    return [OpenQuote(id=r.id, generated_at=r.generated_at) for r in rows]
+
+
+@task(**READ_OPTIONS)
+def resolve_items(item_codes: list[str], catalog: str | None) -> list[ItemRecord]:
+    """Look the item codes up in spec_items (restricted to one catalog if given)."""
+    with session_scope() as s:
+        rows = s.execute(ITEMS_SQL, {"item_codes": item_codes}).mappings().all()
+    items = [ItemRecord.model_validate(dict(r)) for r in rows]
+    return [i for i in items if catalog is None or i.catalog == catalog]
+
+
+class QuoteIdentity(BaseModel):
+    quote_id: str
+    supersedes_quote_id: str | None = None
+    problem: str | None = None  # why the requested quote_id cannot be used
+
+
+@task(**READ_OPTIONS)
+def allocate_quote_id(request: QuoteRequest, flow_run_id: str) -> QuoteIdentity:
+    """The quote id this run writes, and the quote it supersedes (when revising).
+
+    A re-run of the same flow run gets the id it had before."""
+    with session_scope() as s:
+        own = s.execute(sa.select(Quote).where(Quote.flow_run_id == flow_run_id)).scalars().first()
+        if own is not None:
+            return QuoteIdentity(quote_id=own.id, supersedes_quote_id=own.supersedes_quote_id)
+        if request.quote_id is None:
+            return QuoteIdentity(quote_id=quote_id_for_run(flow_run_id, request.school_year))
+        old = s.get(Quote, request.quote_id)
+        if old is None:
+            return QuoteIdentity(quote_id=request.quote_id)
+        if old.customer_id != request.customer_id:
+            return QuoteIdentity(
+                quote_id=old.id,
+                problem=f"quote_id: quote {old.id} belongs to customer {old.customer_id}, "
+                f"not {request.customer_id}",
+            )
+        if old.lifecycle_status == "superseded":
+            return QuoteIdentity(
+                quote_id=old.id, problem=f"quote_id: quote {old.id} is already superseded"
+            )
+        root = old.id.split("-R")[0] if "-R" in old.id else old.id
+        siblings = s.execute(sa.select(Quote.id).where(Quote.id.like(f"{root}-R%"))).scalars().all()
+        return QuoteIdentity(
+            quote_id=revision_id(old.id, list(siblings)), supersedes_quote_id=old.id
+        )

@@ -1,0 +1,34 @@
+"""send_email (hitl_email_draft): draft the customer email and stage it for Mike."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from quoteflow.approvals import ActionView, stage_action
+from quoteflow.mail import SEND_ACTION_TYPE, compose_quote_email
+from quoteflow.quote import QuotePreview
+from quoteflow.settings import get_settings
+from tasks.policy import PermanentStepError, fanout_task_options
+
+
+@task(name="send_email", **fanout_task_options())
+def draft_quote_email(preview: QuotePreview, pdf_key: str | None, flow_run_id: str) -> ActionView:
+    """Stage a send_quote_to_customer proposed action holding the draft. Nothing is sent
+    here: the send-quote-email deployment sends it once Mike approves that action."""
+    settings = get_settings()
+    try:
+        draft = compose_quote_email(
+            preview,
+            pdf_key=pdf_key,
+            company_name=settings.company_name,
+            domain=settings.mail_domain,
+        )
+    except ValueError as exc:
+        raise PermanentStepError(str(exc)) from exc
+    return stage_action(
+        action_type=SEND_ACTION_TYPE,
+        entity_ref=f"quote:{preview.quote_id}",
+        payload=draft.model_dump(mode="json"),
+        approver="mike",
+        flow_run_id=flow_run_id,
+    )

@@ -1,0 +1,54 @@
+"""Post actions (contract section 7) as tasks: run log, reflexion, ledger event, verify
+rows. They run for every outcome: completed, partial, failed, blocked, rejected, expired."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prefect import task
+
+from quoteflow import ledger
+from quoteflow.models import RunStatus, utcnow
+from quoteflow.runs import verify_checks_for
+from quoteflow.settings import get_settings
+
+POST_OPTIONS = {"retries": 2, "retry_delay_seconds": [1.5, 3.0], "persist_result": True}
+
+record_alert = ledger.record_alert
+
+
+@task(**POST_OPTIONS)
+def log_run(
+    run_id: str,
+    status: RunStatus,
+    started_at: datetime | None = None,
+    summary: dict[str, Any] | None = None,
+) -> None:
+    """INSERT or UPDATE the workflow_run_log row of this run."""
+    ledger.upsert_run_log(run_id, status, started_at=started_at, summary=summary)
+
+
+@task(**POST_OPTIONS)
+def write_reflexion(run_id: str, narrative: str, tags: list[str]) -> None:
+    """INSERT (or refresh) the reflexion_log row of this run."""
+    ledger.upsert_reflexion(run_id, narrative, tags)
+
+
+@task(**POST_OPTIONS)
+def emit_workflow_event(event_type: str, run_id: str, payload: dict[str, Any]) -> bool:
+    """workflow.completed | partial | failed: one outcome event per run (the key is the run)."""
+    return ledger.record_event(event_type, f"{event_type}:{run_id}", payload=payload, run_id=run_id)
+
+
+@task(**POST_OPTIONS)
+def stage_verify_checks(run_id: str, quote_id: str, pdf_key: str | None) -> int:
+    """INSERT pending workflow_verify_results rows (once per run and check), due after
+    each check's window and timing out after the verify deadline."""
+    specs = verify_checks_for(
+        quote_id=quote_id,
+        pdf_key=pdf_key,
+        finished_at=utcnow(),
+        deadline_minutes=get_settings().verify_deadline_minutes,
+    )
+    return ledger.stage_verify_checks(run_id, specs)

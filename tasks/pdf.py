@@ -1,0 +1,61 @@
+"""render_pdf: the quote PDF, rendered with xhtml2pdf and stored through the S3Bucket block."""
+
+from __future__ import annotations
+
+import hashlib
+
+from prefect import task
+from prefect.artifacts import create_link_artifact
+from prefect_aws import S3Bucket
+from pydantic import BaseModel
+
+from quoteflow.db import session_scope
+from quoteflow.models import Quote, utcnow
+from quoteflow.pdf import render_quote_pdf
+from quoteflow.quote import QuotePreview
+from quoteflow.storage import head_object, pdf_key, put_pdf
+from tasks.policy import fanout_task_options
+
+
+class StoredPdf(BaseModel):
+    key: str
+    size: int
+    sha256: str
+    uploaded: bool  # False when this run had already stored it
+
+
+@task(name="render_pdf", **fanout_task_options())
+def render_pdf(
+    preview: QuotePreview, bucket: S3Bucket, company_name: str, flow_run_id: str
+) -> StoredPdf:
+    """Render the quote PDF and store it at quotes/{quote_id}.pdf (once per run)."""
+    key = pdf_key(preview.quote_id)
+    existing = head_object(bucket, key)
+    if existing is not None and existing.metadata.get("flow-run-id") == flow_run_id:
+        stored = StoredPdf(
+            key=key, size=existing.size, sha256=existing.metadata.get("sha256", ""), uploaded=False
+        )
+    else:
+        data = render_quote_pdf(preview, company_name=company_name)
+        digest = hashlib.sha256(data).hexdigest()
+        put_pdf(
+            bucket,
+            key,
+            data,
+            {"quote-id": preview.quote_id, "flow-run-id": flow_run_id, "sha256": digest},
+        )
+        stored = StoredPdf(key=key, size=len(data), sha256=digest, uploaded=True)
+    with session_scope() as s:
+        quote = s.get(Quote, preview.quote_id)
+        if quote is not None and quote.pdf_key != key:
+            quote.pdf_key = key
+            quote.updated_at = utcnow()
+            s.add(quote)
+    endpoint = bucket.credentials.aws_client_parameters.endpoint_url or "s3://"
+    create_link_artifact(
+        key=f"quote-pdf-{preview.quote_id.lower()}",
+        link=f"{endpoint.rstrip('/')}/{bucket.bucket_name}/{key}",
+        link_text=f"{key} ({stored.size:,} bytes)",
+        description=f"Quote PDF for {preview.customer_name}, {preview.school_year}",
+    )
+    return stored

@@ -1,0 +1,72 @@
+"""The fan-out retry policy (contract section 9) and its final-failure alert."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prefect import Task
+from prefect.client.schemas.objects import TaskRun
+from prefect.context import FlowRunContext
+from prefect.states import State
+
+from quoteflow.netsuite.errors import NetSuiteError
+from quoteflow.runs import retry_delays
+from quoteflow.settings import get_settings
+
+logger = logging.getLogger("quoteflow.alerts")
+
+
+class PermanentStepError(Exception):
+    """A step failure that no retry can fix (bad data, a conflicting record)."""
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """Retry network and server trouble; never retry what will fail the same way again."""
+    if exc is None:
+        return True
+    if isinstance(exc, NetSuiteError):
+        return exc.retryable
+    return not isinstance(exc, PermanentStepError | ValueError | TypeError | KeyError)
+
+
+def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    try:
+        state.result()
+    except Exception as exc:  # the state holds the task's exception; inspect it
+        return is_transient(exc)
+    return True
+
+
+def alert_on_final_failure(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> None:
+    """Runs once per failed step, after its retries are spent: error log, ledger alert,
+    Prefect event."""
+    from tasks.ledger import record_alert
+
+    flow_ctx = FlowRunContext.get()
+    run_id = (
+        str(flow_ctx.flow_run.id) if flow_ctx and flow_ctx.flow_run else str(task_run.flow_run_id)
+    )
+    message = state.message or "failed"
+    logger.error(
+        "ALERT step %s of run %s failed after %s attempt(s): %s",
+        task.name,
+        run_id,
+        task_run.run_count,
+        message,
+    )
+    record_alert(run_id=run_id, step=task.name, attempts=task_run.run_count, error=message)
+
+
+def fanout_task_options() -> dict[str, Any]:
+    """Task keyword arguments shared by every fan-out step."""
+    settings = get_settings()
+    return {
+        "retries": settings.retry_attempts - 1,
+        "retry_delay_seconds": retry_delays(
+            settings.retry_attempts, settings.retry_base_seconds, settings.retry_max_seconds
+        ),
+        "retry_condition_fn": retry_if_transient,
+        "on_failure": [alert_on_final_failure],
+        "persist_result": True,
+    }

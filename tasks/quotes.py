@@ -1,0 +1,142 @@
+"""write_quote: the quote, its lines and the proposed pricing, in one transaction."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from prefect import task
+from pydantic import BaseModel
+
+from quoteflow.db import session_scope
+from quoteflow.models import LifecycleStatus, PricingMaster, Quote, QuoteLine, utcnow
+from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, build_preview
+from quoteflow.settings import get_settings
+from tasks.policy import PermanentStepError, fanout_task_options
+
+
+class WrittenQuote(BaseModel):
+    quote_id: str
+    line_count: int
+    subtotal: str
+    pricing_rows: int
+    created: bool
+
+
+@task(name="write_quote", **fanout_task_options())
+def write_quote(preview: QuotePreview, flow_run_id: str) -> WrittenQuote:
+    """INSERT quotes + quote_lines (batch), lifecycle `proposed`; overridden prices are
+    written to pricing_master as proposed pricing. A re-run finds the quote it wrote."""
+    lines = preview.quotable_lines
+    if not lines:
+        raise PermanentStepError("no quotable lines: every item is unresolved or unpriced")
+    with session_scope() as s:
+        existing = s.get(Quote, preview.quote_id)
+        if existing is not None:
+            if existing.flow_run_id != flow_run_id:
+                raise PermanentStepError(
+                    f"quote {preview.quote_id} already exists (written by run {existing.flow_run_id})"
+                )
+            count = s.execute(
+                sa.select(sa.func.count()).where(QuoteLine.quote_id == existing.id)
+            ).scalar_one()
+            return WrittenQuote(
+                quote_id=existing.id,
+                line_count=count,
+                subtotal=str(existing.subtotal),
+                pricing_rows=0,
+                created=False,
+            )
+        now = utcnow()
+        if preview.supersedes_quote_id:
+            old = s.get(Quote, preview.supersedes_quote_id)
+            if old is not None:
+                old.lifecycle_status = LifecycleStatus.superseded
+                old.updated_at = now
+                s.add(old)
+        s.add(
+            Quote(
+                id=preview.quote_id,
+                customer_id=preview.customer_id,
+                school_year=preview.school_year,
+                catalog=preview.catalog,
+                lifecycle_status=LifecycleStatus.proposed,
+                generated_at=preview.generated_at,
+                flow_run_id=flow_run_id,
+                supersedes_quote_id=preview.supersedes_quote_id,
+                currency=preview.currency,
+                subtotal=preview.subtotal,
+                cost_total=preview.cost_total,
+                margin_pct=preview.margin_pct,
+                valid_until=preview.valid_until,
+                updated_at=now,
+            )
+        )
+        s.flush()  # the quote row first: quote_lines reference it
+        s.add_all(
+            QuoteLine(
+                quote_id=preview.quote_id,
+                line_no=n,
+                item_code=line.item_code,
+                netsuite_item_id=line.netsuite_item_id or "",
+                description=line.description,
+                unit=line.unit,
+                quantity=line.quantity,
+                case_price=line.case_price,
+                cost_basis=line.cost_basis,
+                margin_pct=line.margin_pct,
+                line_total=line.line_total,
+                price_source=line.price_source,
+            )
+            for n, line in enumerate(lines, start=1)
+        )
+        pricing_rows = 0
+        for line in lines:
+            if line.price_source != "override" or line.case_price is None:
+                continue
+            pricing_rows += 1
+            row = s.execute(
+                sa.select(PricingMaster).where(
+                    PricingMaster.customer_id == preview.customer_id,
+                    PricingMaster.item_code == line.item_code,
+                    PricingMaster.school_year == preview.school_year,
+                )
+            ).scalars().first() or PricingMaster(
+                customer_id=preview.customer_id,
+                item_code=line.item_code,
+                school_year=preview.school_year,
+                case_price=line.case_price,
+            )
+            row.case_price = line.case_price
+            row.cost_basis = line.cost_basis
+            row.margin_pct = line.margin_pct
+            row.source = f"quote:{preview.quote_id}"
+            row.updated_at = now
+            s.add(row)
+    return WrittenQuote(
+        quote_id=preview.quote_id,
+        line_count=len(lines),
+        subtotal=str(preview.subtotal),
+        pricing_rows=pricing_rows,
+        created=True,
+    )
+
+
+@task(persist_result=True)
+def build_quote_preview(
+    request: QuoteRequest,
+    context: QuoteContext,
+    quote_id: str,
+    supersedes_quote_id: str | None,
+) -> QuotePreview:
+    """Price the requested items from the context: lines, totals, warnings. Persisted, so
+    a resumed run shows and executes exactly what Mike saw."""
+    settings = get_settings()
+    return build_preview(
+        request,
+        context,
+        quote_id=quote_id,
+        supersedes_quote_id=supersedes_quote_id,
+        now=utcnow(),
+        validity_days=settings.quote_validity_days,
+        margin_floor=settings.margin_floor_pct,
+        currency=settings.currency,
+    )

@@ -1,0 +1,123 @@
+"""What a person looks at in the Prefect UI: the quote preview, and the run's outcome."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from prefect import get_client, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from quoteflow.pdf import format_money
+from quoteflow.quote import QuotePreview
+from quoteflow.runs import StepOutcome
+
+
+def _artifact_key(prefix: str, quote_id: str) -> str:
+    return f"{prefix}-{quote_id.lower().replace('_', '-')}"
+
+
+def preview_rows(preview: QuotePreview) -> list[dict[str, str]]:
+    def fmt(v: object) -> str:
+        return "" if v is None else str(v)
+
+    return [
+        {
+            "#": str(line.line_no),
+            "item": line.item_code,
+            "description": line.description or "(not in catalog)",
+            "case price": format_money(line.case_price, preview.currency)
+            if line.case_price is not None
+            else "no pricing",
+            "cost basis": fmt(line.cost_basis),
+            "margin %": fmt(line.margin_pct),
+            "source": line.price_source,
+            "flags": ", ".join(line.flags),
+        }
+        for line in preview.lines
+    ]
+
+
+def preview_markdown(preview: QuotePreview) -> str:
+    """The preview as markdown: shown above Mike's approval form and as an artifact."""
+    warn = "\n".join(
+        f"- **{w.check}**: {w.message} ({', '.join(w.item_codes)})" for w in preview.warnings
+    )
+    rows = "\n".join(
+        f"| {r['#']} | {r['item']} | {r['description']} | {r['case price']} | {r['margin %']} | {r['flags']} |"
+        for r in preview_rows(preview)
+    )
+    revises = f" (revises {preview.supersedes_quote_id})" if preview.supersedes_quote_id else ""
+    return (
+        f"### Quote {preview.quote_id}{revises}\n"
+        f"**{preview.customer_name}** ({preview.customer_id}), school year {preview.school_year}"
+        f"{', catalog ' + preview.catalog if preview.catalog else ''}\n\n"
+        f"| # | item | description | case price | margin % | flags |\n|---|---|---|---|---|---|\n{rows}\n\n"
+        f"**Subtotal {format_money(preview.subtotal, preview.currency)}** over "
+        f"{len(preview.quotable_lines)} quotable line(s); overall margin "
+        f"{preview.margin_pct if preview.margin_pct is not None else 'n/a'}%. "
+        f"Valid until {preview.valid_until:%Y-%m-%d}. PDF: {'yes' if preview.include_pdf else 'no'}.\n\n"
+        + (f"**Warnings**\n{warn}\n" if warn else "No warnings.\n")
+    )
+
+
+@task
+def publish_preview(preview: QuotePreview) -> None:
+    """A table artifact of the quote preview for the person deciding."""
+    create_table_artifact(
+        key=_artifact_key("quote-preview", preview.quote_id),
+        table=preview_rows(preview),
+        description=preview_markdown(preview).split("\n| #")[0]
+        + "\n\n"
+        + "\n".join(f"- {w.check}: {w.message}" for w in preview.warnings),
+    )
+
+
+@task
+def collect_step_outcomes(
+    task_runs: dict[str, str | None], skipped: dict[str, str]
+) -> list[StepOutcome]:
+    """Each fan-out step's status, attempts, duration and error, read from Prefect."""
+    outcomes: list[StepOutcome] = []
+    with get_client(sync_client=True) as client:
+        for name, task_run_id in task_runs.items():
+            if name in skipped:
+                outcomes.append(StepOutcome(name=name, status="skipped", error=skipped[name]))
+                continue
+            if task_run_id is None:
+                outcomes.append(StepOutcome(name=name, status="not_run", error="not started"))
+                continue
+            tr = client.read_task_run(UUID(task_run_id))
+            state = tr.state
+            ok = state is not None and state.is_completed()
+            outcomes.append(
+                StepOutcome(
+                    name=name,
+                    status="completed" if ok else "failed",
+                    attempts=max(tr.run_count, 1 if ok else 0),
+                    duration_seconds=round(tr.total_run_time.total_seconds(), 3),
+                    error=None if ok else (state.message if state else "no state"),
+                )
+            )
+    return outcomes
+
+
+@task
+def publish_run_summary(
+    quote_id: str | None, status: str, steps: list[StepOutcome], headline: str
+) -> None:
+    """A markdown artifact: the run's outcome and every step."""
+    rows = "\n".join(
+        f"| {s.name} | {s.status} | {s.attempts} | "
+        f"{'' if s.duration_seconds is None else f'{s.duration_seconds:.2f}s'} | {s.error or ''} |"
+        for s in steps
+    )
+    table = (
+        f"| step | status | attempts | duration | error |\n|---|---|---|---|---|\n{rows}\n"
+        if steps
+        else ""
+    )
+    create_markdown_artifact(
+        key=_artifact_key("quote-run", quote_id or "none"),
+        markdown=f"## customer-quote: {status}\n\n{headline}\n\n{table}",
+        description=f"Outcome of the customer-quote run ({status})",
+    )
