@@ -261,7 +261,7 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
         decision, approved = _await_decision(preview, gate)
         if decision is None:
             record_gate_expired(gate.id)
-            reason = f"no decision within {settings.approval_window_minutes} min"
+            reason = f"no decision within {settings.approval_window_minutes:g} min"
             _post_actions(
                 run_id=run_id,
                 status=RunStatus.expired,

@@ -3,17 +3,22 @@ channel (the flow's gate, the CLI, the approval page)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 import sqlalchemy as sa
+from prefect import get_client
+from prefect.client.schemas.responses import SetStateStatus
+from prefect.events import emit_event
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from quoteflow.db import session_scope
 from quoteflow.models import ActionStatus, ProposedAction, utcnow
-from quoteflow.quote import payload_hash
+from quoteflow.quote import QuoteRequest, payload_hash
 
 Decision = Literal["approve", "reject"]
 
@@ -174,3 +179,144 @@ def expire(action_id: int, *, url: str | None = None) -> ActionView:
             row.decided_at = utcnow()
             s.add(row)
         return ActionView.of(row)
+
+
+# ---------------------------------------------------------------- the approval path
+# Every channel (CLI, approval page, Python) goes through approve()/reject() below:
+# check, record, emit `proposed_action.<decision>`, and resume a waiting flow run.
+
+QUOTE_DRAFT_ACTION_TYPE = "quote_draft"
+GATE_ACTION_TYPE = "workflow_customer_quote"
+
+
+def draft_quote(request: QuoteRequest, *, url: str | None = None) -> ActionView:
+    """Stage a quote_draft proposed action (what the chat tool did). Approving it starts a
+    customer-quote run through the deployment's event trigger."""
+    return stage_action(
+        action_type=QUOTE_DRAFT_ACTION_TYPE,
+        entity_ref=f"draft:{uuid.uuid4().hex}",
+        payload={"request": request.model_dump(mode="json")},
+        url=url,
+    )
+
+
+def _emit_decision_event(action: ActionView) -> None:
+    verb = "approved" if action.status == ActionStatus.approved else "rejected"
+    emit_event(
+        event=f"proposed_action.{verb}",
+        resource={
+            "prefect.resource.id": f"proposed-action.{action.id}",
+            "prefect.resource.name": f"{action.action_type} {action.entity_ref}",
+            "action_type": action.action_type,
+            "entity_ref": action.entity_ref,
+        },
+        payload={
+            **action.payload,
+            "proposed_action_id": action.id,
+            "decision_notes": action.decision_notes,
+            "approver": action.approver,
+        },
+        id=uuid.uuid5(uuid.NAMESPACE_URL, f"proposed-action/{action.id}/{verb}"),
+    )
+
+
+def _resume_gate(action: ActionView, run_input: dict[str, Any]) -> None:
+    """Resume the suspended (or paused) customer-quote run with Mike's typed input;
+    the server's answer is checked: a rejected resume is an error."""
+    if not action.flow_run_id:
+        raise ApprovalError(f"proposed action {action.id} has no flow run to resume")
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(action.flow_run_id))
+        if run.state is None or not run.state.is_paused():
+            state = run.state.name if run.state else "unknown"
+            raise ApprovalError(
+                f"flow run {action.flow_run_id} is {state}, not waiting for a decision; nothing changed"
+            )
+        result = client.resume_flow_run(UUID(action.flow_run_id), run_input=run_input)
+    if result.status != SetStateStatus.ACCEPT:
+        reason = result.details.reason if result.details else str(result.status)
+        raise ApprovalError(f"the Prefect server refused the decision: {reason}; nothing changed")
+
+
+def _check_open(action: ActionView, now: datetime) -> None:
+    if action.status != ActionStatus.pending:
+        raise ApprovalError(
+            f"proposed action {action.id} is already {action.status}; nothing changed"
+        )
+    if action.expires_at is not None and action.expires_at <= now:
+        expire(action.id)
+        raise ApprovalError(
+            f"proposed action {action.id} expired at {action.expires_at:%Y-%m-%d %H:%M} UTC; "
+            "nothing was approved"
+        )
+
+
+def _settle(
+    action_id: int,
+    decision: Decision,
+    *,
+    approver: str,
+    notes: str | None,
+    price_overrides: dict[str, float] | None,
+    url: str | None,
+) -> ActionView:
+    now = utcnow()
+    action = get_action(action_id, url=url)
+    _check_open(action, now)
+    if price_overrides and action.action_type != GATE_ACTION_TYPE:
+        raise ApprovalError("price overrides apply only to workflow_customer_quote actions")
+    if action.action_type == GATE_ACTION_TYPE:
+        _resume_gate(
+            action,
+            {
+                "decision": decision,
+                "notes": notes or "",
+                "approver": approver,
+                "price_overrides": [
+                    {"item_code": code, "case_price": price}
+                    for code, price in (price_overrides or {}).items()
+                ],
+            },
+        )
+    # The resumed flow records the same decision; whichever lands first wins, the
+    # other is a no-op (allow_same).
+    decided = decide(
+        action_id,
+        decision,
+        approver=approver,
+        notes=notes,
+        expected_hash=action.payload_hash,
+        now=now,
+        allow_same=action.action_type == GATE_ACTION_TYPE,
+        url=url,
+    )
+    _emit_decision_event(decided)
+    return decided
+
+
+def approve(
+    action_id: int,
+    *,
+    approver: str = "mike",
+    notes: str | None = None,
+    price_overrides: dict[str, float] | None = None,
+    url: str | None = None,
+) -> ActionView:
+    """Approve a pending proposed action, from any channel."""
+    return _settle(
+        action_id,
+        "approve",
+        approver=approver,
+        notes=notes,
+        price_overrides=price_overrides,
+        url=url,
+    )
+
+
+def reject(
+    action_id: int, *, approver: str = "mike", notes: str | None = None, url: str | None = None
+) -> ActionView:
+    """Reject a pending proposed action, from any channel."""
+    return _settle(
+        action_id, "reject", approver=approver, notes=notes, price_overrides=None, url=url
+    )

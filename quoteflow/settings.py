@@ -41,8 +41,8 @@ class Settings(BaseSettings):
 
     # Business rules.
     margin_floor_pct: float = Field(default=15.0, ge=0, le=100, description="margin_floor check.")
-    approval_window_minutes: int = Field(
-        default=60, ge=1, le=60 * 24 * 14, description="How long Mike has to decide on a quote."
+    approval_window_minutes: float = Field(
+        default=60, gt=0, le=60 * 24 * 14, description="How long Mike has to decide on a quote."
     )
     pause_poll_seconds: int = Field(
         default=5, ge=1, le=60, description="How often a paused (not suspended) run polls."

@@ -8,11 +8,16 @@ from datetime import datetime, timedelta
 from prefect import task
 
 from quoteflow import WORKFLOW_TYPE
-from quoteflow.approvals import ActionView, Decision, decide, expire, stage_action
+from quoteflow.approvals import (
+    GATE_ACTION_TYPE,
+    ActionView,
+    Decision,
+    decide,
+    expire,
+    stage_action,
+)
 from quoteflow.models import utcnow
 from quoteflow.quote import QuotePreview
-
-GATE_ACTION_TYPE = f"workflow_{WORKFLOW_TYPE}"
 
 
 def gate_entity_ref(flow_run_id: str) -> str:
@@ -21,7 +26,7 @@ def gate_entity_ref(flow_run_id: str) -> str:
 
 @task(persist_result=True, retries=2, retry_delay_seconds=[1.5, 3.0])
 def stage_gate_action(
-    flow_run_id: str, preview: QuotePreview, window_minutes: int, now: datetime | None = None
+    flow_run_id: str, preview: QuotePreview, window_minutes: float, now: datetime | None = None
 ) -> ActionView:
     """Stage the proposal envelope Mike decides on; a re-run finds it, never adds one."""
     expires_at = (now or utcnow()) + timedelta(minutes=window_minutes)
