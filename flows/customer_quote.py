@@ -16,6 +16,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.futures import wait
 from prefect.input import RunInput
+from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_run
 from prefect.states import Completed, Failed, State
 from prefect_aws import S3Bucket
@@ -42,7 +43,12 @@ from quoteflow.runs import (
     reflexion_tags,
 )
 from quoteflow.settings import get_settings
-from tasks.approvals import record_gate_decision, record_gate_expired, stage_gate_action
+from tasks.approvals import (
+    name_run_expired,
+    record_gate_decision,
+    record_gate_expired,
+    stage_gate_action,
+)
 from tasks.context import (
     allocate_quote_id,
     load_current_pricing,
@@ -95,7 +101,7 @@ def _await_decision(
     (None, preview) when the approval window passes."""
     settings = get_settings()
     logger = get_run_logger()
-    in_deployment = current_run.deployment_id is not None
+    in_deployment = current_deployment.id is not None
     problem: str | None = None
     for round_no in range(1, MAX_DECISION_ROUNDS + 1):
         assert gate.expires_at is not None
@@ -270,6 +276,7 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
                 reason=reason,
                 gate_action_id=gate.id,
             )
+            name_run_expired(run_id, reason)
             return Failed(name="Expired", message=reason)
         record_gate_decision(gate.id, decision.decision, decision.approver, decision.notes or None)
         if decision.decision == "reject":

@@ -21,15 +21,17 @@ def _normalise(url: str) -> str:
     return url
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL per process; SQLite gets WAL and a busy timeout so the
-    fan-out's concurrent tasks can write without 'database is locked'."""
-    url = _normalise(url or get_settings().resolved_database_url)
+    """One engine per URL per process (the configured URL when none is given)."""
+    return _engine(_normalise(url or get_settings().resolved_database_url))
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
+    """SQLite gets WAL and a busy timeout so the fan-out's concurrent tasks can write
+    without 'database is locked'."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}
-        )
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]

@@ -4,8 +4,10 @@ decision, or record that the window passed."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
-from prefect import task
+from prefect import get_client, task
+from prefect.states import Failed
 
 from quoteflow import WORKFLOW_TYPE
 from quoteflow.approvals import (
@@ -53,3 +55,13 @@ def record_gate_decision(
 def record_gate_expired(action_id: int) -> ActionView:
     """Mark the gate action expired: nobody decided within the approval window."""
     return expire(action_id)
+
+
+@task
+def name_run_expired(flow_run_id: str, reason: str) -> None:
+    """Name the run's final state Expired. The server has already failed a run whose pause
+    timed out (as 'Failed'), so the flow's own return value would not show; set it by force."""
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(
+            UUID(flow_run_id), Failed(name="Expired", message=reason), force=True
+        )

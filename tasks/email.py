@@ -8,18 +8,21 @@ from quoteflow.approvals import ActionView, stage_action
 from quoteflow.mail import SEND_ACTION_TYPE, compose_quote_email
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
+from tasks.pdf import StoredPdf
 from tasks.policy import PermanentStepError, fanout_task_options
 
 
 @task(name="send_email", **fanout_task_options())
-def draft_quote_email(preview: QuotePreview, pdf_key: str | None, flow_run_id: str) -> ActionView:
+def draft_quote_email(
+    preview: QuotePreview, stored_pdf: StoredPdf | None, flow_run_id: str
+) -> ActionView:
     """Stage a send_quote_to_customer proposed action holding the draft. Nothing is sent
     here: the send-quote-email deployment sends it once Mike approves that action."""
     settings = get_settings()
     try:
         draft = compose_quote_email(
             preview,
-            pdf_key=pdf_key,
+            pdf_key=stored_pdf.key if stored_pdf else None,
             company_name=settings.company_name,
             domain=settings.mail_domain,
         )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from typing import Any
 
+import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 from prefect import Task
 from prefect.client.schemas.objects import TaskRun
 from prefect.context import FlowRunContext
 from prefect.states import State
+from sqlalchemy.exc import OperationalError
 
 from quoteflow.netsuite.errors import NetSuiteError
 from quoteflow.runs import retry_delays
@@ -22,12 +26,23 @@ class PermanentStepError(Exception):
 
 
 def is_transient(exc: BaseException | None) -> bool:
-    """Retry network and server trouble; never retry what will fail the same way again."""
-    if exc is None:
-        return True
+    """Retry network, server and lock trouble; never retry what will fail the same way
+    again (bad data, a refused record, a bug)."""
+    if exc is None or isinstance(exc, PermanentStepError):
+        return False
     if isinstance(exc, NetSuiteError):
         return exc.retryable
-    return not isinstance(exc, PermanentStepError | ValueError | TypeError | KeyError)
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or status in (408, 429)
+    return isinstance(
+        exc,
+        OSError  # sockets, timeouts, SMTP disconnects
+        | smtplib.SMTPException
+        | httpx.TransportError
+        | BotoCoreError
+        | OperationalError,  # database locked or connection lost
+    )
 
 
 def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -35,7 +50,7 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
         state.result()
     except Exception as exc:  # the state holds the task's exception; inspect it
         return is_transient(exc)
-    return True
+    return False
 
 
 def alert_on_final_failure(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> None:

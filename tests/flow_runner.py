@@ -3,6 +3,7 @@ Mike would from the Prefect UI (resume with typed input)."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 import uuid
@@ -28,7 +29,10 @@ class FlowRunHandle:
             except BaseException as exc:  # surfaced by join()
                 self.error = exc
 
-        self.thread = threading.Thread(target=target, daemon=True)
+        # Prefect's settings (the API URL) live in context variables, which a new thread
+        # does not inherit: run the flow in a copy of this context.
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(target=context.run, args=(target,), daemon=True)
         self.thread.start()
 
     def flow_run(self) -> FlowRun | None:

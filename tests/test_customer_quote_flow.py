@@ -75,7 +75,8 @@ def request(**over) -> QuoteRequest:
 
 
 def estimate_for(stack, quote_id: str) -> list[dict]:
-    return [e for e in ns("estimates", stack)["estimates"] if e.get("externalId") == quote_id]
+    """The estimates stored at the fake NetSuite under this external id (as records)."""
+    return [e["record"] for e in ns("estimates", stack)["estimates"] if e["external_id"] == quote_id]
 
 
 def pdf_text(key: str) -> str:
@@ -159,7 +160,7 @@ def test_approve_path_in_every_system(stack):
     assert push.status == "applied" and push.netsuite_id and quote.netsuite_id == push.netsuite_id
     (est,) = estimate_for(stack, quote.id)
     assert est["entity"]["id"] == DEMO_CUSTOMER_ID
-    sent = [(i["item"]["id"], Decimal(str(i["rate"]))) for i in est["item"]["items"]]
+    sent = [(i["item"]["id"], Decimal(str(i["rate"]))) for i in est["lines"]]
     assert sent == [(line.netsuite_item_id, line.case_price) for line in lines]
     # AR touch
     profile = _profile(DEMO_CUSTOMER_ID)
@@ -295,7 +296,7 @@ def test_warnings_are_staged_and_override_carries_everywhere(stack):
     assert pricing.case_price == Decimal("123.45") and pricing.source == f"quote:{quote.id}"
     assert "123.45" in pdf_text(quote.pdf_key)
     (est,) = estimate_for(stack, quote.id)
-    rates = {i["item"]["id"]: i["rate"] for i in est["item"]["items"]}
+    rates = {i["item"]["id"]: i["rate"] for i in est["lines"]}
     assert rates[lines[target].netsuite_item_id] == 123.45
 
 

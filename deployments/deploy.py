@@ -1,0 +1,77 @@
+"""Create what the deployments in prefect.yaml need, then deploy them all."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+from prefect import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
+from prefect.exceptions import ObjectNotFound
+
+from quoteflow.settings import PROJECT_ROOT, get_settings
+from quoteflow.stack.services import prefect_command
+
+PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+
+
+def deployment_specs(path: Path = PREFECT_YAML) -> list[dict]:
+    """The deployments declared in prefect.yaml (aliases resolved)."""
+    return list(yaml.safe_load(path.read_text())["deployments"])
+
+
+def work_pool_name(path: Path = PREFECT_YAML) -> str:
+    return yaml.safe_load(path.read_text())["definitions"]["work_pools"]["process_pool"]["name"]
+
+
+def ensure_work_pool(name: str) -> None:
+    """A process work pool of this name (created once)."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+
+
+def ensure_netsuite_limit(limit: int = 2) -> None:
+    """The global concurrency limit every NetSuite writer takes a slot of."""
+    name = get_settings().netsuite_concurrency_limit
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=name, limit=limit, active=True)
+            )
+
+
+def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
+    """`prefect --no-prompt deploy --all` from the project directory; returns its output.
+
+    Re-deploying updates the deployments in place (one automation per trigger)."""
+    ensure_work_pool(work_pool_name())
+    ensure_netsuite_limit()
+    env = dict(os.environ)
+    env["QUOTEFLOW_PROJECT_DIR"] = str(project_dir)
+    env["QUOTEFLOW_VERIFY_TIMEZONE"] = get_settings().verify_timezone
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url:
+        from prefect.settings import get_current_settings
+
+        api_url = get_current_settings().api.url or ""
+    env["PREFECT_API_URL"] = api_url
+    proc = subprocess.run(
+        [*prefect_command(), "--no-prompt", "deploy", "--all"],
+        cwd=project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"prefect deploy failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc.stdout

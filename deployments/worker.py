@@ -1,0 +1,69 @@
+"""A process worker for the quoteflow work pool, run like the stack's services: its own
+process group (the worker turns SIGTERM into SIGINT), a pid file, a log file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from quoteflow.settings import get_settings
+from quoteflow.stack.processes import pid_alive, spawn, terminate_group
+from quoteflow.stack.services import prefect_command
+
+
+class WorkerInfo(BaseModel):
+    pid: int
+    pool: str
+    log_file: Path
+
+
+def _pid_file(state_dir: Path) -> Path:
+    return state_dir / "worker.pid"
+
+
+def running_worker(state_dir: Path | None = None) -> int | None:
+    state_dir = state_dir or get_settings().state_dir
+    try:
+        pid = int(_pid_file(state_dir).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def start_worker(
+    pool: str, *, api_url: str, state_dir: Path | None = None, poll_seconds: int = 2
+) -> WorkerInfo:
+    """Start (or find) the worker. It passes its environment (the database URL, the
+    state dir) to every flow run it starts."""
+    state_dir = state_dir or get_settings().state_dir
+    log_file = state_dir / "logs" / "worker.log"
+    pid = running_worker(state_dir)
+    if pid is None:
+        env = dict(os.environ)
+        env.update(
+            {
+                "PREFECT_API_URL": api_url,
+                "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
+                "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+                "QUOTEFLOW_STATE_DIR": str(state_dir),
+                "QUOTEFLOW_DATABASE_URL": get_settings().resolved_database_url,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        pid = spawn(
+            [*prefect_command(), "worker", "start", "--pool", pool, "--type", "process"],
+            env=env,
+            log_file=log_file,
+        )
+        _pid_file(state_dir).write_text(f"{pid}\n")
+    return WorkerInfo(pid=pid, pool=pool, log_file=log_file)
+
+
+def stop_worker(state_dir: Path | None = None) -> bool:
+    """Stop the worker's whole process group (and the flow runs it started)."""
+    state_dir = state_dir or get_settings().state_dir
+    pid = running_worker(state_dir)
+    _pid_file(state_dir).unlink(missing_ok=True)
+    return terminate_group(pid) if pid else False

@@ -1,0 +1,137 @@
+"""`quoteflow draft` and `quoteflow actions ...`: Mike's approval path from a terminal.
+The same functions (quoteflow.approvals) serve the approval page and the API."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from quoteflow.approvals import (
+    ActionView,
+    ApprovalError,
+    approve,
+    draft_quote,
+    get_action,
+    list_actions,
+    reject,
+)
+from quoteflow.cli.context import use_stack_api
+from quoteflow.quote import QuoteRequest
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _line(a: ActionView) -> str:
+    expires = f" expires {a.expires_at:%Y-%m-%d %H:%M}Z" if a.expires_at else ""
+    return f"#{a.id:<5} {a.status:<9} {a.action_type:<24} {a.entity_ref}{expires}"
+
+
+def draft(
+    customer_id: Annotated[str, typer.Option(help="Customer (NetSuite internal id).")],
+    items: Annotated[str, typer.Option(help="Comma-separated item codes.")],
+    school_year: Annotated[str, typer.Option(help="e.g. 2026-27")],
+    quote_id: Annotated[str | None, typer.Option(help="Revise this quote.")] = None,
+    catalog: Annotated[str | None, typer.Option()] = None,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Do not render a PDF.")] = False,
+) -> None:
+    """Stage a quote_draft proposed action; approving it starts a customer-quote run."""
+    try:
+        request = QuoteRequest(
+            customer_id=customer_id,
+            item_codes=[c.strip() for c in items.split(",") if c.strip()],
+            school_year=school_year,
+            quote_id=quote_id,
+            catalog=catalog,
+            include_pdf=not no_pdf,
+        )
+    except ValidationError as exc:
+        for err in exc.errors():
+            typer.echo(f"{'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    action = draft_quote(request)
+    typer.echo(
+        f"staged quote draft #{action.id}; approve it with: quoteflow actions approve {action.id}"
+    )
+
+
+@app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option(help="pending|approved|rejected|expired")] = None,
+    action_type: Annotated[str | None, typer.Option("--type")] = None,
+) -> None:
+    """List proposed actions, newest first."""
+    for a in list_actions(status=status, action_type=action_type):
+        typer.echo(_line(a))
+
+
+@app.command()
+def show(action_id: int) -> None:
+    """Show one proposed action with its payload."""
+    try:
+        a = get_action(action_id)
+    except ApprovalError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(_line(a))
+    typer.echo(
+        f"approver {a.approver}  hash {a.payload_hash[:12]}  flow run {a.flow_run_id or '-'}"
+    )
+    if a.decided_at:
+        typer.echo(f"decided {a.decided_at:%Y-%m-%d %H:%M:%S}Z notes: {a.decision_notes or ''}")
+    typer.echo(json.dumps(a.payload, indent=2, default=str))
+
+
+def _parse_overrides(values: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for v in values:
+        code, sep, price = v.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[code.strip()] = float(price)
+        except ValueError as exc:
+            raise typer.BadParameter(
+                f"--price {v!r}: expected ITEM=PRICE, e.g. FS-1001=41.50"
+            ) from exc
+    return out
+
+
+@app.command("approve")
+def approve_cmd(
+    action_id: int,
+    notes: Annotated[str | None, typer.Option(help="Why (kept on the action).")] = None,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(help="Price override ITEM=PRICE (quote gates only); repeatable."),
+    ] = None,
+    approver: Annotated[str, typer.Option()] = "mike",
+) -> None:
+    """Approve a pending proposed action (a quote gate resumes its waiting run)."""
+    use_stack_api()
+    try:
+        a = approve(
+            action_id, approver=approver, notes=notes, price_overrides=_parse_overrides(price or [])
+        )
+    except ApprovalError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"approved {_line(a)}")
+
+
+@app.command("reject")
+def reject_cmd(
+    action_id: int,
+    notes: Annotated[str | None, typer.Option(help="Why (kept on the action).")] = None,
+    approver: Annotated[str, typer.Option()] = "mike",
+) -> None:
+    """Reject a pending proposed action."""
+    use_stack_api()
+    try:
+        a = reject(action_id, approver=approver, notes=notes)
+    except ApprovalError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"rejected {_line(a)}")

@@ -1,0 +1,21 @@
+"""The typer application behind the ``quoteflow`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from quoteflow.cli import actions as actions_cmd
+from quoteflow.cli import blocks as blocks_cmd
+from quoteflow.cli import db as db_cmd
+from quoteflow.cli import stack as stack_cmd
+
+app = typer.Typer(
+    help="quoteflow: customer quotes with Mike's approval, on Prefect.", no_args_is_help=True
+)
+app.add_typer(stack_cmd.app, name="stack", help="Start, stop and inspect the local service stack.")
+app.add_typer(db_cmd.app, name="db", help="Migrate and seed the quoteflow database.")
+app.add_typer(blocks_cmd.app, name="blocks", help="Create or update the Prefect blocks.")
+app.add_typer(
+    actions_cmd.app, name="actions", help="List, show, approve and reject proposed actions."
+)
+app.command("draft")(actions_cmd.draft)

@@ -1,0 +1,17 @@
+"""The customer-facing quote PDF, rendered with xhtml2pdf from a ``QuotePreview``."""
+
+from quoteflow.pdf.render import (
+    QuotePdfError,
+    format_money,
+    html_to_pdf,
+    render_quote_html,
+    render_quote_pdf,
+)
+
+__all__ = [
+    "QuotePdfError",
+    "format_money",
+    "html_to_pdf",
+    "render_quote_html",
+    "render_quote_pdf",
+]

@@ -1,0 +1,49 @@
+"""The local service stack: Prefect server, S3 (moto), fake NetSuite and an SMTP sink.
+
+Each service is its own process group on 127.0.0.1, logs to <state_dir>/logs/<name>.log,
+and is recorded in <state_dir>/stack.json (``StackState``), which other commands read.
+"""
+
+from quoteflow.stack.control import ServiceStatus, Stack, parse_services
+from quoteflow.stack.state import (
+    DEFAULT_BUCKET,
+    SERVICE_NAMES,
+    AwsDevSecrets,
+    NetSuiteDevCredentials,
+    NetSuiteServiceState,
+    PrefectServiceState,
+    S3ServiceState,
+    ServiceName,
+    ServiceState,
+    SmtpServiceState,
+    StackError,
+    StackNotStarted,
+    StackPorts,
+    StackState,
+    load_aws_secrets,
+    load_netsuite_credentials,
+    load_state,
+)
+
+__all__ = [
+    "DEFAULT_BUCKET",
+    "SERVICE_NAMES",
+    "AwsDevSecrets",
+    "NetSuiteDevCredentials",
+    "NetSuiteServiceState",
+    "PrefectServiceState",
+    "S3ServiceState",
+    "ServiceName",
+    "ServiceState",
+    "ServiceStatus",
+    "SmtpServiceState",
+    "Stack",
+    "StackError",
+    "StackNotStarted",
+    "StackPorts",
+    "StackState",
+    "load_aws_secrets",
+    "load_netsuite_credentials",
+    "load_state",
+    "parse_services",
+]

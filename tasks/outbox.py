@@ -1,0 +1,116 @@
+"""ns-push-retry's tasks: find the ns_pending_pushes rows a crash or an outage left
+behind, re-drive each through the same idempotent upsert, and report what happened."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.concurrency.sync import concurrency
+from prefect.runtime import task_run
+from pydantic import BaseModel
+
+from blocks.netsuite import NetSuiteCredentials
+from quoteflow.db import session_scope
+from quoteflow.models import NsPendingPush, PushStatus, utcnow
+from quoteflow.outbox import PushView, apply_push, pushes_to_redrive
+from quoteflow.settings import get_settings
+from tasks.policy import fanout_task_options
+
+REDRIVE_ARTIFACT_KEY = "ns-push-retry"
+
+
+class RedriveOutcome(BaseModel):
+    """One re-driven push: its status before and after."""
+
+    push_id: int
+    quote_id: str
+    external_id: str
+    status_before: str
+    status: str
+    attempts: int
+    netsuite_id: str | None
+    error: str | None
+
+
+def redrive_outcomes(before: list[PushView], after: list[PushView]) -> list[RedriveOutcome]:
+    """Pair each row as found with the row as it is now (in the order found)."""
+    now = {p.id: p for p in after}
+    outcomes = []
+    for old in before:
+        new = now.get(old.id, old)
+        outcomes.append(
+            RedriveOutcome(
+                push_id=old.id,
+                quote_id=old.quote_id,
+                external_id=old.external_id,
+                status_before=old.status,
+                status=new.status,
+                attempts=new.attempts,
+                netsuite_id=new.netsuite_id,
+                error=new.last_error if new.status != PushStatus.applied else None,
+            )
+        )
+    return outcomes
+
+
+@task(name="find_pushes_to_redrive", retries=2, retry_delay_seconds=[1.5, 3.0])
+def find_pushes_to_redrive(older_than_minutes: float, limit: int) -> list[PushView]:
+    """Rows pending or failed, untouched for ``older_than_minutes``, oldest first."""
+    older_than = utcnow() - timedelta(minutes=older_than_minutes)
+    return pushes_to_redrive(older_than=older_than, limit=limit)
+
+
+def _final_attempt() -> bool:
+    return task_run.run_count >= get_settings().retry_attempts
+
+
+@task(name="redrive_ns_push", **fanout_task_options())
+def redrive_ns_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
+    """Upsert one staged estimate by its external id (an applied row is left as it is);
+    the row turns failed only when no retry follows."""
+    # The same global concurrency limit as the customer-quote flow's ns_push.
+    with (
+        concurrency(get_settings().netsuite_concurrency_limit, occupy=1, strict=False),
+        netsuite.get_client() as client,
+    ):
+        return apply_push(push_id, client, final_attempt=_final_attempt())
+
+
+@task(name="load_pushes", retries=2, retry_delay_seconds=[1.5, 3.0])
+def load_pushes(push_ids: list[int]) -> list[PushView]:
+    """The ns_pending_pushes rows with these ids, as they are now."""
+    if not push_ids:
+        return []
+    with session_scope() as s:
+        rows = s.execute(sa.select(NsPendingPush).where(NsPendingPush.id.in_(push_ids)))
+        return [PushView.of(r) for r in rows.scalars().all()]
+
+
+@task(name="publish_redrive_report")
+def publish_redrive_report(outcomes: list[RedriveOutcome], older_than_minutes: float) -> None:
+    """A table artifact of every re-driven push and how it ended."""
+    applied = sum(1 for o in outcomes if o.status == PushStatus.applied)
+    create_table_artifact(
+        key=REDRIVE_ARTIFACT_KEY,
+        table=[
+            {
+                "push": str(o.push_id),
+                "quote": o.quote_id,
+                "external id": o.external_id,
+                "was": o.status_before,
+                "now": o.status,
+                "attempts": str(o.attempts),
+                "netsuite id": o.netsuite_id or "",
+                "error": o.error or "",
+            }
+            for o in outcomes
+        ],
+        description=(
+            f"ns-push-retry: {len(outcomes)} push(es) pending or failed for over "
+            f"{older_than_minutes:g} min re-driven; {applied} applied, "
+            f"{len(outcomes) - applied} still not applied."
+        ),
+    )

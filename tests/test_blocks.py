@@ -1,0 +1,153 @@
+"""Block registration against the stack's real Prefect server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect_aws import AwsCredentials, S3Bucket
+from typer.testing import CliRunner
+
+from blocks.netsuite import NetSuiteCredentials
+from blocks.register import BlockConfigError, LocalStackSource, register_blocks, smtp_config
+from blocks.smtp import SmtpServer
+from quoteflow.cli.app import app
+from quoteflow.settings import get_settings
+from quoteflow.stack import StackState, load_aws_secrets, load_netsuite_credentials
+
+
+def test_blocks_round_trip_with_secrets_intact(stack: StackState) -> None:
+    settings = get_settings()
+    assert stack.s3 and stack.netsuite and stack.smtp
+    aws_keys = load_aws_secrets(stack.state_dir)
+    ns_keys = load_netsuite_credentials(stack.state_dir)
+
+    aws = AwsCredentials.load(settings.aws_credentials_block)
+    assert aws.aws_access_key_id == aws_keys.aws_access_key_id
+    assert aws.aws_secret_access_key is not None
+    assert (
+        aws.aws_secret_access_key.get_secret_value()
+        == aws_keys.aws_secret_access_key.get_secret_value()
+    )
+
+    pdfs = S3Bucket.load(settings.s3_bucket_block)
+    results = S3Bucket.load(settings.results_block)
+    assert pdfs.bucket_name == results.bucket_name == stack.s3.bucket
+    assert pdfs.bucket_folder == ""
+    assert results.bucket_folder == "prefect-results"
+    # Both buckets reference the one named credentials document, not anonymous copies.
+    assert pdfs.credentials._block_document_id == aws._block_document_id
+    assert results.credentials._block_document_id == aws._block_document_id
+
+    netsuite = NetSuiteCredentials.load(settings.netsuite_block)
+    assert netsuite.account_id == "1234567_SB1"
+    assert netsuite.rest_base_url == stack.netsuite.base_url
+    for field in ("consumer_key", "consumer_secret", "token_id", "token_secret"):
+        assert (
+            getattr(netsuite, field).get_secret_value()
+            == getattr(ns_keys, field).get_secret_value()
+        )
+
+    smtp = SmtpServer.load(settings.smtp_block)
+    assert (smtp.host, smtp.port, smtp.tls_mode) == (stack.smtp.host, stack.smtp.port, "none")
+    assert smtp.from_address == "quotes@northwind-supply.example"
+
+    shown = " ".join(repr(b) for b in (aws, pdfs, results, netsuite, smtp))
+    hidden = [aws_keys.aws_secret_access_key.get_secret_value()] + [
+        getattr(ns_keys, f).get_secret_value()
+        for f in ("consumer_key", "consumer_secret", "token_id", "token_secret")
+    ]
+    for value in hidden:
+        assert value not in shown
+
+
+async def _documents() -> list[tuple[str | None, bool, str]]:
+    async with get_client() as client:
+        docs = await client.read_block_documents(include_secrets=False)
+    return [(d.name, d.is_anonymous, d.block_type.slug if d.block_type else "") for d in docs]
+
+
+def test_register_twice_keeps_the_same_documents(stack: StackState) -> None:
+    # The stack fixture registered once already; this is the second and third time.
+    first = register_blocks(stack, env={})
+    second = register_blocks(stack, env={})
+    kept = register_blocks(stack, overwrite=False, env={})
+    assert first == second == kept
+    settings = get_settings()
+    assert set(first) == {
+        settings.aws_credentials_block,
+        settings.s3_bucket_block,
+        settings.results_block,
+        settings.netsuite_block,
+        settings.smtp_block,
+    }
+    assert (
+        str(S3Bucket.load(settings.s3_bucket_block)._block_document_id)
+        == (first[settings.s3_bucket_block])
+    )
+
+    docs = asyncio.run(_documents())
+    names = [name for name, anonymous, _ in docs if not anonymous]
+    for name in first:
+        assert names.count(name) == 1
+    assert not [d for d in docs if d[1] and d[2] == "aws-credentials"]
+
+
+def test_changed_value_updates_the_same_document(stack: StackState) -> None:
+    settings = get_settings()
+    before = register_blocks(stack, env={})
+    try:
+        changed = register_blocks(stack, env={"SMTP_FROM": "desk@northwind-supply.example"})
+        assert changed == before
+        assert SmtpServer.load(settings.smtp_block).from_address == (
+            "desk@northwind-supply.example"
+        )
+        kept = register_blocks(stack, overwrite=False, env={})
+        assert SmtpServer.load(settings.smtp_block).from_address == (
+            "desk@northwind-supply.example"
+        )
+        assert kept == before
+    finally:
+        restored = register_blocks(stack, env={})
+    assert restored == before
+    assert SmtpServer.load(settings.smtp_block).from_address == "quotes@northwind-supply.example"
+
+
+def test_cli_register_prints_names_not_secrets(stack: StackState) -> None:
+    result = CliRunner().invoke(app, ["blocks", "register", "--state-dir", str(stack.state_dir)])
+    assert result.exit_code == 0, result.output
+    for name in ("quoteflow-aws", "quoteflow-pdfs", "quoteflow-results", "quoteflow-netsuite"):
+        assert name in result.output
+    assert "quoteflow-smtp" in result.output
+    secret = load_aws_secrets(stack.state_dir).aws_secret_access_key.get_secret_value()
+    assert secret not in result.output
+    token = load_netsuite_credentials(stack.state_dir).token_secret.get_secret_value()
+    assert token not in result.output
+
+
+def test_environment_takes_the_whole_group(stack: StackState) -> None:
+    env = {"SMTP_HOST": "smtp.example.net", "SMTP_USERNAME": "mike", "SMTP_PASSWORD": "pw"}
+    config = smtp_config(env, LocalStackSource(stack))
+    assert (config.host, config.port, config.tls_mode) == ("smtp.example.net", 587, "starttls")
+    assert config.password is not None and config.password.get_secret_value() == "pw"
+
+    local = smtp_config({"SMTP_FROM": "desk@example.org"}, LocalStackSource(stack))
+    assert stack.smtp is not None
+    assert (local.host, local.port, local.tls_mode) == (stack.smtp.host, stack.smtp.port, "none")
+    assert local.from_address == "desk@example.org"
+
+    with pytest.raises(BlockConfigError, match="SMTP_TLS_MODE"):
+        smtp_config({"SMTP_HOST": "h", "SMTP_TLS_MODE": "tls"}, LocalStackSource(stack))
+
+
+def test_partial_environment_names_what_is_missing(stack: StackState) -> None:
+    from blocks.register import netsuite_block, s3_config
+
+    with pytest.raises(BlockConfigError, match="NETSUITE_TOKEN_SECRET"):
+        netsuite_block({"NETSUITE_ACCOUNT_ID": "1234567"}, LocalStackSource(stack))
+    with pytest.raises(BlockConfigError, match="AWS_SECRET_ACCESS_KEY"):
+        s3_config(
+            {"QUOTEFLOW_S3_ENDPOINT_URL": "https://r2.example", "AWS_ACCESS_KEY_ID": "k"},
+            LocalStackSource(stack),
+        )

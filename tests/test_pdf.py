@@ -1,0 +1,237 @@
+"""The quote PDF, read back with pypdf the way a customer's viewer would show it."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from quoteflow.pdf import QuotePdfError, html_to_pdf, render_quote_pdf
+from quoteflow.quote import PriceSource, QuoteLineView, QuotePreview
+
+COMPANY = "Northwind Janitorial Supply"
+
+
+def _line(
+    line_no: int,
+    item_code: str,
+    price: str | None,
+    quantity: int,
+    *,
+    source: PriceSource = "pricing_master",
+    resolved: bool = True,
+    description: str = "Paper towels, multifold, white",
+    pack_size: int = 12,
+) -> QuoteLineView:
+    case_price = Decimal(price) if price is not None else None
+    return QuoteLineView(
+        line_no=line_no,
+        item_code=item_code,
+        description=description,
+        netsuite_item_id=str(500 + line_no) if resolved else None,
+        pack_size=pack_size,
+        quantity=quantity,
+        case_price=case_price,
+        # Distinctive figures so the test can tell whether they leaked into the PDF.
+        cost_basis=Decimal("7.31") if case_price is not None else None,
+        margin_pct=Decimal("23.47") if case_price is not None else None,
+        line_total=case_price * quantity if case_price is not None else None,
+        price_source=source if case_price is not None else "none",
+        resolved=resolved,
+    )
+
+
+def _preview(
+    lines: list[QuoteLineView],
+    *,
+    customer_name: str = "Springfield Unified School District",
+    supersedes: str | None = None,
+) -> QuotePreview:
+    subtotal = sum(
+        (line.line_total for line in lines if line.quotable and line.line_total is not None),
+        Decimal("0.00"),
+    )
+    return QuotePreview(
+        quote_id="Q-2026-00042",
+        customer_id="107",
+        customer_name=customer_name,
+        customer_email="purchasing@springfield.k12.example",
+        contact_name="Dana Whitfield",
+        school_year="2026-27",
+        catalog="JANSAN-2026",
+        generated_at=datetime(2026, 6, 3, 14, 5, tzinfo=UTC),
+        valid_until=date(2026, 7, 3),
+        supersedes_quote_id=supersedes,
+        lines=lines,
+        subtotal=subtotal,
+        cost_total=Decimal("98765.43"),
+        margin_pct=Decimal("31.59"),
+    )
+
+
+def _pages(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+@pytest.fixture(scope="module")
+def mixed_preview() -> QuotePreview:
+    return _preview(
+        [
+            _line(1, "JS-1001", "1234.5", 3),
+            _line(2, "JS-2002", "18.75", 40, source="override"),
+            _line(3, "GHOST-777", "777.77", 5, resolved=False, description="Mystery mop"),
+            _line(4, "NOPRICE-9", None, 2, description="Floor wax, 5 gal"),
+            _line(5, "JS-3003", "42.00", 1000, pack_size=1),
+        ],
+        supersedes="Q-2026-00031",
+    )
+
+
+@pytest.fixture(scope="module")
+def mixed_pdf(mixed_preview: QuotePreview) -> bytes:
+    return render_quote_pdf(mixed_preview, company_name=COMPANY, notes="Deliver to dock B.")
+
+
+@pytest.fixture(scope="module")
+def mixed_text(mixed_pdf: bytes) -> str:
+    return "\n".join(_pages(mixed_pdf))
+
+
+def test_bytes_are_a_readable_pdf(mixed_pdf: bytes) -> None:
+    assert mixed_pdf.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(mixed_pdf))
+    assert len(reader.pages) == 1
+    assert reader.metadata is not None
+    assert reader.metadata.title == f"Quote Q-2026-00042 - {COMPANY}"
+
+
+def test_header_names_the_quote_customer_and_dates(mixed_text: str) -> None:
+    for expected in (
+        COMPANY,
+        "Quote Q-2026-00042",
+        "Springfield Unified School District",
+        "Dana Whitfield",
+        "2026-27",
+        "June 3, 2026",  # generated
+        "July 3, 2026",  # valid until
+        "JANSAN-2026",
+        "Revises Q-2026-00031",
+        "Deliver to dock B.",
+    ):
+        assert expected in mixed_text, expected
+
+
+def test_every_quotable_line_shows_its_code_and_formatted_prices(mixed_text: str) -> None:
+    # price and line total, formatted by hand: $, thousands separators, 2 decimals
+    for code, price, total in (
+        ("JS-1001", "$1,234.50", "$3,703.50"),
+        ("JS-2002", "$18.75", "$750.00"),
+        ("JS-3003", "$42.00", "$42,000.00"),
+    ):
+        assert code in mixed_text
+        assert price in mixed_text
+        assert total in mixed_text
+    assert "1,000" in mixed_text  # quantity with a thousands separator
+    assert "case of 12" in mixed_text
+    assert "Subtotal" in mixed_text
+    # 3,703.50 + 750.00 + 42,000.00
+    assert mixed_text.count("$46,453.50") == 2  # subtotal and total
+
+
+def test_cost_and_margin_are_not_printed(mixed_text: str) -> None:
+    lowered = mixed_text.lower()
+    assert "cost" not in lowered
+    assert "margin" not in lowered
+    for leaked in ("7.31", "23.47", "98,765.43", "98765.43", "31.59"):
+        assert leaked not in mixed_text, leaked
+
+
+def test_unquotable_lines_are_only_in_the_not_quoted_note(mixed_text: str) -> None:
+    table_part, _, note_part = mixed_text.partition("Not quoted")
+    assert note_part, "the 'Not quoted' note is missing"
+    for code in ("GHOST-777", "NOPRICE-9"):
+        assert code not in table_part
+        assert code in note_part
+    # an unresolved line's price never reaches the document
+    assert "777.77" not in mixed_text
+    assert "GHOST-777 · Mystery mop: item code not found in catalog JANSAN-2026" in note_part
+    assert "no price available for the 2026-27 school year" in note_part
+
+
+def test_override_marker_only_on_the_overridden_line(mixed_text: str) -> None:
+    assert "$18.75 \u2020" in mixed_text
+    assert "$1,234.50 \u2020" not in mixed_text
+    assert "$42.00 \u2020" not in mixed_text
+    assert "\u2020 Special price for this quote." in mixed_text
+
+
+def test_no_marker_or_footnote_without_overrides() -> None:
+    pdf = render_quote_pdf(_preview([_line(1, "JS-1001", "10.00", 1)]), company_name=COMPANY)
+    text = "\n".join(_pages(pdf))
+    assert "\u2020" not in text
+    assert "Not quoted" not in text
+    assert "Revises" not in text
+
+
+def test_sixty_lines_span_pages_with_header_and_page_numbers_on_each() -> None:
+    lines = [_line(n, f"SKU-{n:04d}", f"{n * 3}.25", n) for n in range(1, 61)]
+    pages = _pages(render_quote_pdf(_preview(lines), company_name=COMPANY))
+    assert len(pages) > 1
+    for number, text in enumerate(pages, start=1):
+        for heading in ("#", "Item code", "Description", "Qty", "Case price", "Line total"):
+            assert heading in text, f"page {number} lacks the table header {heading!r}"
+        assert f"Page {number} of {len(pages)}" in text
+    everything = "\n".join(pages)
+    for n in range(1, 61):
+        assert f"SKU-{n:04d}" in everything
+    assert "$180.25" in everything  # line 60: 60 x 3 + 0.25
+    assert "$10,815.00" in everything  # its total: 60 x 180.25
+
+
+def test_markup_characters_in_customer_text_render_literally() -> None:
+    name = 'Smith & Jones <Unified> "ISD"'
+    lines = [_line(1, "JS-1001", "10.00", 1, description="Wax <b>bold</b> & shine")]
+    pdf = render_quote_pdf(
+        _preview(lines, customer_name=name), company_name="A&B <Supply>", notes="<i>x</i> & y"
+    )
+    text = "\n".join(_pages(pdf))
+    assert name in text
+    assert "Wax <b>bold</b> & shine" in text
+    assert "A&B <Supply>" in text
+    assert "<i>x</i> & y" in text
+    assert "&amp;" not in text and "&lt;" not in text
+
+
+def test_a_subtotal_that_does_not_add_up_is_refused(mixed_preview: QuotePreview) -> None:
+    wrong = mixed_preview.model_copy(update={"subtotal": Decimal("1.00")})
+    with pytest.raises(QuotePdfError, match="not the sum of the quoted line totals"):
+        render_quote_pdf(wrong, company_name=COMPANY)
+
+
+def test_xhtml2pdf_errors_raise_a_clear_error() -> None:
+    broken = (
+        "<html><head><style>@font-face { font-family: X; "
+        "src: url(data:font/ttf;base64,AAAA); } p { font-family: X; }</style></head>"
+        "<body><p>x</p></body></html>"
+    )
+    with pytest.raises(QuotePdfError, match="quote Q-BROKEN: xhtml2pdf failed"):
+        html_to_pdf(broken, label="quote Q-BROKEN")
+
+
+def test_a_line_total_that_is_not_price_times_quantity_is_refused() -> None:
+    line = _line(1, "JS-1001", "10.00", 3).model_copy(update={"line_total": Decimal("31.00")})
+    preview = _preview([line]).model_copy(update={"subtotal": Decimal("31.00")})
+    with pytest.raises(QuotePdfError, match=r"JS-1001.*line_total 31.00"):
+        render_quote_pdf(preview, company_name=COMPANY)
+
+
+def test_a_quote_with_nothing_priced_says_so_and_lists_the_reasons() -> None:
+    lines = [_line(1, "NOPRICE-1", None, 4), _line(2, "GHOST-2", None, 1, resolved=False)]
+    text = "\n".join(_pages(render_quote_pdf(_preview(lines), company_name=COMPANY)))
+    assert "No items could be priced on this quote." in text
+    assert "Case price" not in text  # no table header
+    assert "Line 1 · NOPRICE-1" in text
+    assert "Line 2 · GHOST-2" in text
