@@ -216,7 +216,12 @@ def _emit_decision_event(action: ActionView) -> None:
             "decision_notes": action.decision_notes,
             "approver": action.approver,
         },
-        id=uuid.uuid5(uuid.NAMESPACE_URL, f"proposed-action/{action.id}/{verb}"),
+        # Repeats of one decision collapse; the creation time keeps ids unique should the
+        # database be rebuilt while the Prefect server (and its event store) lives on.
+        id=uuid.uuid5(
+            uuid.NAMESPACE_URL,
+            f"proposed-action/{action.id}/{action.created_at.isoformat()}/{verb}",
+        ),
     )
 
 

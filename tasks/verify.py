@@ -180,12 +180,12 @@ def evaluate_checks(
         detail = decision.detail
         try:
             recorded = record_decision(check.id, decision, now)
+            if not recorded:
+                detail = "finished by another sweep before this one recorded it"
         except Exception as exc:
             logger.exception("could not record check %s", check.id)
             recorded, error = False, True
             detail = clip(f"{detail} (not recorded: {type(exc).__name__}: {exc})")
-        if recorded is False and not error:
-            detail = "finished by another sweep before this one recorded it"
         results.append(
             CheckResult(
                 id=check.id,

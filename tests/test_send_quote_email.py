@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import socketserver
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from prefect import flow
 from prefect_aws import S3Bucket
 from sqlmodel import Session
 
@@ -42,7 +45,7 @@ from quoteflow.sending import (
 )
 from quoteflow.settings import get_settings
 from quoteflow.storage import pdf_key, put_pdf
-from tasks.sending import deliver_quote_email
+from tasks.sending import SentEmail, deliver_quote_email
 
 ITEMS = ("FS-1001", "FS-1005")
 
@@ -276,9 +279,7 @@ def test_approved_email_is_sent_once_with_its_pdf(env, smtp_messages) -> None:
     again = send_quote_email(proposed_action_id=action.id)
     assert again.already_sent is True and again.message_id == draft.message_id
     # The delivery task itself, past the flow's check, is guarded by the claim too.
-    smtp = SmtpServer.load(get_settings().smtp_block)
-    direct = deliver_quote_email(draft, None, smtp, action.id)
-    assert direct.already_sent is True
+    assert deliver_again(draft, action.id).already_sent is True
     assert len(messages_with(smtp_messages, draft.message_id, settle=1.5)) == 1
     assert len(log_rows(draft.message_id)) == 1
     assert quote_status(preview.quote_id) == "sent"
@@ -316,6 +317,13 @@ def test_unapproved_actions_are_refused_and_nothing_is_sent(env, smtp_messages) 
     assert messages_with(smtp_messages, draft.message_id, settle=1.5) == []
     assert log_rows(draft.message_id) == []
     assert quote_status(preview.quote_id) == "proposed"
+
+
+@flow(name="test-deliver-again")
+def deliver_again(draft: EmailDraft, proposed_action_id: int) -> SentEmail:
+    """The delivery task on its own, without send-quote-email's already-sent check."""
+    smtp = SmtpServer.load(get_settings().smtp_block)
+    return deliver_quote_email(draft, None, smtp, proposed_action_id)
 
 
 def _closed_port() -> int:
@@ -357,3 +365,57 @@ def test_smtp_down_logs_nothing_and_a_later_run_sends_once(env, smtp_messages, m
     assert len(messages_with(smtp_messages, draft.message_id, settle=1.0)) == 1
     assert len(log_rows(draft.message_id)) == 1
     assert quote_status(preview.quote_id) == "sent"
+
+
+class _DropsAfterData(socketserver.StreamRequestHandler):
+    """An SMTP relay that reads the whole message, then dies before answering: the
+    client cannot know whether the message was accepted."""
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 flaky relay\r\n")
+        while line := self.rfile.readline():
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                self.wfile.write(b"250 flaky\r\n")
+            elif verb == b"DATA":
+                self.wfile.write(b"354 go ahead\r\n")
+                while self.rfile.readline() not in (b".\r\n", b""):
+                    pass
+                self.server.messages += 1  # type: ignore[attr-defined]
+                return  # connection closed, no reply to the data
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+def test_delivery_in_doubt_is_never_retried_nor_repeated(env, monkeypatch) -> None:
+    preview, key = make_quote()
+    action = stage_email(preview, key)
+    decide(action.id, "approve")
+    draft = EmailDraft.model_validate(action.payload)
+    relay = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _DropsAfterData)
+    relay.messages = 0  # type: ignore[attr-defined]
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    try:
+        name = f"quoteflow-smtp-flaky-{uuid.uuid4().hex[:8]}"
+        SmtpServer(
+            host="127.0.0.1",
+            port=relay.server_address[1],
+            tls_mode="none",
+            from_address="quotes@northwind-supply.example",
+        ).save(name, overwrite=True)
+        monkeypatch.setenv("QUOTEFLOW_SMTP_BLOCK", name)
+        get_settings.cache_clear()
+
+        state = send_quote_email(proposed_action_id=action.id, return_state=True)
+        assert state.is_failed() and "in doubt" in state.message
+        assert relay.messages == 1  # type: ignore[attr-defined]  # no retry after the data went out
+        # The claim stays: the log keeps the message, so nothing can send it a second time.
+        assert len(log_rows(draft.message_id)) == 1
+
+        again = send_quote_email(proposed_action_id=action.id, return_state=True)
+        assert again.is_failed() and "never confirmed" in again.message
+        assert relay.messages == 1  # type: ignore[attr-defined]
+        assert quote_status(preview.quote_id) == "proposed"
+    finally:
+        relay.shutdown()
+        relay.server_close()

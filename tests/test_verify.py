@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_aws import AwsClientParameters, AwsCredentials, S3Bucket
 from pypdf import PdfWriter
@@ -290,6 +292,9 @@ def verify_env(stack, seeded_db):
     get_settings.cache_clear()
     yield stack
     get_settings.cache_clear()
+    # Deliver this test's buffered logs and events while the server is still up.
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
 
 
 @pytest.mark.usefixtures("verify_env")
@@ -443,6 +448,20 @@ def test_batches_cover_every_due_check_once_in_due_order():
     assert mine == [after[i].run_id for i in ids]
 
 
+def test_a_finished_check_is_never_rewritten(seeded_db):
+    """Two overlapping sweeps: only the first decision on a pending row is written."""
+    from quoteflow.verify import Decision
+    from tasks.verify import record_decision
+
+    check_id = stage(str(uuid.uuid4()), "quote_persisted", {"quote_id": new_quote_id()})
+    first = Decision(status=VerifyStatus.failed, detail="gone", evaluated=True)
+    second = Decision(status=VerifyStatus.passed, detail="there", evaluated=True)
+    assert record_decision(check_id, first, now()) is True
+    assert record_decision(check_id, second, now()) is False
+    row = rows(check_id)[check_id]
+    assert (row.status, row.detail, row.attempts) == ("fail", "gone", 1)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -506,6 +525,7 @@ def test_batch_size_is_validated_by_the_flow():
 
     state = verify_checks(batch_size=0, return_state=True)
     assert state.is_failed()
+    assert "batch_size: Input should be greater than or equal to 1" in (state.message or "")
 
 
 @pytest.mark.usefixtures("verify_env")

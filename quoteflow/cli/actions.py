@@ -4,22 +4,15 @@ The same functions (quoteflow.approvals) serve the approval page and the API."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
-from quoteflow.approvals import (
-    ActionView,
-    ApprovalError,
-    approve,
-    draft_quote,
-    get_action,
-    list_actions,
-    reject,
-)
-from quoteflow.cli.context import use_stack_api
 from quoteflow.quote import QuoteRequest
+
+if TYPE_CHECKING:
+    from quoteflow.approvals import ActionView
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -51,6 +44,8 @@ def draft(
         for err in exc.errors():
             typer.echo(f"{'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
         raise typer.Exit(2) from exc
+    from quoteflow.approvals import draft_quote
+
     action = draft_quote(request)
     typer.echo(
         f"staged quote draft #{action.id}; approve it with: quoteflow actions approve {action.id}"
@@ -63,6 +58,8 @@ def list_(
     action_type: Annotated[str | None, typer.Option("--type")] = None,
 ) -> None:
     """List proposed actions, newest first."""
+    from quoteflow.approvals import list_actions
+
     for a in list_actions(status=status, action_type=action_type):
         typer.echo(_line(a))
 
@@ -70,6 +67,8 @@ def list_(
 @app.command()
 def show(action_id: int) -> None:
     """Show one proposed action with its payload."""
+    from quoteflow.approvals import ApprovalError, get_action
+
     try:
         a = get_action(action_id)
     except ApprovalError as exc:
@@ -110,6 +109,9 @@ def approve_cmd(
     approver: Annotated[str, typer.Option()] = "mike",
 ) -> None:
     """Approve a pending proposed action (a quote gate resumes its waiting run)."""
+    from quoteflow.approvals import ApprovalError, approve
+    from quoteflow.cli.context import use_stack_api
+
     use_stack_api()
     try:
         a = approve(
@@ -128,6 +130,9 @@ def reject_cmd(
     approver: Annotated[str, typer.Option()] = "mike",
 ) -> None:
     """Reject a pending proposed action."""
+    from quoteflow.approvals import ApprovalError, reject
+    from quoteflow.cli.context import use_stack_api
+
     use_stack_api()
     try:
         a = reject(action_id, approver=approver, notes=notes)

@@ -7,6 +7,7 @@ import typer
 from quoteflow.cli import actions as actions_cmd
 from quoteflow.cli import blocks as blocks_cmd
 from quoteflow.cli import db as db_cmd
+from quoteflow.cli import ops as ops_cmd
 from quoteflow.cli import stack as stack_cmd
 
 app = typer.Typer(
@@ -19,3 +20,6 @@ app.add_typer(
     actions_cmd.app, name="actions", help="List, show, approve and reject proposed actions."
 )
 app.command("draft")(actions_cmd.draft)
+app.command("demo")(ops_cmd.demo)
+app.command("deploy")(ops_cmd.deploy)
+app.add_typer(ops_cmd.worker_app, name="worker", help="Start or stop a local process worker.")

@@ -1,0 +1,92 @@
+"""prefect.yaml, structurally: every entrypoint imports as a flow whose parameters
+validate, with the triggers, schedules and work pool the operators rely on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from jinja2 import Template
+from prefect.flows import Flow, load_flow_from_entrypoint
+
+from deployments.deploy import PREFECT_YAML, deployment_specs
+from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+
+SPECS = {d["name"]: d for d in deployment_specs()}
+SAMPLE_EVENT = {
+    "payload": {
+        "request": {
+            "customer_id": DEMO_CUSTOMER_ID,
+            "item_codes": list(DEMO_ITEM_CODES),
+            "school_year": DEMO_SCHOOL_YEAR,
+        },
+        "proposed_action_id": 7,
+    }
+}
+MINIMAL_PARAMETERS = {
+    "verify-checks": {},
+    "ns-push-retry": {},
+}
+
+
+def test_the_four_deployments_are_declared():
+    assert set(SPECS) == {"customer-quote", "send-quote-email", "verify-checks", "ns-push-retry"}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_entrypoint_is_a_flow_named_like_its_deployment(name):
+    flow = load_flow_from_entrypoint(SPECS[name]["entrypoint"])
+    assert isinstance(flow, Flow)
+    assert flow.name == name
+    assert re.fullmatch(r"[a-z]+(-[a-z]+)*", flow.name)
+    assert SPECS[name]["work_pool"]["name"] == "quoteflow-process"
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_parameters_from_triggers_or_defaults_validate(name):
+    flow = load_flow_from_entrypoint(SPECS[name]["entrypoint"])
+    triggers = SPECS[name].get("triggers", [])
+    if not triggers:
+        flow.validate_parameters(MINIMAL_PARAMETERS[name])
+        return
+    for trigger in triggers:
+        rendered = {}
+        for key, template in trigger["parameters"].items():
+            inner = template.strip()[2:-2].strip()  # a single {{ expression }}: typed value
+            rendered[key] = Template("{{ " + inner + " | tojson }}").render(event=SAMPLE_EVENT)
+            rendered[key] = yaml.safe_load(rendered[key])
+        flow.validate_parameters(rendered)
+
+
+def test_triggers_listen_for_the_right_approvals():
+    def trigger(name):
+        (t,) = SPECS[name]["triggers"]
+        return t
+
+    quote, email = trigger("customer-quote"), trigger("send-quote-email")
+    for t in (quote, email):
+        assert t["expect"] == ["proposed_action.approved"] and t["enabled"]
+        assert t["match"]["prefect.resource.id"] == "proposed-action.*"
+    assert quote["match"]["action_type"] == "quote_draft"
+    assert email["match"]["action_type"] == "send_quote_to_customer"
+
+
+def test_schedules_and_result_storage():
+    (verify,) = SPECS["verify-checks"]["schedules"]
+    assert verify["cron"] == "8,38 * * * *"
+    assert "QUOTEFLOW_VERIFY_TIMEZONE" in verify["timezone"]
+    assert SPECS["ns-push-retry"]["schedules"][0]["interval"] > 0
+    env = yaml.safe_load(PREFECT_YAML.read_text())["definitions"]["work_pools"]["process_pool"][
+        "job_variables"
+    ]["env"]
+    assert env["PREFECT_DEFAULT_RESULT_STORAGE_BLOCK"] == "s3-bucket/quoteflow-results"
+    assert env["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "true"
+
+
+def test_bad_customer_quote_parameters_name_the_field():
+    flow = load_flow_from_entrypoint(SPECS["customer-quote"]["entrypoint"])
+    with pytest.raises(Exception, match="school_year"):
+        flow.validate_parameters(
+            {"request": {**SAMPLE_EVENT["payload"]["request"], "school_year": "2026"}}
+        )

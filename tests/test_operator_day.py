@@ -1,0 +1,162 @@
+"""The operating picture through real deployments: prefect deploy --all, a real process
+worker, event-triggered runs, a suspended run that holds no process, Mike's resume."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from sqlmodel import Session, select
+
+from deployments.deploy import deploy_all, work_pool_name
+from deployments.worker import start_worker, stop_worker
+from quoteflow.approvals import (
+    GATE_ACTION_TYPE,
+    ApprovalError,
+    approve,
+    draft_quote,
+    find_action,
+)
+from quoteflow.db import get_engine
+from quoteflow.mail import SEND_ACTION_TYPE
+from quoteflow.models import OutboundEmailLog, Quote, QuoteLine
+from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
+from quoteflow.quote import QuotePreview, QuoteRequest
+from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+
+
+@pytest.fixture(scope="module")
+def deployed(stack, seeded_db, tmp_path_factory):
+    """Deployments on the session's Prefect server, and a worker serving them."""
+    deploy_all()
+    state_dir = tmp_path_factory.mktemp("worker")
+    worker = start_worker(work_pool_name(), api_url=stack.prefect.api_url, state_dir=state_dir)
+    yield worker
+    stop_worker(state_dir)
+
+
+def _flow_run_processes(flow_run_id: str) -> list[int]:
+    """Processes (on this machine) that are executing this flow run."""
+    found = []
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def _task_runs(flow_run_id: str) -> list:
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+
+def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    draft = draft_quote(
+        QuoteRequest(
+            customer_id=DEMO_CUSTOMER_ID,
+            item_codes=list(DEMO_ITEM_CODES),
+            school_year=DEMO_SCHOOL_YEAR,
+        )
+    )
+    approve(draft.id, notes="test: quote this")
+
+    run = wait_for_flow_run(
+        lambda: next(iter(flow_runs_of("customer-quote/customer-quote", since=since)), None),
+        lambda r: r.state is not None and r.state.is_paused(),
+        timeout=180,
+        what="customer-quote to suspend",
+    )
+    run_id = str(run.id)
+    assert run.state.name == "Suspended"
+    assert run.parameters["request"]["customer_id"] == DEMO_CUSTOMER_ID
+    # The flow-run process exits once the suspension is recorded (a few seconds).
+    deadline = time.monotonic() + 60
+    while _flow_run_processes(run_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _flow_run_processes(run_id) == [], "a suspended run must hold no process"
+    assert read_flow_run(run_id).state.name == "Suspended"
+
+    gate = find_action(GATE_ACTION_TYPE, f"workflow:customer_quote:run_{run_id}")
+    assert gate is not None and gate.status == "pending"
+    preview = QuotePreview.model_validate(gate.payload["preview"])
+    target = preview.quotable_lines[0]
+    approve(gate.id, notes="ok", price_overrides={target.item_code: 99.99})
+    with pytest.raises(ApprovalError, match="already approved"):
+        approve(gate.id)
+
+    run = wait_for_flow_run(
+        lambda: read_flow_run(run_id),
+        lambda r: r.state is not None and r.state.is_final(),
+        timeout=240,
+        what="customer-quote to finish",
+    )
+    assert run.state.is_completed(), run.state.message
+
+    # Finished tasks were not executed again after the resume: their later runs are Cached.
+    by_task: dict[str, list[str]] = {}
+    for tr in _task_runs(run_id):
+        by_task.setdefault(tr.task_key.rsplit("-", 1)[0] if tr.task_key else tr.name, []).append(
+            tr.state.name
+        )
+    for name in ("load_customer", "stage_gate_action", "build_quote_preview"):
+        states = next(v for k, v in by_task.items() if name in k)
+        assert states.count("Completed") == 1 and set(states) <= {"Completed", "Cached"}, states
+
+    with Session(get_engine()) as s:
+        quote = s.exec(select(Quote).where(Quote.flow_run_id == run_id)).one()
+        line = s.exec(
+            select(QuoteLine).where(
+                QuoteLine.quote_id == quote.id, QuoteLine.item_code == target.item_code
+            )
+        ).one()
+    assert str(line.case_price) == "99.99" and line.price_source == "override"
+
+    # The email draft: approving it starts send-quote-email through its trigger.
+    email = find_action(SEND_ACTION_TYPE, f"quote:{quote.id}")
+    assert email is not None and email.status == "pending"
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    approve(email.id)
+    sent = wait_for_flow_run(
+        lambda: next(iter(flow_runs_of("send-quote-email/send-quote-email", since=since)), None),
+        lambda r: r.state is not None and r.state.is_final(),
+        timeout=180,
+        what="send-quote-email to finish",
+    )
+    assert sent.state.is_completed(), sent.state.message
+    (message,) = smtp_messages.wait_for(1)
+    assert quote.id in message["Subject"]
+    assert any(p.get_content_type() == "application/pdf" for p in message.iter_attachments())
+    with pytest.raises(ApprovalError):
+        approve(email.id)  # a second approval is refused; nothing is sent again
+    with Session(get_engine()) as s:
+        logs = s.exec(
+            select(sa.func.count())
+            .select_from(OutboundEmailLog)
+            .where(OutboundEmailLog.related_quote_id == quote.id)
+        ).one()
+        quote = s.get(Quote, quote.id)
+    assert logs == 1 and quote.lifecycle_status == "sent"
+    assert len(smtp_messages.new()) == 1
+
+
+def test_deployments_registered_with_schedule(deployed):
+    with get_client(sync_client=True) as client:
+        dep = client.read_deployment_by_name("verify-checks/verify-checks")
+        schedules = [s.schedule for s in dep.schedules]
+        assert [getattr(s, "cron", None) for s in schedules] == ["8,38 * * * *"]
+        assert os.environ["PREFECT_API_URL"]
