@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect_aws import S3Bucket
 from pydantic import BaseModel
@@ -73,7 +74,9 @@ class CheckResult(BaseModel):
     recorded: bool  # False when another sweep finished the row first, or the write failed
 
 
-@task(retries=2, retry_delay_seconds=[1.5, 3.0])
+# Observations of the world: never served from a result cache (the deployment persists
+# results by default).
+@task(retries=2, retry_delay_seconds=[1.5, 3.0], cache_policy=NO_CACHE)
 def select_due_checks(
     now: datetime,
     batch_size: int,
@@ -154,7 +157,7 @@ def record_decision(check_id: int, decision: Decision, now: datetime) -> bool:
         return bool(result.rowcount)
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def evaluate_checks(
     checks: list[DueCheck], bucket: S3Bucket | None, bucket_problem: str | None = None
 ) -> list[CheckResult]:

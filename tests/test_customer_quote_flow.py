@@ -76,7 +76,9 @@ def request(**over) -> QuoteRequest:
 
 def estimate_for(stack, quote_id: str) -> list[dict]:
     """The estimates stored at the fake NetSuite under this external id (as records)."""
-    return [e["record"] for e in ns("estimates", stack)["estimates"] if e["external_id"] == quote_id]
+    return [
+        e["record"] for e in ns("estimates", stack)["estimates"] if e["external_id"] == quote_id
+    ]
 
 
 def pdf_text(key: str) -> str:

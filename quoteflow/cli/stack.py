@@ -88,8 +88,14 @@ def up(
 
 @app.command()
 def down(state_dir: StateDirOption = None, services: ServicesOption = None) -> None:
-    """Stop the services (terminate each process group, kill it if it lingers)."""
+    """Stop the services (terminate each process group, kill it if it lingers), and the
+    local worker when the whole stack goes down."""
     stack = Stack(state_dir)
+    if services is None:
+        from deployments.worker import stop_worker
+
+        if stop_worker(stack.state_dir):
+            typer.echo("Stopped the worker.")
     try:
         stack.down(_services(services))
     except StackError as exc:
