@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect_aws import S3Bucket
 from pydantic import BaseModel
 

@@ -9,6 +9,7 @@ from quoteflow.cli import blocks as blocks_cmd
 from quoteflow.cli import db as db_cmd
 from quoteflow.cli import ops as ops_cmd
 from quoteflow.cli import stack as stack_cmd
+from quoteflow.cli import verify as verify_cmd
 
 app = typer.Typer(
     help="quoteflow: customer quotes with Mike's approval, on Prefect.", no_args_is_help=True
@@ -23,3 +24,4 @@ app.command("draft")(actions_cmd.draft)
 app.command("demo")(ops_cmd.demo)
 app.command("deploy")(ops_cmd.deploy)
 app.add_typer(ops_cmd.worker_app, name="worker", help="Start or stop a local process worker.")
+app.add_typer(verify_cmd.app, name="verify", help="Run the verify checks now.")
