@@ -64,6 +64,7 @@ from tasks.pdf import render_pdf
 from tasks.profiles import touch_ar_forecast
 from tasks.quotes import build_quote_preview, write_quote
 from tasks.reports import (
+    StepState,
     collect_step_outcomes,
     preview_markdown,
     publish_preview,
@@ -314,9 +315,17 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
             preview, pdf_f, run_id, wait_for=[pdf_f or written]
         )
         wait(list(futures.values()))
+        seen = {name: futures[name].state for name in futures}
         steps = collect_step_outcomes(
             {
-                name: (str(futures[name].task_run_id) if name in futures else None)
+                name: StepState(
+                    task_run_id=str(futures[name].task_run_id),
+                    completed=seen[name].is_completed(),
+                    name=seen[name].name,
+                    message=seen[name].message,
+                )
+                if name in futures
+                else None
                 for name in FANOUT_STEPS
             },
             skipped,

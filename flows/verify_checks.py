@@ -17,6 +17,7 @@ from pydantic import Field
 from quoteflow.models import utcnow
 from quoteflow.settings import get_settings
 from quoteflow.verify import sweep_counts
+from tasks.approvals import expire_stale_gates
 from tasks.verify import (
     CheckResult,
     DueCheck,
@@ -71,6 +72,10 @@ def verify_checks(
         after = batch[-1]
         if len(batch) < batch_size:
             break
+    # Housekeeping: suspended quote runs whose approval window closed with no decision.
+    expired = expire_stale_gates()
+    if expired:
+        logger.warning("recorded %d expired approval gate(s): %s", len(expired), expired)
     new_events = record_verify_events(results)
     counts = sweep_counts([r.new_status for r in results], errors=sum(r.error for r in results))
     publish_sweep_report(results, counts, started_at)

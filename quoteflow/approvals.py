@@ -325,3 +325,17 @@ def reject(
     return _settle(
         action_id, "reject", approver=approver, notes=notes, price_overrides=None, url=url
     )
+
+
+def stale_gates(*, expired_before: datetime, url: str | None = None) -> list[ActionView]:
+    """Quote gates still pending although their window closed before ``expired_before``.
+
+    A suspended run holds no process, so nobody inside it records the expiry: the
+    Prefect server fails the run and this finds what is left to record."""
+    stmt = sa.select(ProposedAction).where(
+        ProposedAction.action_type == GATE_ACTION_TYPE,
+        ProposedAction.status == ActionStatus.pending,
+        ProposedAction.expires_at < expired_before,
+    )
+    with session_scope(url) as s:
+        return [ActionView.of(r) for r in s.execute(stmt).scalars().all()]

@@ -65,3 +65,54 @@ def name_run_expired(flow_run_id: str, reason: str) -> None:
         client.set_flow_run_state(
             UUID(flow_run_id), Failed(name="Expired", message=reason), force=True
         )
+
+
+@task
+def expire_stale_gates(grace_minutes: float = 5) -> list[str]:
+    """Record expiry for suspended runs whose approval window closed: gate expired, run
+    log and reflexion, the workflow.failed event, the run's state named Expired. A paused
+    (not suspended) run records its own expiry; the grace leaves it the time to."""
+    from datetime import timedelta
+
+    from quoteflow import ledger
+    from quoteflow.approvals import stale_gates
+    from quoteflow.models import RunStatus
+    from quoteflow.runs import reflexion_tags
+
+    expired: list[str] = []
+    for gate in stale_gates(expired_before=utcnow() - timedelta(minutes=grace_minutes)):
+        expire(gate.id)
+        run_id = gate.flow_run_id or gate.entity_ref.rsplit("run_", 1)[-1]
+        preview = gate.payload.get("preview", {})
+        reason = f"no decision before {gate.expires_at:%Y-%m-%d %H:%M} UTC"
+        ledger.upsert_run_log(
+            run_id,
+            RunStatus.expired,
+            summary={
+                "status": "expired",
+                "reason": reason,
+                "gate_action_id": gate.id,
+                "quote_id": preview.get("quote_id"),
+            },
+        )
+        ledger.upsert_reflexion(
+            run_id,
+            f"Customer quote {preview.get('quote_id')} for {preview.get('customer_name')} "
+            f"({preview.get('customer_id')}), school year {preview.get('school_year')}: "
+            f"{reason}; the approval window passed and the run expired.",
+            reflexion_tags(str(preview.get("customer_id")), str(preview.get("school_year"))),
+        )
+        ledger.record_event(
+            "workflow.failed",
+            f"workflow-outcome:{run_id}",
+            payload={"status": "expired", "reason": reason},
+            run_id=run_id,
+        )
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(run_id))
+            if run.state is not None and run.state.name != "Expired":
+                client.set_flow_run_state(
+                    UUID(run_id), Failed(name="Expired", message=reason), force=True
+                )
+        expired.append(run_id)
+    return expired

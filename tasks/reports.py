@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from uuid import UUID
 
 from prefect import get_client, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.objects import TaskRun
+from prefect.exceptions import ObjectNotFound
+from pydantic import BaseModel
 
 from quoteflow.pdf import format_money
 from quoteflow.quote import QuotePreview
@@ -72,30 +78,61 @@ def publish_preview(preview: QuotePreview) -> None:
     )
 
 
-@task
+class StepState(BaseModel):
+    """What the flow saw of one fan-out future: enough to judge the step without the API."""
+
+    task_run_id: str
+    completed: bool
+    name: str
+    message: str | None = None
+
+
+def _read_settled_task_run(
+    client: SyncPrefectClient, task_run_id: str, timeout: float
+) -> TaskRun | None:
+    """Task runs reach the API through events, a moment after they ran: wait for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            tr = client.read_task_run(UUID(task_run_id))
+            if tr.state is not None and tr.state.is_final():
+                return tr
+        except ObjectNotFound:
+            pass
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.25)
+
+
+@task(cache_policy=NO_CACHE)
 def collect_step_outcomes(
-    task_runs: dict[str, str | None], skipped: dict[str, str]
+    steps: dict[str, StepState | None], skipped: dict[str, str]
 ) -> list[StepOutcome]:
-    """Each fan-out step's status, attempts, duration and error, read from Prefect."""
+    """Each fan-out step's status and error (as the flow saw it), with attempts and
+    duration read from Prefect."""
     outcomes: list[StepOutcome] = []
     with get_client(sync_client=True) as client:
-        for name, task_run_id in task_runs.items():
+        for name, seen in steps.items():
             if name in skipped:
                 outcomes.append(StepOutcome(name=name, status="skipped", error=skipped[name]))
                 continue
-            if task_run_id is None:
+            if seen is None:
                 outcomes.append(StepOutcome(name=name, status="not_run", error="not started"))
                 continue
-            tr = client.read_task_run(UUID(task_run_id))
-            state = tr.state
-            ok = state is not None and state.is_completed()
+            if not seen.completed and seen.name in ("NotReady", "Pending"):
+                outcomes.append(
+                    StepOutcome(name=name, status="not_run", error="an upstream step failed")
+                )
+                continue
+            tr = _read_settled_task_run(client, seen.task_run_id, timeout=15)
             outcomes.append(
                 StepOutcome(
                     name=name,
-                    status="completed" if ok else "failed",
-                    attempts=max(tr.run_count, 1 if ok else 0),
-                    duration_seconds=round(tr.total_run_time.total_seconds(), 3),
-                    error=None if ok else (state.message if state else "no state"),
+                    status="completed" if seen.completed else "failed",
+                    attempts=tr.run_count if tr else 0,
+                    duration_seconds=round(tr.total_run_time.total_seconds(), 3) if tr else None,
+                    error=None if seen.completed else seen.message,
+                    detail={"state": seen.name},
                 )
             )
     return outcomes

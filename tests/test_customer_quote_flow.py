@@ -428,3 +428,45 @@ def test_bad_parameters_fail_before_anything(bad, field):
     assert f"request.{field}" in state.message or field in state.message
     with session() as s:
         assert s.exec(select(sa.func.count()).select_from(WorkflowRunLog)).one() == logs_before
+
+
+def test_rerun_of_a_finished_run_changes_nothing(stack):
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Scheduled
+
+    handle, state = run_approved(request())
+    assert state.is_completed()
+    run_id = handle.run_id
+    quote = quote_of(run_id)
+    before = {**_counts(quote.id), "estimates": len(ns("estimates", stack)["estimates"])}
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(run_id), Scheduled(), force=True)
+        flow_run = client.read_flow_run(UUID(run_id))
+    again = run_flow(
+        customer_quote,
+        flow_run=flow_run,
+        parameters={"request": QuoteRequest(**flow_run.parameters["request"])},
+        return_type="state",
+    )
+    assert again.is_completed(), again.message
+    after = {**_counts(quote.id), "estimates": len(ns("estimates", stack)["estimates"])}
+    assert after == before
+    with session() as s:
+        assert len(s.exec(select(Quote).where(Quote.flow_run_id == run_id)).all()) == 1
+        assert len(s.exec(select(WorkflowRunLog).where(WorkflowRunLog.run_id == run_id)).all()) == 1
+
+
+def test_revising_a_quote_supersedes_it(stack):
+    first, state = run_approved(request())
+    assert state.is_completed()
+    old = quote_of(first.run_id)
+    second, state = run_approved(request(quote_id=old.id))
+    assert state.is_completed(), state.message
+    new = quote_of(second.run_id)
+    assert new.id == f"{old.id}-R2" and new.supersedes_quote_id == old.id
+    with session() as s:
+        assert s.get(Quote, old.id).lifecycle_status == "superseded"
+    assert len(estimate_for(stack, new.id)) == 1 and len(estimate_for(stack, old.id)) == 1
