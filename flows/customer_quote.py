@@ -306,6 +306,7 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
             futures["render_pdf"] = pdf_f
         else:
             skipped["render_pdf"] = "include_pdf is false"
+            logger.info("render_pdf skipped: include_pdf is false")
         netsuite = NetSuiteCredentials.load(settings.netsuite_block)
         futures["ns_push"] = push_estimate.submit(preview, netsuite, run_id, wait_for=[written])
         futures["ar_forecast_touch"] = touch_ar_forecast.submit(

@@ -61,3 +61,23 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run.id).state
     assert state.is_failed() and state.name == "Expired"
+
+
+def test_a_crashed_run_still_gets_its_post_actions(stack, seeded_db):
+    from prefect.states import Crashed
+
+    from flows.customer_quote import _record_abnormal_end
+    from quoteflow.models import ReflexionLog
+
+    request = {"customer_id": DEMO_CUSTOMER_ID, "item_codes": ["FS-1001"], "school_year": "2026-27"}
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(customer_quote, parameters={"request": request})
+    _record_abnormal_end(customer_quote, run, Crashed(message="worker lost"))
+    _record_abnormal_end(customer_quote, run, Crashed(message="worker lost"))  # hook re-run
+    with Session(get_engine()) as s:
+        log = s.exec(select(WorkflowRunLog).where(WorkflowRunLog.run_id == str(run.id))).one()
+        refl = s.exec(select(ReflexionLog).where(ReflexionLog.run_id == str(run.id))).one()
+        events = s.exec(select(Event).where(Event.run_id == str(run.id))).all()
+    assert log.status == "failed" and "worker lost" in log.summary_json["reason"]
+    assert f"customer:{DEMO_CUSTOMER_ID}" in refl.tags
+    assert [e.type for e in events] == ["workflow.failed"]

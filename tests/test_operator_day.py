@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect_aws import S3Bucket
 from sqlmodel import Session, select
 
 from deployments.deploy import deploy_all, work_pool_name
@@ -29,6 +30,7 @@ from quoteflow.models import OutboundEmailLog, Quote, QuoteLine
 from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuotePreview, QuoteRequest
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from quoteflow.settings import get_settings
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +118,10 @@ def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
     for name in ("load_customer", "stage_gate_action", "build_quote_preview"):
         states = next(v for k, v in by_task.items() if name in k)
         assert states.count("Completed") == 1 and set(states) <= {"Completed", "Cached"}, states
+
+    # The resumed run read those results from the bucket (the results block), not a local disk.
+    results = S3Bucket.load(get_settings().results_block)
+    assert results.list_objects(), "no task results persisted in the results bucket"
 
     with Session(get_engine()) as s:
         quote = s.exec(select(Quote).where(Quote.flow_run_id == run_id)).one()
