@@ -66,4 +66,7 @@ def stop_worker(state_dir: Path | None = None) -> bool:
     state_dir = state_dir or get_settings().state_dir
     pid = running_worker(state_dir)
     _pid_file(state_dir).unlink(missing_ok=True)
-    return terminate_group(pid) if pid else False
+    if pid is None:
+        return False
+    terminate_group(pid)  # True only when it had to SIGKILL; stopped either way
+    return True

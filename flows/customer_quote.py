@@ -110,7 +110,8 @@ def _await_decision(
         description = preview_markdown(preview) + (
             f"\n\n**Please decide again:** {problem}" if problem else ""
         )
-        form = ApprovalDecision.with_initial_data(description=description, decision="approve")
+        # No initial decision: a form that starts on "approve" would approve on a bare Submit.
+        form = ApprovalDecision.with_initial_data(description=description)
         key = f"approval-{round_no}"
         try:
             if in_deployment:
@@ -291,6 +292,8 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
             )
             return Completed(name="Rejected", message=decision.notes or "rejected by Mike")
 
+        if decision.price_overrides:
+            publish_preview(approved)  # the preview artifact shows the approved prices
         # Lane 4: fan-out. write_quote first; PDF, NetSuite and AR concurrently; the
         # email draft after the PDF.
         preview = approved

@@ -43,13 +43,18 @@ def preview_rows(preview: QuotePreview) -> list[dict[str, str]]:
     ]
 
 
+def _short(text: str, width: int = 30) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def preview_markdown(preview: QuotePreview) -> str:
     """The preview as markdown: shown above Mike's approval form and as an artifact."""
     warn = "\n".join(
         f"- **{w.check}**: {w.message} ({', '.join(w.item_codes)})" for w in preview.warnings
     )
+    # Prices first and the description last (and short): the UI's resume dialog is narrow.
     rows = "\n".join(
-        f"| {r['#']} | {r['item']} | {r['description']} | {r['case price']} | {r['margin %']} | {r['flags']} |"
+        f"| {r['#']} | {r['item']} | {r['case price']} | {r['margin %']} | {r['flags']} | {_short(r['description'])} |"
         for r in preview_rows(preview)
     )
     revises = f" (revises {preview.supersedes_quote_id})" if preview.supersedes_quote_id else ""
@@ -57,7 +62,7 @@ def preview_markdown(preview: QuotePreview) -> str:
         f"### Quote {preview.quote_id}{revises}\n"
         f"**{preview.customer_name}** ({preview.customer_id}), school year {preview.school_year}"
         f"{', catalog ' + preview.catalog if preview.catalog else ''}\n\n"
-        f"| # | item | description | case price | margin % | flags |\n|---|---|---|---|---|---|\n{rows}\n\n"
+        f"| # | item | case price | margin % | flags | description |\n|---|---|---|---|---|---|\n{rows}\n\n"
         f"**Subtotal {format_money(preview.subtotal, preview.currency)}** over "
         f"{len(preview.quotable_lines)} quotable line(s); overall margin "
         f"{preview.margin_pct if preview.margin_pct is not None else 'n/a'}%. "

@@ -90,7 +90,9 @@ def select_due_checks(
     query = sa.select(t).where(t.status == VerifyStatus.pending.value, t.due_at <= now)
     if after_due_at is not None and after_id is not None:
         query = query.where(
-            sa.or_(t.due_at > after_due_at, sa.and_(t.due_at == after_due_at, t.id > after_id))
+            # The redundant bound lets the index seek to the page instead of filtering.
+            t.due_at >= after_due_at,
+            sa.or_(t.due_at > after_due_at, sa.and_(t.due_at == after_due_at, t.id > after_id)),
         )
     query = query.order_by(t.due_at, t.id).limit(batch_size)
     with session_scope() as s:

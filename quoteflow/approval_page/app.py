@@ -1,0 +1,419 @@
+"""The approval page's Starlette app: list, show, approve and reject proposed actions.
+
+No rules of its own: it reads with ``quoteflow.approvals``, checks only what the form
+carries (token, notes, prices) and decides with ``quoteflow.approvals.approve/reject``.
+Local only: it answers loopback host names only and every decision needs the process's
+random form token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from prefect.settings import get_current_settings
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from quoteflow import approvals
+from quoteflow.approvals import (
+    GATE_ACTION_TYPE,
+    QUOTE_DRAFT_ACTION_TYPE,
+    ActionView,
+    ApprovalError,
+)
+from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
+from quoteflow.models import ActionStatus
+from quoteflow.pdf import format_money
+from quoteflow.quote import QuotePreview, QuoteRequest
+from tasks.reports import preview_rows
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
+TOKEN_FIELD = "csrf_token"
+PRICE_FIELD_PREFIX = "price."
+NOTES_MAX_CHARS = 2000  # ApprovalDecision.notes, the gate's typed input
+MAX_PRICE = Decimal("1000000")  # PriceOverride.case_price
+MAX_FORM_BYTES = 64 * 1024
+RECENT_DECIDED = 25
+
+TYPE_LABELS = {
+    GATE_ACTION_TYPE: "Quote approval",
+    QUOTE_DRAFT_ACTION_TYPE: "Quote draft",
+    SEND_ACTION_TYPE: "Customer email",
+}
+
+APPROVED_NEXT = {
+    GATE_ACTION_TYPE: "The customer-quote run resumes with your decision: quote rows, PDF, "
+    "NetSuite estimate and the customer email draft follow.",
+    QUOTE_DRAFT_ACTION_TYPE: "A customer-quote run starts from this draft; its quote will "
+    "wait here for your approval.",
+    SEND_ACTION_TYPE: "The send-quote-email deployment sends it now (triggered by this approval).",
+}
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class FormError(Exception):
+    """A form that cannot be acted on; ``field`` names the input at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+@dataclass
+class DecisionForm:
+    """What a decision form carries once checked."""
+
+    values: dict[str, str]
+    notes: str | None
+    price_overrides: dict[str, float]
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def format_utc(value: datetime | None) -> str:
+    """``2026-05-01 14:05 UTC``; a dash for no time."""
+    return "—" if value is None else f"{_aware(value):%Y-%m-%d %H:%M} UTC"
+
+
+def _window_closed(action: ActionView, now: datetime) -> bool:
+    return (
+        action.status == ActionStatus.pending
+        and action.expires_at is not None
+        and _aware(action.expires_at) <= now
+    )
+
+
+def _summary(action: ActionView) -> str:
+    """One line saying what the action is about, for the list."""
+    try:
+        if action.action_type == GATE_ACTION_TYPE:
+            p = QuotePreview.model_validate(action.payload["preview"])
+            return (
+                f"{p.customer_name}: quote {p.quote_id}, {len(p.quotable_lines)} line(s), "
+                f"subtotal {format_money(p.subtotal, p.currency)}"
+            )
+        if action.action_type == QUOTE_DRAFT_ACTION_TYPE:
+            r = QuoteRequest.model_validate(action.payload["request"])
+            return f"customer {r.customer_id}, {len(r.item_codes)} item(s), {r.school_year}"
+        if action.action_type == SEND_ACTION_TYPE:
+            e = EmailDraft.model_validate(action.payload)
+            return f"to {e.to}: {e.subject}"
+    except (KeyError, TypeError, ValidationError):
+        pass
+    return ""
+
+
+def _gate_preview(action: ActionView) -> QuotePreview | None:
+    if action.action_type != GATE_ACTION_TYPE:
+        return None
+    try:
+        return QuotePreview.model_validate(action.payload["preview"])
+    except (KeyError, TypeError, ValidationError):
+        return None
+
+
+# ---------------------------------------------------------------- the form
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """An url-encoded form body as {name: first value}."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise FormError(415, "expected a form post (application/x-www-form-urlencoded)")
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        raise FormError(413, "form too large")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise FormError(413, "form too large")
+    try:
+        parsed = parse_qs(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=500
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormError(400, f"unreadable form: {exc}") from exc
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def parse_price(code: str, raw: str) -> Decimal | None:
+    """One "approved price" input: empty means no override; else a price in cents, 0 or more."""
+    text = raw.strip()
+    if not text:
+        return None
+    field = f"{PRICE_FIELD_PREFIX}{code}"
+    label = f"approved price for {code}"
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise FormError(400, f"{label}: {text!r} is not a number", field)
+    if value < 0:
+        raise FormError(400, f"{label}: must be 0 or more (got {text})", field)
+    if value > MAX_PRICE:
+        raise FormError(400, f"{label}: must be at most {MAX_PRICE:,}", field)
+    if value != value.quantize(Decimal("0.01")):
+        raise FormError(400, f"{label}: at most 2 decimal places (got {text})", field)
+    return value
+
+
+def check_decision_form(
+    values: Mapping[str, str], preview: QuotePreview | None, *, with_prices: bool
+) -> DecisionForm:
+    """Notes and (for a quote gate) the approved prices. An input for a line that cannot be
+    priced is refused here: the run would only ask again after the gate was recorded."""
+    notes = values.get("notes", "").strip()
+    if len(notes) > NOTES_MAX_CHARS:
+        raise FormError(400, f"notes: at most {NOTES_MAX_CHARS} characters", "notes")
+    overrides: dict[str, float] = {}
+    if with_prices:
+        priceable = (
+            {line.item_code for line in preview.lines if line.resolved} if preview else set()
+        )
+        for name, raw in values.items():
+            if not name.startswith(PRICE_FIELD_PREFIX):
+                continue
+            code = name[len(PRICE_FIELD_PREFIX) :]
+            price = parse_price(code, raw)
+            if price is None:
+                continue
+            if code not in priceable:
+                raise FormError(
+                    400, f"approved price for {code}: not a priceable line of this quote", name
+                )
+            overrides[code] = float(price)
+    return DecisionForm(values=dict(values), notes=notes or None, price_overrides=overrides)
+
+
+# ---------------------------------------------------------------- host check
+
+
+def _host_name(header: str) -> str:
+    """The host of a Host header, without port: ``[::1]:4620`` -> ``::1``."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0].lower()
+    return (header.rsplit(":", 1)[0] if header.count(":") == 1 else header).lower()
+
+
+class LoopbackHostOnly:
+    """Answer only requests addressed to a loopback name. A page bound to 127.0.0.1 can
+    still be reached by a browser through DNS rebinding, which keeps the foreign name."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(h.lower() for h in allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if _host_name(host) not in self.allowed:
+                response = PlainTextResponse("this page answers on loopback addresses only", 421)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# ---------------------------------------------------------------- the page
+
+
+class ApprovalPage:
+    """The routes; holds the template environment and the per-process form token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES_DIR),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["utc"] = format_utc
+        self.env.filters["money"] = format_money
+        self.env.globals["type_label"] = lambda t: TYPE_LABELS.get(t, t)
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(**context)
+        return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+    def error_page(self, status: int, message: str) -> HTMLResponse:
+        return self.render("error.html", status, status=status, message=message)
+
+    async def index(self, request: Request) -> Response:
+        actions = await run_in_threadpool(approvals.list_actions)
+        now = datetime.now(UTC)
+        pending = [a for a in actions if a.status == ActionStatus.pending]
+        decided = sorted(
+            (a for a in actions if a.status != ActionStatus.pending),
+            key=lambda a: _aware(a.decided_at or a.created_at),
+            reverse=True,
+        )[:RECENT_DECIDED]
+
+        def row(a: ActionView) -> dict[str, Any]:
+            return {"a": a, "summary": _summary(a), "closed": _window_closed(a, now)}
+
+        return self.render(
+            "index.html",
+            pending=[row(a) for a in pending],
+            decided=[row(a) for a in decided],
+        )
+
+    async def show(self, request: Request) -> Response:
+        action_id: int = request.path_params["action_id"]
+        try:
+            action = await run_in_threadpool(approvals.get_action, action_id)
+        except ApprovalError as exc:
+            return self.error_page(404, str(exc))
+        done = request.query_params.get("done")
+        return self.action_page(action, done=done if done == action.status else None)
+
+    def action_page(
+        self,
+        action: ActionView,
+        *,
+        status: int = 200,
+        done: str | None = None,
+        error: str | None = None,
+        error_field: str | None = None,
+        values: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """The action with what it proposes, and the decision form while it is pending."""
+        context: dict[str, Any] = {
+            "a": action,
+            "token": self.token,
+            "token_field": TOKEN_FIELD,
+            "price_prefix": PRICE_FIELD_PREFIX,
+            "values": dict(values or {}),
+            "error": error,
+            "error_field": error_field,
+            "done": done,
+            "next_step": APPROVED_NEXT.get(action.action_type, ""),
+            "closed": _window_closed(action, datetime.now(UTC)),
+            "run_url": _run_url(action.flow_run_id),
+            "kind": "raw",
+            "raw": json.dumps(action.payload, indent=2, sort_keys=True, default=str),
+        }
+        try:
+            if action.action_type == GATE_ACTION_TYPE:
+                preview = QuotePreview.model_validate(action.payload["preview"])
+                rows = [
+                    {
+                        **r,
+                        "code": line.item_code,
+                        "priceable": line.resolved,
+                        "flagged": bool(line.flags),
+                    }
+                    for r, line in zip(preview_rows(preview), preview.lines, strict=True)
+                ]
+                context.update(kind="gate", preview=preview, rows=rows)
+            elif action.action_type == SEND_ACTION_TYPE:
+                context.update(kind="email", email=EmailDraft.model_validate(action.payload))
+            elif action.action_type == QUOTE_DRAFT_ACTION_TYPE:
+                request = QuoteRequest.model_validate(action.payload["request"])
+                context.update(kind="draft", request=request)
+        except (KeyError, TypeError, ValidationError) as exc:
+            context.update(kind="raw", payload_problem=str(exc).splitlines()[0])
+        context.setdefault("payload_problem", None)
+        return self.render("action.html", status, **context)
+
+    async def approve(self, request: Request) -> Response:
+        return await self._decide(request, "approve")
+
+    async def reject(self, request: Request) -> Response:
+        return await self._decide(request, "reject")
+
+    async def _decide(self, request: Request, decision: approvals.Decision) -> Response:
+        action_id: int = request.path_params["action_id"]
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.error_page(exc.status, exc.message)
+        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
+            return self.error_page(
+                403, "The form token is missing or stale: reload the page and decide again."
+            )
+        try:
+            action = await run_in_threadpool(approvals.get_action, action_id)
+        except ApprovalError as exc:
+            return self.error_page(404, str(exc))
+        try:
+            form = check_decision_form(
+                values, _gate_preview(action), with_prices=decision == "approve"
+            )
+        except FormError as exc:
+            return self.action_page(
+                action, status=exc.status, error=exc.message, error_field=exc.field, values=values
+            )
+        decide: Callable[[], ActionView]
+        if decision == "approve":
+
+            def decide() -> ActionView:
+                return approvals.approve(
+                    action_id, notes=form.notes, price_overrides=form.price_overrides or None
+                )
+        else:
+
+            def decide() -> ActionView:
+                return approvals.reject(action_id, notes=form.notes)
+
+        try:
+            decided = await run_in_threadpool(decide)
+        except ApprovalError as exc:
+            with contextlib.suppress(ApprovalError):  # show the fresh status when we can
+                action = await run_in_threadpool(approvals.get_action, action_id)
+            return self.action_page(action, status=409, error=str(exc), values=values)
+        return RedirectResponse(f"/actions/{decided.id}?done={decided.status}", status_code=303)
+
+
+def _run_url(flow_run_id: str | None) -> str | None:
+    """The flow run in the Prefect UI, when this process knows the UI."""
+    ui = get_current_settings().ui_url
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if ui and flow_run_id else None
+
+
+def create_app(
+    *, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS, token: str | None = None
+) -> Starlette:
+    """The approval page as an ASGI app. The form token is random per app (per process)
+    unless given; only requests addressed to ``allowed_hosts`` are answered."""
+    page = ApprovalPage(token or secrets.token_urlsafe(32))
+    app = Starlette(
+        routes=[
+            Route("/", page.index, methods=["GET"]),
+            Route("/actions/{action_id:int}", page.show, methods=["GET"]),
+            Route("/actions/{action_id:int}/approve", page.approve, methods=["POST"]),
+            Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
+        ],
+        middleware=[Middleware(LoopbackHostOnly, allowed_hosts=allowed_hosts)],
+    )
+    return app

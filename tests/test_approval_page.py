@@ -1,0 +1,344 @@
+"""Mike's approval page against the real database and the real Prefect server: the list,
+each kind of action, deciding from the form, and what the form refuses."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from flows.customer_quote import customer_quote
+from quoteflow.approval_page import create_app
+from quoteflow.approvals import GATE_ACTION_TYPE, ActionView, draft_quote, get_action, stage_action
+from quoteflow.cli.page import app as page_cli
+from quoteflow.db import get_engine
+from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
+from quoteflow.models import ProposedAction, Quote, QuoteLine, utcnow
+from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest
+from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from quoteflow.settings import get_settings
+from tests.flow_runner import FlowRunHandle
+
+with warnings.catch_warnings():
+    # Starlette 1.x warns that its TestClient will move from httpx to httpx2: not ours.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
+
+
+@pytest.fixture
+def page_env(stack, seeded_db, monkeypatch):
+    """The real stack and database; paused runs poll fast; NetSuite starts healthy."""
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    get_settings.cache_clear()
+    httpx.post(f"{stack.netsuite.base_url}/_fake/reset", json={}, timeout=10)
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(page_env) -> Iterator[TestClient]:
+    with TestClient(create_app(), base_url="http://127.0.0.1", follow_redirects=False) as c:
+        yield c
+
+
+def token_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no form token"
+    return match.group(1)
+
+
+def form_token(client: TestClient, action_id: int) -> str:
+    page = client.get(f"/actions/{action_id}")
+    assert page.status_code == 200
+    return token_of(page.text)
+
+
+def row(action_id: int) -> ProposedAction:
+    with Session(get_engine()) as s:
+        found = s.get(ProposedAction, action_id)
+        assert found is not None
+        return found
+
+
+def staged_gate(customer_name: str = "Maple Valley ISD") -> ActionView:
+    """A quote gate with no run behind it: enough for what the page refuses before deciding."""
+    now = utcnow()
+    preview = QuotePreview(
+        quote_id=f"QTEST-{uuid.uuid4().hex[:8].upper()}",
+        customer_id="1107",
+        customer_name=customer_name,
+        customer_email="buyer@example.org",
+        school_year=DEMO_SCHOOL_YEAR,
+        generated_at=now,
+        valid_until=(now + timedelta(days=30)).date(),
+        lines=[
+            QuoteLineView(
+                line_no=1,
+                item_code="FS-1001",
+                description="Napkins",
+                case_price=Decimal("41.50"),
+                cost_basis=Decimal("30.00"),
+                margin_pct=Decimal("27.71"),
+                price_source="pricing_master",
+            ),
+            QuoteLineView(line_no=2, item_code="ZZ-9999", resolved=False, flags=["unresolved"]),
+        ],
+        subtotal=Decimal("41.50"),
+    )
+    return stage_action(
+        action_type=GATE_ACTION_TYPE,
+        entity_ref=f"test:page:{uuid.uuid4().hex}",
+        payload={"preview": preview.model_dump(mode="json"), "workflow_type": "customer_quote"},
+        expires_at=now + timedelta(hours=1),
+    )
+
+
+def staged_email() -> ActionView:
+    quote_id = f"QTEST-{uuid.uuid4().hex[:8].upper()}"
+    draft = EmailDraft(
+        quote_id=quote_id,
+        to="buyer@example.org",
+        to_name="Dana Buyer",
+        subject=f"Quote {quote_id}: pricing for {DEMO_SCHOOL_YEAR}",
+        body="Dear Dana,\n\n  - FS-1001 Napkins: $41.50 per case\n\nKind regards,\nMike\n",
+        pdf_key=f"quotes/{quote_id}.pdf",
+        message_id=f"<quote-{quote_id.lower()}@example.com>",
+    )
+    return stage_action(
+        action_type=SEND_ACTION_TYPE,
+        entity_ref=f"quote:{quote_id}",
+        payload=draft.model_dump(mode="json"),
+    )
+
+
+def a_draft(items: tuple[str, ...] = DEMO_ITEM_CODES) -> ActionView:
+    return draft_quote(
+        QuoteRequest(
+            customer_id=DEMO_CUSTOMER_ID, item_codes=list(items), school_year=DEMO_SCHOOL_YEAR
+        )
+    )
+
+
+def test_list_shows_pending_first_then_decided(client):
+    older, newer = a_draft(), a_draft(DEMO_ITEM_CODES[:1])
+    email = staged_email()
+    token = form_token(client, email.id)
+    assert client.post(f"/actions/{email.id}/reject", data={"csrf_token": token}).status_code == 303
+
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.text
+    pending_at, decided_at = html.index('id="pending"'), html.index('id="decided"')
+    newer_at = html.index(f'href="/actions/{newer.id}"')
+    older_at = html.index(f'href="/actions/{older.id}"')
+    email_at = html.index(f'href="/actions/{email.id}"')
+    assert pending_at < newer_at < older_at < decided_at < email_at
+    assert newer.entity_ref in html and "quote_draft" in html
+    assert f"customer {DEMO_CUSTOMER_ID}, 1 item(s), {DEMO_SCHOOL_YEAR}" in html
+    assert f"{newer.created_at:%Y-%m-%d %H:%M} UTC" in html
+    decided_part = html[decided_at:]
+    assert "send_quote_to_customer" in decided_part and 'class="badge rejected"' in decided_part
+
+
+def test_quote_draft_page_shows_the_request(client):
+    draft = a_draft()
+    page = client.get(f"/actions/{draft.id}")
+    assert page.status_code == 200
+    html = page.text
+    assert f"<code>{DEMO_CUSTOMER_ID}</code>" in html and DEMO_SCHOOL_YEAR in html
+    for code in DEMO_ITEM_CODES:
+        assert f"<code>{code}</code>" in html
+    assert f'formaction="/actions/{draft.id}/approve"' in html
+    assert f'formaction="/actions/{draft.id}/reject"' in html
+    assert 'class="badge pending"' in html
+    assert client.get("/actions/999999999").status_code == 404
+
+
+def test_approving_a_paused_gate_with_a_price_resumes_the_run(client):
+    handle = FlowRunHandle(
+        customer_quote,
+        request=QuoteRequest(
+            customer_id=DEMO_CUSTOMER_ID,
+            item_codes=list(DEMO_ITEM_CODES),
+            school_year=DEMO_SCHOOL_YEAR,
+        ),
+    )
+    run_id = str(handle.wait_paused().id)
+    with Session(get_engine()) as s:
+        gate = s.exec(select(ProposedAction).where(ProposedAction.flow_run_id == run_id)).one()
+
+    page = client.get(f"/actions/{gate.id}")
+    assert page.status_code == 200
+    target, kept = DEMO_ITEM_CODES[0], DEMO_ITEM_CODES[1]
+    for code in DEMO_ITEM_CODES:
+        assert f'name="price.{code}"' in page.text
+    form = {
+        "csrf_token": token_of(page.text),
+        "notes": "agreed with the district",
+        f"price.{target}": "77.70",
+        f"price.{kept}": "",  # empty: keep the quoted price
+    }
+    done = client.post(f"/actions/{gate.id}/approve", data=form)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/actions/{gate.id}?done=approved"
+    shown = client.get(done.headers["location"])
+    assert 'class="badge approved"' in shown.text and "agreed with the district" in shown.text
+    assert "customer-quote run resumes" in shown.text
+
+    state = handle.join()
+    assert state.is_completed(), state.message
+    with Session(get_engine()) as s:
+        quote = s.exec(select(Quote).where(Quote.flow_run_id == run_id)).one()
+        lines = {
+            line.item_code: line
+            for line in s.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))
+        }
+    assert lines[target].case_price == Decimal("77.70")
+    assert lines[target].price_source == "override"
+    assert lines[kept].price_source == "pricing_master"
+    decided = row(gate.id)
+    assert decided.status == "approved" and decided.decision_notes == "agreed with the district"
+
+    again = client.post(f"/actions/{gate.id}/approve", data={**form, "notes": "twice"})
+    assert again.status_code == 409
+    assert "already approved" in again.text
+    after = row(gate.id)
+    assert after.decision_notes == "agreed with the district"
+    assert after.decided_at == decided.decided_at
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [("-5", "must be 0 or more"), ("abc", "is not a number"), ("1.005", "2 decimal places")],
+)
+def test_a_bad_price_is_refused_naming_the_item(client, price, expected):
+    gate = staged_gate()
+    token = form_token(client, gate.id)
+    refused = client.post(
+        f"/actions/{gate.id}/approve", data={"csrf_token": token, "price.FS-1001": price}
+    )
+    assert refused.status_code == 400
+    assert "approved price for FS-1001: " in refused.text and expected in refused.text
+    assert f'aria-label="Approved price for FS-1001" value="{price}"' in refused.text
+    assert row(gate.id).status == "pending"
+
+
+def test_a_price_for_a_line_that_cannot_be_priced_is_refused(client):
+    gate = staged_gate()
+    token = form_token(client, gate.id)
+    assert 'name="price.ZZ-9999"' not in client.get(f"/actions/{gate.id}").text
+    for code in ("ZZ-9999", "NOT-ON-QUOTE"):
+        refused = client.post(
+            f"/actions/{gate.id}/approve", data={"csrf_token": token, f"price.{code}": "10"}
+        )
+        assert refused.status_code == 400
+        assert f"approved price for {code}: not a priceable line" in refused.text
+    assert row(gate.id).status == "pending"
+
+
+def test_a_decision_without_the_form_token_is_forbidden(client):
+    email = staged_email()
+    for path, data in (
+        ("approve", {"notes": "no token"}),
+        ("reject", {"csrf_token": "guessed", "notes": "wrong token"}),
+    ):
+        refused = client.post(f"/actions/{email.id}/{path}", data=data)
+        assert refused.status_code == 403
+        assert "form token" in refused.text
+    unchanged = row(email.id)
+    assert unchanged.status == "pending" and unchanged.decision_notes is None
+    # A token is per process: another app's token is not this one's.
+    with TestClient(create_app(), base_url="http://127.0.0.1") as other:
+        other_token = form_token(other, email.id)
+    assert other_token != form_token(client, email.id)
+    refused = client.post(f"/actions/{email.id}/reject", data={"csrf_token": other_token})
+    assert refused.status_code == 403 and row(email.id).status == "pending"
+
+
+def test_rejecting_an_email_records_the_rejection(client):
+    email = staged_email()
+    page = client.get(f"/actions/{email.id}")
+    assert page.status_code == 200
+    draft = EmailDraft.model_validate(email.payload)
+    assert "Dana Buyer &lt;buyer@example.org&gt;" in page.text
+    assert draft.subject in page.text and f"<code>{draft.pdf_key}</code>" in page.text
+    assert "  - FS-1001 Napkins: $41.50 per case" in page.text
+
+    done = client.post(
+        f"/actions/{email.id}/reject",
+        data={"csrf_token": token_of(page.text), "notes": "wrong contact", "price.FS-1001": ""},
+    )
+    assert done.status_code == 303
+    rejected = row(email.id)
+    assert rejected.status == "rejected" and rejected.decision_notes == "wrong contact"
+    assert rejected.decided_at is not None and rejected.approved_payload_hash is None
+    shown = client.get(done.headers["location"])
+    assert 'class="badge rejected"' in shown.text and "wrong contact" in shown.text
+    assert 'formaction="/actions/' not in shown.text  # decided: no form any more
+
+    again = client.post(f"/actions/{email.id}/approve", data={"csrf_token": token_of(page.text)})
+    assert again.status_code == 409 and "already rejected" in again.text
+    assert row(email.id).status == "rejected"
+
+
+def test_customer_names_are_escaped(client):
+    gate = staged_gate(customer_name="<script>alert('x')</script> ISD")
+    for path in ("/", f"/actions/{gate.id}"):
+        html = client.get(path).text
+        assert "<script>" not in html
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; ISD" in html
+
+
+def test_foreign_host_names_are_refused(page_env):
+    with TestClient(create_app(), base_url="http://rebound.example.com") as foreign:
+        assert foreign.get("/").status_code == 421
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_serves_on_loopback_only(page_env):
+    refused = CliRunner().invoke(page_cli, ["serve", "--host", "0.0.0.0"])
+    assert refused.exit_code == 2 and "loopback" in refused.output
+
+    draft = a_draft()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from quoteflow.cli.page import app; app()", "serve"]
+        + ["--port", str(port)],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                assert time.monotonic() < deadline, "the page did not start"
+                time.sleep(0.2)
+        assert page.status_code == 200 and f'href="/actions/{draft.id}"' in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert get_action(draft.id).status == "pending"
