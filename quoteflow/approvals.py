@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from quoteflow.db import session_scope
 from quoteflow.models import ActionStatus, ProposedAction, utcnow
-from quoteflow.quote import QuoteRequest, payload_hash
+from quoteflow.quote import QuotePreview, QuoteRequest, apply_price_overrides, payload_hash
 
 Decision = Literal["approve", "reject"]
 
@@ -256,6 +256,24 @@ def _check_open(action: ActionView, now: datetime) -> None:
         )
 
 
+def _check_gate_approval(action: ActionView, price_overrides: dict[str, float]) -> None:
+    """Refuse here what the flow would refuse after resuming (it would then ask again while
+    this action already read approved)."""
+    from quoteflow.settings import get_settings
+
+    preview = QuotePreview.model_validate(action.payload["preview"])
+    try:
+        approved = apply_price_overrides(
+            preview, price_overrides, margin_floor=get_settings().margin_floor_pct
+        )
+    except ValueError as exc:
+        raise ApprovalError(f"{exc}; nothing changed") from exc
+    if not approved.quotable_lines:
+        raise ApprovalError(
+            "nothing to quote: set a price for at least one item, or reject; nothing changed"
+        )
+
+
 def _settle(
     action_id: int,
     decision: Decision,
@@ -271,6 +289,8 @@ def _settle(
     if price_overrides and action.action_type != GATE_ACTION_TYPE:
         raise ApprovalError("price overrides apply only to workflow_customer_quote actions")
     if action.action_type == GATE_ACTION_TYPE:
+        if decision == "approve":
+            _check_gate_approval(action, price_overrides or {})
         _resume_gate(
             action,
             {

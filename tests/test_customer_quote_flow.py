@@ -470,3 +470,19 @@ def test_revising_a_quote_supersedes_it(stack):
     with session() as s:
         assert s.get(Quote, old.id).lifecycle_status == "superseded"
     assert len(estimate_for(stack, new.id)) == 1 and len(estimate_for(stack, old.id)) == 1
+
+
+def test_approval_api_refuses_bad_overrides_before_resuming():
+    from quoteflow.approvals import ApprovalError, approve, get_action
+
+    handle = FlowRunHandle(customer_quote, request=request())
+    run_id = str(handle.wait_paused().id)
+    with session() as s:
+        gate = s.exec(select(ProposedAction).where(ProposedAction.flow_run_id == run_id)).one()
+    with pytest.raises(ApprovalError, match="not on this quote: NOPE-1"):
+        approve(gate.id, price_overrides={"NOPE-1": 5.0})
+    assert get_action(gate.id).status == "pending"
+    assert handle.wait_paused().state.name == "Paused"  # still waiting, nothing resumed
+    approve(gate.id, notes="via the API", price_overrides={DEMO_ITEM_CODES[0]: 50.0})
+    assert handle.join().is_completed()
+    assert get_action(gate.id).decision_notes == "via the API"
