@@ -189,6 +189,11 @@ QUOTE_DRAFT_ACTION_TYPE = "quote_draft"
 GATE_ACTION_TYPE = "workflow_customer_quote"
 
 
+def gate_entity_ref(flow_run_id: str) -> str:
+    """The contract's entity_ref of a run's approval gate."""
+    return f"workflow:customer_quote:run_{flow_run_id}"
+
+
 def draft_quote(request: QuoteRequest, *, url: str | None = None) -> ActionView:
     """Stage a quote_draft proposed action (what the chat tool did). Approving it starts a
     customer-quote run through the deployment's event trigger."""

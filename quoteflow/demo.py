@@ -63,7 +63,13 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     from blocks.register import register_blocks
     from deployments.deploy import deploy_all, work_pool_name
     from deployments.worker import start_worker
-    from quoteflow.approvals import GATE_ACTION_TYPE, approve, draft_quote, find_action
+    from quoteflow.approvals import (
+        GATE_ACTION_TYPE,
+        approve,
+        draft_quote,
+        find_action,
+        gate_entity_ref,
+    )
     from quoteflow.db import session_scope
     from quoteflow.mail import SEND_ACTION_TYPE
     from quoteflow.migrate import upgrade
@@ -112,7 +118,7 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
         what="the customer-quote run to suspend at Mike's approval gate",
     )
     run_id = str(run.id)
-    gate = find_action(GATE_ACTION_TYPE, f"workflow:customer_quote:run_{run_id}")
+    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
     assert gate is not None, "the run suspended without staging its proposed action"
     preview = QuotePreview.model_validate(gate.payload["preview"])
     say(f"     run {run.name} is {run.state.name}: no process held while Mike decides")

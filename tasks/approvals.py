@@ -16,14 +16,11 @@ from quoteflow.approvals import (
     Decision,
     decide,
     expire,
+    gate_entity_ref,
     stage_action,
 )
 from quoteflow.models import utcnow
 from quoteflow.quote import QuotePreview
-
-
-def gate_entity_ref(flow_run_id: str) -> str:
-    return f"workflow:{WORKFLOW_TYPE}:run_{flow_run_id}"
 
 
 @task(persist_result=True, retries=2, retry_delay_seconds=[1.5, 3.0])

@@ -23,6 +23,7 @@ from quoteflow.approvals import (
     approve,
     draft_quote,
     find_action,
+    gate_entity_ref,
 )
 from quoteflow.db import get_engine
 from quoteflow.mail import SEND_ACTION_TYPE
@@ -93,7 +94,7 @@ def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
     assert _flow_run_processes(run_id) == [], "a suspended run must hold no process"
     assert read_flow_run(run_id).state.name == "Suspended"
 
-    gate = find_action(GATE_ACTION_TYPE, f"workflow:customer_quote:run_{run_id}")
+    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
     assert gate is not None and gate.status == "pending"
     preview = QuotePreview.model_validate(gate.payload["preview"])
     target = preview.quotable_lines[0]
