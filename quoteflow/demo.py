@@ -281,6 +281,6 @@ def render_summary(s: DemoSummary) -> str:
         "Prefect UI runs:",
         *[f"  {name:<17} {url}" for name, url in s.runs.items()],
         f"Done in {s.seconds} s. The stack keeps running: explore {s.prefect_ui}",
-        "Stop it with: uv run quoteflow stack down  (and the worker: uv run quoteflow worker stop)",
+        "Stop it (and the worker) with: uv run quoteflow stack down",
     ]
     return "\n".join(out)
