@@ -194,14 +194,12 @@ def _record_abnormal_end(flow: Flow, flow_run: FlowRun, state: State[Any]) -> No
     run_id = str(flow_run.id)
     reason = f"run {state.name.lower()}: {state.message or ''}".strip()
     params = flow_run.parameters.get("request", {}) if flow_run.parameters else {}
-    ledger.upsert_run_log(run_id, RunStatus.failed, summary={"status": "failed", "reason": reason})
-    ledger.upsert_reflexion(
+    ledger.record_run_outcome(
         run_id,
-        f"Customer quote run {run_id} ended abnormally ({reason}).",
-        reflexion_tags(str(params.get("customer_id")), str(params.get("school_year"))),
-    )
-    ledger.record_event(
-        "workflow.failed", f"workflow-outcome:{run_id}", payload={"reason": reason}, run_id=run_id
+        RunStatus.failed,
+        narrative=f"Customer quote run {run_id} ended abnormally ({reason}).",
+        tags=reflexion_tags(str(params.get("customer_id")), str(params.get("school_year"))),
+        summary={"status": "failed", "reason": reason},
     )
 
 

@@ -21,7 +21,7 @@ from quoteflow.models import (
     WorkflowVerifyResult,
     utcnow,
 )
-from quoteflow.runs import VerifyCheckSpec
+from quoteflow.runs import VerifyCheckSpec, ledger_event_type
 
 _EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-4a57-4a8e-9d0a-2b7c0f5e9a11")
 TERMINAL = {
@@ -37,6 +37,11 @@ TERMINAL = {
 def event_uuid(idempotency_key: str) -> uuid.UUID:
     """The Prefect event id for a ledger key: the same key always gives the same id."""
     return uuid.uuid5(_EVENT_NAMESPACE, idempotency_key)
+
+
+def outcome_key(run_id: str) -> str:
+    """The idempotency key of a run's outcome event: one per run, whatever the outcome."""
+    return f"workflow-outcome:{run_id}"
 
 
 def upsert_run_log(
@@ -149,3 +154,18 @@ def stage_verify_checks(run_id: str, specs: list[VerifyCheckSpec]) -> int:
             )
             added += 1
     return added
+
+
+def record_run_outcome(
+    run_id: str,
+    status: RunStatus,
+    *,
+    narrative: str,
+    tags: list[str],
+    summary: dict[str, Any],
+) -> None:
+    """The three post-action records of a run that could not record them as tasks (a
+    crashed run, a suspended run whose window closed): run log, reflexion, outcome event."""
+    upsert_run_log(run_id, status, summary=summary)
+    upsert_reflexion(run_id, narrative, tags)
+    record_event(ledger_event_type(status), outcome_key(run_id), payload=summary, run_id=run_id)

@@ -9,7 +9,7 @@ from uuid import UUID
 from prefect import get_client, task
 from prefect.states import Failed
 
-from quoteflow import WORKFLOW_TYPE
+from quoteflow import WORKFLOW_TYPE, ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     ActionView,
@@ -18,9 +18,11 @@ from quoteflow.approvals import (
     expire,
     gate_entity_ref,
     stage_action,
+    stale_gates,
 )
-from quoteflow.models import utcnow
+from quoteflow.models import RunStatus, utcnow
 from quoteflow.quote import QuotePreview
+from quoteflow.runs import reflexion_tags
 
 
 @task(persist_result=True, retries=2, retry_delay_seconds=[1.5, 3.0])
@@ -54,14 +56,21 @@ def record_gate_expired(action_id: int) -> ActionView:
     return expire(action_id)
 
 
+def _force_expired_state(flow_run_id: str, reason: str) -> None:
+    # The server fails a run whose pause timed out (as plain 'Failed'); only a forced state
+    # can give it the name operators look for.
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(flow_run_id))
+        if run.state is None or run.state.name != "Expired":
+            client.set_flow_run_state(
+                UUID(flow_run_id), Failed(name="Expired", message=reason), force=True
+            )
+
+
 @task
 def name_run_expired(flow_run_id: str, reason: str) -> None:
-    """Name the run's final state Expired. The server has already failed a run whose pause
-    timed out (as 'Failed'), so the flow's own return value would not show; set it by force."""
-    with get_client(sync_client=True) as client:
-        client.set_flow_run_state(
-            UUID(flow_run_id), Failed(name="Expired", message=reason), force=True
-        )
+    """Name the run's final state Expired."""
+    _force_expired_state(flow_run_id, reason)
 
 
 @task
@@ -69,22 +78,20 @@ def expire_stale_gates(grace_minutes: float = 5) -> list[str]:
     """Record expiry for suspended runs whose approval window closed: gate expired, run
     log and reflexion, the workflow.failed event, the run's state named Expired. A paused
     (not suspended) run records its own expiry; the grace leaves it the time to."""
-    from datetime import timedelta
-
-    from quoteflow import ledger
-    from quoteflow.approvals import stale_gates
-    from quoteflow.models import RunStatus
-    from quoteflow.runs import reflexion_tags
-
     expired: list[str] = []
     for gate in stale_gates(expired_before=utcnow() - timedelta(minutes=grace_minutes)):
         expire(gate.id)
         run_id = gate.flow_run_id or gate.entity_ref.rsplit("run_", 1)[-1]
         preview = gate.payload.get("preview", {})
         reason = f"no decision before {gate.expires_at:%Y-%m-%d %H:%M} UTC"
-        ledger.upsert_run_log(
+        ledger.record_run_outcome(
             run_id,
             RunStatus.expired,
+            narrative=f"Customer quote {preview.get('quote_id')} for "
+            f"{preview.get('customer_name')} ({preview.get('customer_id')}), school year "
+            f"{preview.get('school_year')}: {reason}; the approval window passed and the run "
+            "expired.",
+            tags=reflexion_tags(str(preview.get("customer_id")), str(preview.get("school_year"))),
             summary={
                 "status": "expired",
                 "reason": reason,
@@ -92,24 +99,6 @@ def expire_stale_gates(grace_minutes: float = 5) -> list[str]:
                 "quote_id": preview.get("quote_id"),
             },
         )
-        ledger.upsert_reflexion(
-            run_id,
-            f"Customer quote {preview.get('quote_id')} for {preview.get('customer_name')} "
-            f"({preview.get('customer_id')}), school year {preview.get('school_year')}: "
-            f"{reason}; the approval window passed and the run expired.",
-            reflexion_tags(str(preview.get("customer_id")), str(preview.get("school_year"))),
-        )
-        ledger.record_event(
-            "workflow.failed",
-            f"workflow-outcome:{run_id}",
-            payload={"status": "expired", "reason": reason},
-            run_id=run_id,
-        )
-        with get_client(sync_client=True) as client:
-            run = client.read_flow_run(UUID(run_id))
-            if run.state is not None and run.state.name != "Expired":
-                client.set_flow_run_state(
-                    UUID(run_id), Failed(name="Expired", message=reason), force=True
-                )
+        _force_expired_state(run_id, reason)
         expired.append(run_id)
     return expired

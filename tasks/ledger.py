@@ -15,8 +15,6 @@ from quoteflow.settings import get_settings
 
 POST_OPTIONS = {"retries": 2, "retry_delay_seconds": [1.5, 3.0], "persist_result": True}
 
-record_alert = ledger.record_alert
-
 
 @task(**POST_OPTIONS)
 def log_run(
@@ -38,7 +36,9 @@ def write_reflexion(run_id: str, narrative: str, tags: list[str]) -> None:
 @task(**POST_OPTIONS)
 def emit_workflow_event(event_type: str, run_id: str, payload: dict[str, Any]) -> bool:
     """workflow.completed | partial | failed: one outcome event per run (the key is the run)."""
-    return ledger.record_event(event_type, f"{event_type}:{run_id}", payload=payload, run_id=run_id)
+    return ledger.record_event(
+        event_type, ledger.outcome_key(run_id), payload=payload, run_id=run_id
+    )
 
 
 @task(**POST_OPTIONS)

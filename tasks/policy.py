@@ -14,6 +14,7 @@ from prefect.context import FlowRunContext
 from prefect.states import State
 from sqlalchemy.exc import OperationalError
 
+from quoteflow import ledger
 from quoteflow.netsuite.errors import NetSuiteError
 from quoteflow.runs import retry_delays
 from quoteflow.settings import get_settings
@@ -56,8 +57,6 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 def alert_on_final_failure(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> None:
     """Runs once per failed step, after its retries are spent: error log, ledger alert,
     Prefect event."""
-    from tasks.ledger import record_alert
-
     flow_ctx = FlowRunContext.get()
     run_id = (
         str(flow_ctx.flow_run.id) if flow_ctx and flow_ctx.flow_run else str(task_run.flow_run_id)
@@ -70,7 +69,7 @@ def alert_on_final_failure(task: Task[..., Any], task_run: TaskRun, state: State
         task_run.run_count,
         message,
     )
-    record_alert(run_id=run_id, step=task.name, attempts=task_run.run_count, error=message)
+    ledger.record_alert(run_id=run_id, step=task.name, attempts=task_run.run_count, error=message)
 
 
 def fanout_task_options() -> dict[str, Any]:

@@ -10,7 +10,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -24,17 +23,13 @@ from quoteflow.approvals import ActionView, decide, stage_action
 from quoteflow.db import get_engine
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft, compose_quote_email
 from quoteflow.models import (
-    Customer,
     Event,
     OutboundEmailLog,
-    PricingMaster,
     Quote,
-    QuoteLine,
-    SpecItem,
     utcnow,
 )
 from quoteflow.pdf import render_quote_pdf
-from quoteflow.quote import QuoteLineView, QuotePreview, money, payload_hash
+from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, build_preview, payload_hash
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.sending import (
     SendRefusedError,
@@ -45,6 +40,8 @@ from quoteflow.sending import (
 )
 from quoteflow.settings import get_settings
 from quoteflow.storage import pdf_key, put_pdf
+from tasks.context import load_current_pricing, load_customer, resolve_items
+from tasks.quotes import write_quote
 from tasks.sending import SentEmail, deliver_quote_email
 
 ITEMS = ("FS-1001", "FS-1005")
@@ -127,80 +124,35 @@ def _session() -> Session:
 
 
 def make_quote(*, with_pdf: bool = True) -> tuple[QuotePreview, str | None]:
-    """A proposed quote for the demo customer, written to the database, with its PDF in
-    the bucket at quotes/{id}.pdf."""
+    """A proposed quote for the demo customer, priced and written by the workflow's own
+    code (context reads, build_preview, write_quote), with its PDF at quotes/{id}.pdf."""
     quote_id = f"Q-MAIL-{uuid.uuid4().hex[:10].upper()}"
-    now = utcnow()
-    with _session() as s:
-        customer = s.get(Customer, DEMO_CUSTOMER_ID)
-        assert customer is not None
-        lines: list[QuoteLineView] = []
-        for n, code in enumerate(ITEMS, start=1):
-            item = s.get(SpecItem, code)
-            price = s.execute(
-                sa.select(PricingMaster).where(
-                    PricingMaster.customer_id == DEMO_CUSTOMER_ID,
-                    PricingMaster.item_code == code,
-                    PricingMaster.school_year == DEMO_SCHOOL_YEAR,
-                )
-            ).scalar_one()
-            assert item is not None
-            lines.append(
-                QuoteLineView(
-                    line_no=n,
-                    item_code=code,
-                    description=item.description,
-                    netsuite_item_id=item.netsuite_item_id,
-                    unit=item.unit,
-                    pack_size=item.pack_size,
-                    quantity=1,
-                    case_price=price.case_price,
-                    cost_basis=price.cost_basis,
-                    margin_pct=price.margin_pct,
-                    line_total=money(price.case_price),
-                    price_source="pricing_master",
-                )
-            )
-        subtotal = money(sum((line.line_total or Decimal(0)) for line in lines))
-        preview = QuotePreview(
-            quote_id=quote_id,
-            customer_id=customer.id,
-            customer_name=customer.name,
-            customer_email=customer.email,
-            contact_name=customer.contact_name,
-            school_year=DEMO_SCHOOL_YEAR,
-            generated_at=now,
-            valid_until=(now + timedelta(days=30)).date(),
-            lines=lines,
-            subtotal=subtotal,
-        )
-        key = pdf_key(quote_id) if with_pdf else None
-        s.add(
-            Quote(
-                id=quote_id,
-                customer_id=customer.id,
-                school_year=DEMO_SCHOOL_YEAR,
-                lifecycle_status="proposed",
-                subtotal=subtotal,
-                valid_until=preview.valid_until,
-                pdf_key=key,
-            )
-        )
-        s.flush()
-        s.add_all(
-            QuoteLine(
-                quote_id=quote_id,
-                line_no=line.line_no,
-                item_code=line.item_code,
-                netsuite_item_id=line.netsuite_item_id or "",
-                description=line.description,
-                case_price=line.case_price,
-                line_total=line.line_total,
-            )
-            for line in lines
-        )
-        s.commit()
+    request = QuoteRequest(
+        customer_id=DEMO_CUSTOMER_ID, item_codes=list(ITEMS), school_year=DEMO_SCHOOL_YEAR
+    )
+    context = QuoteContext(
+        customer=load_customer.fn(DEMO_CUSTOMER_ID),
+        pricing=load_current_pricing.fn(DEMO_CUSTOMER_ID, list(ITEMS), DEMO_SCHOOL_YEAR),
+        items=resolve_items.fn(list(ITEMS), None),
+    )
+    preview = build_preview(
+        request,
+        context,
+        quote_id=quote_id,
+        supersedes_quote_id=None,
+        now=utcnow(),
+        validity_days=30,
+        margin_floor=get_settings().margin_floor_pct,
+    )
+    write_quote.fn(preview, str(uuid.uuid4()))
+    key = pdf_key(quote_id) if with_pdf else None
     if key:
+        with _session() as s:
+            quote = s.get(Quote, quote_id)
+            assert quote is not None
+            quote.pdf_key = key
+            s.add(quote)
+            s.commit()
         data = render_quote_pdf(preview, company_name=get_settings().company_name)
         put_pdf(S3Bucket.load(get_settings().s3_bucket_block), key, data, {"quote-id": quote_id})
     return preview, key
