@@ -9,17 +9,18 @@ from uuid import UUID
 from prefect import get_client, task
 from prefect.states import Failed
 
-from quoteflow import WORKFLOW_TYPE, ledger
+from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     ActionView,
-    Decision,
-    decide,
     expire,
     gate_entity_ref,
+    gate_payload,
+    record_from_run,
     stage_action,
     stale_gates,
 )
+from quoteflow.decision import ApprovalDecision
 from quoteflow.models import RunStatus, utcnow
 from quoteflow.quote import QuotePreview
 from quoteflow.runs import reflexion_tags
@@ -34,7 +35,7 @@ def stage_gate_action(
     return stage_action(
         action_type=GATE_ACTION_TYPE,
         entity_ref=gate_entity_ref(flow_run_id),
-        payload={"preview": preview.model_dump(mode="json"), "workflow_type": WORKFLOW_TYPE},
+        payload=gate_payload(preview),
         approver="mike",
         flow_run_id=flow_run_id,
         expires_at=expires_at,
@@ -42,12 +43,18 @@ def stage_gate_action(
 
 
 @task(persist_result=True)
-def record_gate_decision(
-    action_id: int, decision: Decision, approver: str, notes: str | None
-) -> ActionView:
-    """Record approve/reject on the gate action (a no-op if the same decision is already
-    recorded, e.g. by `quoteflow actions approve`, which resumed this run)."""
-    return decide(action_id, decision, approver=approver, notes=notes, allow_same=True)
+def record_gate_decision(action_id: int, decision: ApprovalDecision) -> ActionView:
+    """Record a decision typed in the Prefect UI form on the gate action, like every other
+    channel does; when a channel already recorded it (and resumed this run), return that
+    record: the run follows what is recorded."""
+    return record_from_run(
+        action_id,
+        decision.decision,
+        approver=decision.approver,
+        notes=decision.notes or None,
+        price_overrides={o.item_code: o.case_price for o in decision.price_overrides},
+        confirm=decision.confirm,
+    )
 
 
 @task(persist_result=True)
