@@ -173,6 +173,7 @@ def test_events_and_counts():
         "pass": 2,
         "fail": 1,
         "timeout": 0,
+        "skipped": 0,
         "evaluated": 4,
         "errors": 1,
     }
