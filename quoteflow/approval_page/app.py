@@ -428,7 +428,8 @@ class ApprovalPage:
                 action, status=exc.status, error=exc.message, error_field=exc.field, values=values
             )
         confirmed = False
-        if decision == "approve" and form.price_overrides and preview is not None:
+        pending = action.status == ActionStatus.pending
+        if decision == "approve" and form.price_overrides and preview is not None and pending:
             digest = review_digest(action, form.price_overrides)
             confirmed = secrets.compare_digest(values.get(CONFIRM_FIELD, ""), digest)
             if not confirmed:
