@@ -131,7 +131,8 @@ def _await_decision(preview: QuotePreview, gate: ActionView) -> ApprovalDecision
             _check_decision(decision, preview)
         except DecisionError as exc:
             problem = str(exc)
-            typed = decision.model_dump(mode="json", exclude={"metadata", "decision"})
+            # Keep what was typed (notes, prices); who decides and confirming are asked anew.
+            typed = decision.model_dump(mode="json", include={"notes", "price_overrides"})
             logger.warning("Decision refused, asking again: %s", problem)
             continue
         return decision

@@ -151,7 +151,7 @@ def price_concerns(
         else:
             m = margin_pct(price, cost)
             if m is not None and m < floor:
-                concerns.append(f"{code}: margin {m}% is under the {floor:g}% floor")
+                concerns.append(f"{code}: margin {m}% is under the {margin_floor:g}% floor")
         quoted = line.case_price
         if quoted is not None and quoted > 0:
             if price > quoted * PRICE_RATIO_LIMIT:
