@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -276,6 +277,7 @@ def _resume(run_id: str, run_input: dict):
 
 
 def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision(fs1004_price):
+    started = utcnow() - timedelta(seconds=5)
     handle = FlowRunHandle(
         customer_quote,
         request=QuoteRequest(
@@ -345,3 +347,34 @@ def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision(fs1004_
     assert written.case_price == Decimal("0.00")
     (loaded,) = load_current_pricing.fn(DEMO_CUSTOMER_ID, ["FS-1004"], DEMO_SCHOOL_YEAR)
     assert loaded.case_price == Decimal("0.00")
+    # The same proposed_action.approved event every channel emits, once.
+    (event,) = decision_events(gate.id, since=started)
+    assert event.event == "proposed_action.approved"
+    assert event.payload["approver"] == "dana"
+    assert event.payload["approved_payload_hash"] == decided.approved_payload_hash
+
+
+def decision_events(action_id: int, *, since: datetime, timeout: float = 15.0) -> list:
+    """The proposed_action.* events of one action in the Prefect server's event store
+    (a kept stack's server outlives the test database: only events since the test)."""
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventResourceFilter,
+    )
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all()
+    wanted = EventFilter(
+        occurred=EventOccurredFilter(since=since),
+        event=EventNameFilter(prefix=["proposed_action."]),
+        resource=EventResourceFilter(id=[f"proposed-action.{action_id}"]),
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_client(sync_client=True) as client:
+            events = client.read_events(filter=wanted, limit=50).events
+        if events or time.monotonic() > deadline:
+            return events
+        time.sleep(0.5)
