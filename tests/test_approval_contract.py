@@ -378,3 +378,61 @@ def decision_events(action_id: int, *, since: datetime, timeout: float = 15.0) -
         if events or time.monotonic() > deadline:
             return events
         time.sleep(0.5)
+
+
+# ---------------------------------------------------------------- 5. normal outcomes
+
+
+def test_ar_touch_for_a_customer_without_a_profile_is_a_no_op():
+    from quoteflow.models import Customer
+    from tasks.profiles import touch_ar_forecast
+
+    customer_id = f"NP{uuid.uuid4().hex[:8]}"
+    with Session(get_engine()) as s:
+        s.add(Customer(id=customer_id, name="No Profile ISD"))
+        s.commit()
+    state = touch_ar_forecast(customer_id, "Q-NOPROFILE", return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result() is None
+
+
+def test_a_price_row_without_cost_or_margin_still_loads_and_quotes():
+    from quoteflow.quote import QuoteContext, build_preview
+    from tasks.context import load_customer, resolve_items
+
+    year = "2031-32"
+    with Session(get_engine()) as s:
+        for code, price, cost in (("FS-1001", "0.00", "58.40"), ("FS-1002", "12.00", None)):
+            s.add(
+                PricingMaster(
+                    customer_id=DEMO_CUSTOMER_ID,
+                    item_code=code,
+                    school_year=year,
+                    case_price=Decimal(price),
+                    cost_basis=None if cost is None else Decimal(cost),
+                    margin_pct=None,
+                    source="test:null-margin",
+                )
+            )
+        s.commit()
+    request = QuoteRequest(
+        customer_id=DEMO_CUSTOMER_ID, item_codes=["FS-1001", "FS-1002"], school_year=year
+    )
+    pricing = load_current_pricing.fn(DEMO_CUSTOMER_ID, request.item_codes, year)
+    assert {p.item_code: p.margin_pct for p in pricing} == {"FS-1001": None, "FS-1002": None}
+    preview = build_preview(
+        request,
+        QuoteContext(
+            customer=load_customer.fn(DEMO_CUSTOMER_ID),
+            pricing=pricing,
+            items=resolve_items.fn(request.item_codes, None),
+        ),
+        quote_id="Q-NULL-MARGIN",
+        supersedes_quote_id=None,
+        now=utcnow(),
+        validity_days=30,
+        margin_floor=15,
+    )
+    lines = {line.item_code: line for line in preview.lines}
+    assert lines["FS-1001"].case_price == Decimal("0.00") and lines["FS-1001"].margin_pct is None
+    assert lines["FS-1002"].cost_basis is None and lines["FS-1002"].quotable
