@@ -27,7 +27,7 @@ from quoteflow.cli.page import app as page_cli
 from quoteflow.db import get_engine
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ProposedAction, Quote, QuoteLine, utcnow
-from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest
+from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tests.flow_runner import FlowRunHandle
@@ -392,3 +392,21 @@ def test_cli_serves_on_loopback_only(page_env):
         proc.terminate()
         proc.wait(timeout=10)
     assert get_action(draft.id).status == "pending"
+
+
+def test_a_decision_on_a_page_older_than_the_payload_is_refused(client):
+    gate = staged_gate()
+    page = client.get(f"/actions/{gate.id}")
+    restaged = {**gate.payload, "workflow_type": "customer_quote", "note": "changed"}
+    with Session(get_engine()) as s:
+        found = s.get(ProposedAction, gate.id)  # re-staged since the page was shown
+        found.payload = restaged
+        found.payload_hash = payload_hash(restaged)
+        s.add(found)
+        s.commit()
+    refused = client.post(
+        f"/actions/{gate.id}/reject",
+        data={"csrf_token": token_of(page.text), "expect_hash": hash_of(page.text)},
+    )
+    assert refused.status_code == 409 and "not what you were shown" in refused.text
+    assert row(gate.id).status == "pending"
