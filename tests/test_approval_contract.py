@@ -254,21 +254,11 @@ def test_guardrails_need_confirmation():
 # ---------------------------------------------------------------- the Prefect UI form path
 
 
-@pytest.fixture
-def fs1004_price():
-    """FS-1004's demo price, restored after a test that writes an approved price back."""
-    where = (
-        PricingMaster.customer_id == DEMO_CUSTOMER_ID,
-        PricingMaster.item_code == "FS-1004",
-        PricingMaster.school_year == DEMO_SCHOOL_YEAR,
-    )
-    with Session(get_engine()) as s:
-        row = s.exec(select(PricingMaster).where(*where)).one()
-        saved = {k: getattr(row, k) for k in ("case_price", "cost_basis", "margin_pct", "source")}
-    yield where
-    with Session(get_engine()) as s:
-        s.execute(sa.update(PricingMaster).where(*where).values(**saved))
-        s.commit()
+FS1004 = (
+    PricingMaster.customer_id == DEMO_CUSTOMER_ID,
+    PricingMaster.item_code == "FS-1004",
+    PricingMaster.school_year == DEMO_SCHOOL_YEAR,
+)
 
 
 def _resume(run_id: str, run_input: dict):
@@ -276,7 +266,8 @@ def _resume(run_id: str, run_input: dict):
         return client.resume_flow_run(UUID(run_id), run_input=run_input)
 
 
-def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision(fs1004_price):
+@pytest.mark.usefixtures("demo_pricing_restored")
+def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision():
     started = utcnow() - timedelta(seconds=5)
     handle = FlowRunHandle(
         customer_quote,
@@ -341,7 +332,7 @@ def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision(fs1004_
                 QuoteLine.quote_id == quote.id, QuoteLine.item_code == "FS-1004"
             )
         ).one()
-        written = s.exec(select(PricingMaster).where(*fs1004_price)).one()
+        written = s.exec(select(PricingMaster).where(*FS1004)).one()
     assert line.case_price == Decimal("0.00") and line.margin_pct is None
     # The zero price is written back with no margin; the next context load still works.
     assert written.case_price == Decimal("0.00")

@@ -76,6 +76,7 @@ def browser():
         b.close()
 
 
+@pytest.mark.usefixtures("demo_pricing_restored")
 def test_decide_with_review_then_see_what_happened(page_url, browser):
     handle = FlowRunHandle(
         customer_quote,

@@ -36,23 +36,15 @@ def worker(stack, seeded_db, tmp_path_factory):
     stop_worker(state_dir)
 
 
-@pytest.fixture
-def fs1004_row():
-    where = (
-        PricingMaster.customer_id == DEMO_CUSTOMER_ID,
-        PricingMaster.item_code == "FS-1004",
-        PricingMaster.school_year == DEMO_SCHOOL_YEAR,
-    )
-    with Session(get_engine()) as s:
-        row = s.exec(select(PricingMaster).where(*where)).one()
-        saved = {k: getattr(row, k) for k in ("case_price", "cost_basis", "margin_pct", "source")}
-    yield where
-    with Session(get_engine()) as s:
-        s.execute(sa.update(PricingMaster).where(*where).values(**saved))
-        s.commit()
+FS1004 = (
+    PricingMaster.customer_id == DEMO_CUSTOMER_ID,
+    PricingMaster.item_code == "FS-1004",
+    PricingMaster.school_year == DEMO_SCHOOL_YEAR,
+)
 
 
-def test_lost_results_at_resume_still_write_the_approved_prices(worker, fs1004_row):
+@pytest.mark.usefixtures("demo_pricing_restored")
+def test_lost_results_at_resume_still_write_the_approved_prices(worker):
     run = run_deployment(
         "customer-quote/customer-quote",
         parameters={
@@ -74,11 +66,11 @@ def test_lost_results_at_resume_still_write_the_approved_prices(worker, fs1004_r
     gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
     assert gate is not None
     shown = {line["item_code"]: line["case_price"] for line in gate.payload["preview"]["lines"]}
-    assert shown["FS-1004"] == "75.59"
+    assert Decimal(shown["FS-1004"]) != Decimal("999.00")
 
     # While it waits: the price list changes, and every saved task result is lost.
     with Session(get_engine()) as s:
-        s.execute(sa.update(PricingMaster).where(*fs1004_row).values(case_price=Decimal("999.00")))
+        s.execute(sa.update(PricingMaster).where(*FS1004).values(case_price=Decimal("999.00")))
         s.commit()
     results = S3Bucket.load(get_settings().results_block)
     client = results.credentials.get_s3_client()
@@ -102,7 +94,7 @@ def test_lost_results_at_resume_still_write_the_approved_prices(worker, fs1004_r
             line.item_code: line.case_price
             for line in s.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))
         }
-    assert lines["FS-1004"] == Decimal("75.59")  # what Mike approved, not today's 999.00
+    assert lines["FS-1004"] == Decimal(shown["FS-1004"])  # what Mike saw, not today's 999.00
     approved_total = sum(
         Decimal(line["line_total"])
         for line in gate.payload["preview"]["lines"]
