@@ -22,14 +22,8 @@ from prefect_aws import S3Bucket
 
 from blocks.netsuite import NetSuiteCredentials
 from quoteflow import ledger
-from quoteflow.approvals import ActionView, gate_payload, payload_to_execute
-from quoteflow.decision import (
-    ApprovalDecision,
-    DecisionError,
-    approved_preview,
-    check_approver,
-    overrides_of,
-)
+from quoteflow.approvals import ActionView, preview_to_execute
+from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionStatus, RunStatus
 from quoteflow.quote import (
     BlockReason,
@@ -82,23 +76,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _check_decision(decision: ApprovalDecision, preview: QuotePreview) -> None:
-    """The contract's rules on a typed decision (DecisionError names the item and rule)."""
-    settings = get_settings()
-    check_approver(decision.approver, settings.approvers)
-    if decision.decision == "approve":
-        approved_preview(
-            preview,
-            overrides_of(decision),
-            confirm=decision.confirm,
-            margin_floor=settings.margin_floor_pct,
-        )
-
-
-def _await_decision(preview: QuotePreview, gate: ActionView) -> ApprovalDecision | None:
+def _await_decision(
+    preview: QuotePreview, gate: ActionView
+) -> tuple[ApprovalDecision | None, ActionView]:
     """Suspend (in a deployment: no process held) or pause (elsewhere) until Mike
-    decides. An input the schema accepts but our rules refuse asks again, keeping what
-    was typed. Returns None when the approval window passes."""
+    decides, and record the decision on the gate (unless a channel already did: the run
+    follows what is recorded). An input the schema accepts but the rules refuse asks
+    again, keeping what was typed. Returns (None, gate) when the approval window passes."""
     settings = get_settings()
     logger = get_run_logger()
     in_deployment = current_deployment.id is not None
@@ -126,43 +110,16 @@ def _await_decision(preview: QuotePreview, gate: ActionView) -> ApprovalDecision
                     key=key,
                 )
         except FlowPauseTimeout:
-            return None
-        try:
-            _check_decision(decision, preview)
-        except DecisionError as exc:
-            problem = str(exc)
+            return None, gate
+        recorded = record_gate_decision(gate.id, decision)
+        if recorded.problem:
+            problem = recorded.problem
             # Keep what was typed (notes, prices); who decides and confirming are asked anew.
             typed = decision.model_dump(mode="json", include={"notes", "price_overrides"})
             logger.warning("Decision refused, asking again: %s", problem)
             continue
-        return decision
+        return decision, recorded.action
     raise RuntimeError(f"no valid decision after {MAX_DECISION_ROUNDS} rounds: {problem}")
-
-
-def _approved_preview(
-    gate: ActionView, decision: ApprovalDecision, preview: QuotePreview
-) -> QuotePreview:
-    """The quote exactly as approved. The run's own preview with the approved prices must
-    hash to the approved hash; if it does not (its task results were lost and it was
-    rebuilt from today's prices), the approved payload stored on the action is executed,
-    never the recomputation. Nothing verifiable: ApprovalError, nothing written."""
-    settings = get_settings()
-    try:
-        own = approved_preview(
-            preview, overrides_of(decision), confirm=True, margin_floor=settings.margin_floor_pct
-        )
-        candidate = gate_payload(own)
-    except DecisionError:
-        candidate = {}  # the rebuilt preview cannot take these prices: only the stored one can
-    payload, used_stored = payload_to_execute(gate, candidate)
-    if used_stored:
-        get_run_logger().warning(
-            "This run's preview differs from the one Mike approved (hash %s); executing the "
-            "approved payload stored on proposed action %s instead.",
-            gate.approved_payload_hash,
-            gate.id,
-        )
-    return QuotePreview.model_validate(payload["preview"])
 
 
 def _post_actions(
@@ -209,6 +166,21 @@ def _post_actions(
     write_reflexion(run_id, story, reflexion_tags(request.customer_id, request.school_year))
     emit_workflow_event(ledger_event_type(status), run_id, summary)
     publish_run_summary(preview.quote_id if preview else None, status.value, steps, story)
+
+
+def _end_expired(
+    run_id: str, request: QuoteRequest, preview: QuotePreview, gate_id: int, reason: str
+) -> State[Any]:
+    _post_actions(
+        run_id=run_id,
+        status=RunStatus.expired,
+        request=request,
+        preview=preview,
+        reason=reason,
+        gate_action_id=gate_id,
+    )
+    name_run_expired(run_id, reason)
+    return Failed(name="Expired", message=reason)
 
 
 def _record_abnormal_end(flow: Flow, flow_run: FlowRun, state: State[Any]) -> None:
@@ -286,33 +258,14 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
         # Lane 3: the HITL gate (risk 3 >= 3). Nothing below happens before approval.
         gate = stage_gate_action(run_id, preview, settings.approval_window_minutes)
         log_run(run_id, RunStatus.awaiting_approval)
-        decision = _await_decision(preview, gate)
+        decision, gate = _await_decision(preview, gate)
         if decision is None:
             record_gate_expired(gate.id)
             reason = f"no decision within {settings.approval_window_minutes:g} min"
-            _post_actions(
-                run_id=run_id,
-                status=RunStatus.expired,
-                request=request,
-                preview=preview,
-                reason=reason,
-                gate_action_id=gate.id,
-            )
-            name_run_expired(run_id, reason)
-            return Failed(name="Expired", message=reason)
-        gate = record_gate_decision(gate.id, decision)
+            return _end_expired(run_id, request, preview, gate.id, reason)
         if gate.status == ActionStatus.expired:
             reason = "the approval window closed before the decision was recorded"
-            _post_actions(
-                run_id=run_id,
-                status=RunStatus.expired,
-                request=request,
-                preview=preview,
-                reason=reason,
-                gate_action_id=gate.id,
-            )
-            name_run_expired(run_id, reason)
-            return Failed(name="Expired", message=reason)
+            return _end_expired(run_id, request, preview, gate.id, reason)
         if gate.status != ActionStatus.approved:
             _post_actions(
                 run_id=run_id,
@@ -325,7 +278,14 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
             return Completed(name="Rejected", message=gate.decision_notes or "rejected by Mike")
 
         # Before any side effect: execute exactly what was approved.
-        approved = _approved_preview(gate, decision, preview)
+        approved, used_stored = preview_to_execute(gate, decision, preview)
+        if used_stored:
+            logger.warning(
+                "This run's preview differs from the one Mike approved (hash %s); executing "
+                "the approved payload stored on proposed action %s instead.",
+                gate.approved_payload_hash,
+                gate.id,
+            )
         if approved != preview:
             publish_preview(approved)  # the preview artifact shows the approved prices
         # Lane 4: fan-out. write_quote first; PDF, NetSuite and AR concurrently; the

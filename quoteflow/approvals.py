@@ -27,7 +27,14 @@ from sqlmodel import Session
 
 from quoteflow import WORKFLOW_TYPE, ledger
 from quoteflow.db import session_scope
-from quoteflow.decision import DecisionError, approved_preview, check_approver, parse_overrides
+from quoteflow.decision import (
+    ApprovalDecision,
+    DecisionError,
+    approved_preview,
+    check_approver,
+    overrides_of,
+    parse_overrides,
+)
 from quoteflow.models import ActionStatus, ProposedAction, utcnow
 from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
@@ -519,37 +526,47 @@ def reject(
     )
 
 
-def record_from_run(
-    action_id: int,
-    decision: Decision,
-    *,
-    approver: str,
-    notes: str | None,
-    price_overrides: dict[str, Any],
-    confirm: bool,
-) -> ActionView:
+class RecordedDecision(BaseModel):
+    """What the run learnt recording a decision: the action as recorded, or why the typed
+    decision was refused (the gate stays pending; the run asks again)."""
+
+    action: ActionView
+    problem: str | None = None
+
+
+def record_from_run(action_id: int, decision: ApprovalDecision) -> RecordedDecision:
     """The gate's run records a decision typed in the Prefect UI form exactly like the
-    other channels (approver, time, notes, approved payload and hash, event). When a
-    channel already recorded the decision (it resumed the run), that record stands and is
-    returned: the run follows what is recorded, never its own input."""
+    other channels: the same rules against the preview Mike was shown, then approver,
+    time, notes, approved payload and hash, and the event. When a channel already recorded
+    the decision (it resumed the run), that record stands: the run follows what is
+    recorded, never its own input."""
     action = get_action(action_id)
     if action.status != ActionStatus.pending:
-        return action
+        return RecordedDecision(action=action)
     try:
-        who = check_approver(approver, get_settings().approvers)
+        who = check_approver(decision.approver, get_settings().approvers)
         approved_payload = (
-            _gate_approval(action, price_overrides, confirm)[0] if decision == "approve" else None
+            _gate_approval(action, dict(overrides_of(decision)), decision.confirm)[0]
+            if decision.decision == "approve"
+            else None
         )
+    except DecisionError as exc:
+        return RecordedDecision(action=action, problem=str(exc))
+    try:
         decided = decide(
-            action_id, decision, approver=who, notes=notes, approved_payload=approved_payload
+            action_id,
+            decision.decision,
+            approver=who,
+            notes=decision.notes or None,
+            approved_payload=approved_payload,
         )
-    except (ApprovalError, DecisionError):
+    except ApprovalError:
         recorded = get_action(action_id)
         if recorded.status == ActionStatus.pending:
-            raise
-        return recorded  # another channel's decision won the race: it is the decision
+            raise  # e.g. the stored payload no longer matches what was staged
+        return RecordedDecision(action=recorded)  # another channel's decision won the race
     emit_decision_event(decided)
-    return decided
+    return RecordedDecision(action=decided)
 
 
 def payload_to_execute(
@@ -571,6 +588,27 @@ def payload_to_execute(
         f"payload hashes to the approved hash {action.approved_payload_hash[:12]}; nothing "
         "written"
     )
+
+
+def preview_to_execute(
+    action: ActionView, decision: ApprovalDecision, preview: QuotePreview
+) -> tuple[QuotePreview, bool]:
+    """The quote a resumed run executes, exactly as approved: its own preview with the
+    decision's prices when that hashes to the approved hash, else the stored approved
+    payload (its preview was rebuilt from today's prices after its task results were
+    lost). Returns (preview, used_stored); ApprovalError when nothing verifies."""
+    try:
+        own = approved_preview(
+            preview,
+            overrides_of(decision),
+            confirm=True,  # confirmed (or not needed) when the decision was taken
+            margin_floor=get_settings().margin_floor_pct,
+        )
+        candidate = gate_payload(own)
+    except DecisionError:
+        candidate = {}  # the rebuilt preview cannot take these prices: only the stored one can
+    payload, used_stored = payload_to_execute(action, candidate)
+    return QuotePreview.model_validate(payload["preview"]), used_stored
 
 
 def stale_gates(*, expired_before: datetime, url: str | None = None) -> list[ActionView]:

@@ -14,6 +14,7 @@ from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     ActionView,
+    RecordedDecision,
     expire,
     gate_entity_ref,
     gate_payload,
@@ -44,18 +45,11 @@ def stage_gate_action(
 
 
 @task(persist_result=True)
-def record_gate_decision(action_id: int, decision: ApprovalDecision) -> ActionView:
-    """Record a decision typed in the Prefect UI form on the gate action, like every other
-    channel does; when a channel already recorded it (and resumed this run), return that
-    record: the run follows what is recorded."""
-    return record_from_run(
-        action_id,
-        decision.decision,
-        approver=decision.approver,
-        notes=decision.notes or None,
-        price_overrides={o.item_code: o.case_price for o in decision.price_overrides},
-        confirm=decision.confirm,
-    )
+def record_gate_decision(action_id: int, decision: ApprovalDecision) -> RecordedDecision:
+    """Record a decision typed in the Prefect UI form on the gate action, with the rules
+    every channel applies (or say why it is refused); when a channel already recorded it
+    (and resumed this run), return that record: the run follows what is recorded."""
+    return record_from_run(action_id, decision)
 
 
 @task(persist_result=True)
