@@ -36,9 +36,8 @@ def worker(stack, seeded_db, tmp_path_factory):
     stop_worker(state_dir)
 
 
-FS1004 = (
+DEMO_PRICES = (
     PricingMaster.customer_id == DEMO_CUSTOMER_ID,
-    PricingMaster.item_code == "FS-1004",
     PricingMaster.school_year == DEMO_SCHOOL_YEAR,
 )
 
@@ -68,9 +67,9 @@ def test_lost_results_at_resume_still_write_the_approved_prices(worker):
     shown = {line["item_code"]: line["case_price"] for line in gate.payload["preview"]["lines"]}
     assert Decimal(shown["FS-1004"]) != Decimal("999.00")
 
-    # While it waits: the price list changes, and every saved task result is lost.
+    # While it waits: every price changes, and every saved task result is lost.
     with Session(get_engine()) as s:
-        s.execute(sa.update(PricingMaster).where(*FS1004).values(case_price=Decimal("999.00")))
+        s.execute(sa.update(PricingMaster).where(*DEMO_PRICES).values(case_price=Decimal("999.00")))
         s.commit()
     results = S3Bucket.load(get_settings().results_block)
     client = results.credentials.get_s3_client()
@@ -78,8 +77,15 @@ def test_lost_results_at_resume_still_write_the_approved_prices(worker):
         client.delete_object(Bucket=results.bucket_name, Key=obj["Key"])
     assert results.list_objects() == []
 
-    decided = approve(gate.id, notes="approved as shown", expected_hash=gate.payload_hash)
-    assert decided.approved_payload_hash == gate.payload_hash == payload_hash(gate.payload)
+    # Mike approves what he was shown, with one price of his own (a rebuilt preview
+    # quoting 999.00 would even question it as "less than 1/3 of the quoted price").
+    decided = approve(
+        gate.id,
+        notes="approved as shown",
+        price_overrides={"FS-1004": "80.00"},
+        expected_hash=gate.payload_hash,
+    )
+    assert decided.approved_payload_hash == payload_hash(decided.approved_payload)
 
     done = wait_for_flow_run(
         lambda: read_flow_run(run_id),
@@ -94,13 +100,9 @@ def test_lost_results_at_resume_still_write_the_approved_prices(worker):
             line.item_code: line.case_price
             for line in s.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))
         }
-    assert lines["FS-1004"] == Decimal(shown["FS-1004"])  # what Mike saw, not today's 999.00
-    approved_total = sum(
-        Decimal(line["line_total"])
-        for line in gate.payload["preview"]["lines"]
-        if line["line_total"] is not None
-    )
-    assert quote.subtotal == approved_total
+    # What Mike saw and approved, never today's 999.00.
+    assert lines == {code: Decimal(shown[code]) for code in shown} | {"FS-1004": Decimal("80.00")}
+    assert quote.subtotal == Decimal(decided.approved_payload["preview"]["subtotal"])
     # It knew why: its rebuilt preview differed, so it executed the stored approved payload.
     assert any("differs from the one Mike approved" in m for m in run_logs(run_id))
 
