@@ -434,12 +434,14 @@ class ApprovalPage:
             confirmed = secrets.compare_digest(values.get(CONFIRM_FIELD, ""), digest)
             if not confirmed:
                 return self._review(action, preview, form, digest, values)
+        approver = get_settings().approvers[0]  # the page is the (single) admin's own
         decide: Callable[[], ActionView]
         if decision == "approve":
 
             def decide() -> ActionView:
                 return approvals.approve(
                     action_id,
+                    approver=approver,
                     notes=form.notes,
                     price_overrides=form.price_overrides or None,
                     expected_hash=form.expect_hash,
@@ -448,7 +450,9 @@ class ApprovalPage:
         else:
 
             def decide() -> ActionView:
-                return approvals.reject(action_id, notes=form.notes, expected_hash=form.expect_hash)
+                return approvals.reject(
+                    action_id, approver=approver, notes=form.notes, expected_hash=form.expect_hash
+                )
 
         try:
             decided = await run_in_threadpool(decide)
