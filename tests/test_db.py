@@ -28,6 +28,7 @@ from quoteflow.models import Customer, CustomerProfile, Quote, WorkflowVerifyRes
 from quoteflow.settings import get_settings
 from tests.fixtures.db import BACKENDS, session_backend
 
+HEAD_REVISION = "0003_lifecycle"  # the newest migration (re-chained at merge)
 MODEL_TABLES = set(SQLModel.metadata.tables)
 
 OPEN_QUOTES_SQL = (
@@ -65,7 +66,7 @@ def table_names(url: str) -> set[str]:
 
 
 def test_upgrade_creates_every_model_table_at_head(migrated_url: str) -> None:
-    assert migrate.current(migrated_url) == migrate.head() == "0001"
+    assert migrate.current(migrated_url) == migrate.head() == HEAD_REVISION
     assert table_names(migrated_url) == MODEL_TABLES | {"alembic_version"}
 
 
@@ -153,9 +154,9 @@ def test_cli_migrate_and_status_from_another_directory(
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "migrated empty -> 0001 (head)" in run("migrate")
+    assert f"migrated empty -> {HEAD_REVISION} (head)" in run("migrate")
     status = run("status")
-    assert "revision: 0001 (up to date)" in status
+    assert f"revision: {HEAD_REVISION} (up to date)" in status
     for table in MODEL_TABLES:
         assert re.search(rf"^  {table} +0$", status, re.MULTILINE), status
 
@@ -168,7 +169,10 @@ def test_cli_status_before_and_after_migrate(fresh_database_url: Callable[[str],
     assert before.exit_code == 0, before.output
     assert "not migrated" in before.output and "rows:" not in before.output
 
-    for expected in ("migrated empty -> 0001 (head)", "already at 0001 (head)"):
+    for expected in (
+        f"migrated empty -> {HEAD_REVISION} (head)",
+        f"already at {HEAD_REVISION} (head)",
+    ):
         result = runner.invoke(db_cli.app, ["migrate", "--url", url])
         assert result.exit_code == 0, result.output
         assert expected in result.output
