@@ -6,7 +6,9 @@ superseded, and the contract page generated from the code."""
 from __future__ import annotations
 
 import contextvars
+import re
 import threading
+import warnings
 from datetime import timedelta
 from decimal import Decimal
 
@@ -20,6 +22,7 @@ from blocks.netsuite import NetSuiteCredentials
 from flows.customer_quote import customer_quote
 from flows.quote_housekeeping import quote_housekeeping
 from quoteflow import ledger
+from quoteflow.approval_page import create_app
 from quoteflow.approvals import gate_entity_ref
 from quoteflow.cli.app import app
 from quoteflow.db import get_engine
@@ -45,6 +48,11 @@ from quoteflow.settings import get_settings
 from tasks.context import load_open_quotes
 from tests.flow_runner import FlowRunHandle
 
+with warnings.catch_warnings():
+    # Starlette 1.x warns that its TestClient will move from httpx to httpx2: not ours.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
+
 TARGET = DEMO_ITEM_CODES[0]
 SPARE_YEAR = "2031-32"  # no demo pricing: quotes made here never touch the demo prices
 cli = CliRunner()
@@ -56,6 +64,12 @@ def quote_env(stack, seeded_db, monkeypatch):
     get_settings.cache_clear()
     yield stack
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(quote_env):
+    with TestClient(create_app(), base_url="http://127.0.0.1", follow_redirects=False) as c:
+        yield c
 
 
 def session() -> Session:
@@ -326,7 +340,7 @@ def test_housekeeping_expires_overdue_quotes_once(quote_env):
     transition("QLC-VALID", "decline")  # leaves the customer's open quotes as they were
 
 
-def test_revision_marks_the_old_netsuite_estimate_superseded_once(quote_env):
+def test_revision_marks_the_old_netsuite_estimate_superseded_once(quote_env, client):
     stack = quote_env
     base = stack.netsuite.base_url
     old, _ = approved_quote()
@@ -374,6 +388,12 @@ def test_revision_marks_the_old_netsuite_estimate_superseded_once(quote_env):
     shown = cli.invoke(app, ["quotes", "show", old.id])
     assert f"superseded by {new.id}" in shown.output
     assert "NetSuite estimate_superseded: applied after 1 attempt(s)" in shown.output
+    page = client.get(f"/quotes/{old.id}")
+    assert page.status_code == 200 and f'href="/quotes/{new.id}"' in page.text
+    assert "Mark accepted" not in page.text  # a superseded quote cannot be accepted
+    pdf = client.get(f"/quotes/{new.id}/pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
 
 
 # ---------------------------------------------------------------- the contract page
@@ -417,3 +437,45 @@ def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch, tmp_pa
 
     # A side effect no test exercises is a STUB.
     assert {e.status for e in side_effects(tmp_path)} == {"STUB"}
+
+
+def test_quotes_section_of_the_page(client):
+    insert_quote("QLC-PAGE", valid_days=10, price="31.50")
+    listed = client.get("/quotes", params={"customer": "1107", "status": "proposed"})
+    assert listed.status_code == 200 and 'href="/quotes/QLC-PAGE"' in listed.text
+    other_year = client.get("/quotes", params={"school_year": "2020-21"})
+    assert "QLC-PAGE" not in other_year.text and "No quotes match." in other_year.text
+    bad = client.get("/quotes", params={"status": "won"})
+    assert bad.status_code == 400 and "&#39;won&#39; is not a quote status" in bad.text
+
+    shown = client.get("/quotes/QLC-PAGE")
+    assert shown.status_code == 200
+    assert "Mark accepted" in shown.text and "Mark declined" in shown.text
+    assert ">proposed</span>" in shown.text and "$31.50" in shown.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text).group(1)
+
+    forged = client.post("/quotes/QLC-PAGE/accept", data={"notes": "x"})
+    assert forged.status_code == 403
+    with session() as s:
+        assert s.get(Quote, "QLC-PAGE").lifecycle_status == "proposed"
+
+    done = client.post("/quotes/QLC-PAGE/accept", data={"csrf_token": token, "notes": "PO 99"})
+    assert done.status_code == 303 and done.headers["location"] == "/quotes/QLC-PAGE?done=accepted"
+    after = client.get(done.headers["location"])
+    assert "Quote accepted." in after.text and "PO 99" in after.text
+    assert "Mark accepted" not in after.text
+    row = pricing(school_year=SPARE_YEAR)
+    assert row.case_price == Decimal("31.50") and row.source == "quote:QLC-PAGE"
+
+    late = client.post("/quotes/QLC-PAGE/decline", data={"csrf_token": token})
+    assert late.status_code == 409
+    assert "is accepted: decline is allowed only from proposed, sent" in late.text
+    assert client.get("/quotes/NOPE").status_code == 404
+    with session() as s:
+        s.delete(s.get(PricingMaster, row.id))
+        s.commit()
+
+    contract = client.get("/contract")
+    assert contract.status_code == 200
+    for expected in ("0. Trigger", "OPEN_QUOTES_SQL", "ns_push", ">REAL</span>", "quote.accepted"):
+        assert expected in contract.text
