@@ -435,6 +435,29 @@ def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch, tmp_pa
         ).scalar_one()
     assert ("| actions waiting for Mike | none |" in live) == (waiting == 0)
 
+    # The verify deployment's flow publishes the same page, with the changed setting.
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    from flows.verify_checks import verify_checks
+    from tasks.contract import CONTRACT_ARTIFACT_KEY
+
+    state = verify_checks(return_state=True)
+    assert state.is_completed(), state.message
+    with get_client(sync_client=True) as pc:
+        (artifact,) = pc.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[CONTRACT_ARTIFACT_KEY]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            )
+        )
+    assert artifact.type == "markdown" and "## 0. Trigger" in artifact.data
+    assert "5 attempt(s): 4 retries" in artifact.data
+
     # A side effect no test exercises is a STUB.
     assert {e.status for e in side_effects(tmp_path)} == {"STUB"}
 
