@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from quoteflow.db import session_scope
 from quoteflow.models import NsPendingPush, PushStatus, Quote, utcnow
@@ -85,6 +86,29 @@ def stage_superseded_push(
         run_id=run_id,
         record_type=ESTIMATE_SUPERSEDED,
     )
+
+
+def superseded_estimates_to_mark(limit: int = 100) -> list[tuple[str, str]]:
+    """(old quote, its revision) for superseded quotes with a confirmed NetSuite estimate
+    that was never marked superseded (NetSuite confirmed it only after the revision ran)."""
+    marked = sa.select(NsPendingPush.external_id).where(
+        NsPendingPush.record_type == ESTIMATE_SUPERSEDED
+    )
+    revision = aliased(Quote)
+    stmt = (
+        sa.select(Quote.id, sa.func.max(revision.id))
+        .join(revision, revision.supersedes_quote_id == Quote.id)
+        .where(
+            Quote.lifecycle_status == "superseded",
+            Quote.netsuite_id.is_not(None),
+            Quote.id.not_in(marked),
+        )
+        .group_by(Quote.id)
+        .order_by(Quote.id)
+        .limit(limit)
+    )
+    with session_scope() as s:
+        return [(old, new) for old, new in s.execute(stmt).all()]
 
 
 def apply_push(push_id: int, client: NetSuiteClient, *, final_attempt: bool) -> PushView:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import task_run
 
@@ -35,15 +35,22 @@ def push_estimate(
         external_id=preview.quote_id, quote_id=preview.quote_id, payload=body, run_id=flow_run_id
     )
     if push.status != "applied":
-        push = _apply(push.id, netsuite)
+        push = apply_staged_push(push.id, netsuite)
     if preview.supersedes_quote_id:
         old = stage_superseded_push(preview.supersedes_quote_id, preview.quote_id, flow_run_id)
-        if old is not None and old.status != "applied":
-            _apply(old.id, netsuite)
+        if old is None:
+            get_run_logger().info(
+                "Quote %s has no confirmed NetSuite estimate yet: quote-housekeeping marks it "
+                "superseded once it has one",
+                preview.supersedes_quote_id,
+            )
+        elif old.status != "applied":
+            apply_staged_push(old.id, netsuite)
     return push
 
 
-def _apply(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
+def apply_staged_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
+    """Apply one staged outbox row in NetSuite (inside a task), throttled like every push."""
     # A Prefect global concurrency limit throttles every NetSuite writer (flows and retries).
     with (
         concurrency(get_settings().netsuite_concurrency_limit, occupy=1, strict=False),

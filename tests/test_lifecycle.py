@@ -40,8 +40,10 @@ from quoteflow.models import (
     ProposedAction,
     ProposedPricing,
     Quote,
+    SpecItem,
     utcnow,
 )
+from quoteflow.netsuite.estimate import EstimateLine, build_estimate_body
 from quoteflow.quote import QuotePreview, QuoteRequest
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
@@ -318,6 +320,26 @@ def test_decline_closes_proposals_and_racing_decisions_have_one_winner(quote_env
 def test_housekeeping_expires_overdue_quotes_once(quote_env):
     insert_quote("QLC-OVERDUE", valid_days=-1)
     insert_quote("QLC-VALID", valid_days=3)
+    # A superseded quote whose estimate NetSuite confirmed only after the revision ran.
+    netsuite = NetSuiteCredentials.load(get_settings().netsuite_block)
+    with session() as s:
+        item_id = s.get(SpecItem, TARGET).netsuite_item_id
+    body = build_estimate_body(
+        customer_id=DEMO_CUSTOMER_ID,
+        lines=[EstimateLine(netsuite_item_id=item_id, quantity=2, rate=Decimal("10.00"))],
+        external_id="QLC-LATE",
+        memo="quoteflow quote QLC-LATE",
+    )
+    with netsuite.get_client() as ns_client:
+        late_id = ns_client.upsert_estimate("QLC-LATE", body)
+    insert_quote("QLC-LATE", valid_days=5)
+    insert_quote("QLC-LATE-R2", valid_days=5)
+    with session() as s:
+        old, new = s.get(Quote, "QLC-LATE"), s.get(Quote, "QLC-LATE-R2")
+        old.lifecycle_status, old.netsuite_id = "superseded", late_id
+        new.supersedes_quote_id = "QLC-LATE"
+        s.add_all([old, new])
+        s.commit()
     # Past valid_until a quote is no longer open, even before housekeeping runs.
     open_ids = [q.id for q in load_open_quotes.fn(DEMO_CUSTOMER_ID)]
     assert "QLC-OVERDUE" not in open_ids
@@ -334,10 +356,26 @@ def test_housekeeping_expires_overdue_quotes_once(quote_env):
     assert [p.status for p in proposals("QLC-OVERDUE")] == ["closed"]
     assert pricing(school_year=SPARE_YEAR) is None
 
+    assert "QLC-LATE" in first.superseded_marked and "QLC-LATE" not in first.superseded_failed
+    with netsuite.get_client() as ns_client:
+        late = ns_client.get_estimate_by_external_id("QLC-LATE")
+    assert late["memo"].startswith("SUPERSEDED by quote QLC-LATE-R2")
+    assert late["item"]["totalResults"] == 1  # the lines stayed
+
     second = quote_housekeeping()
     assert "QLC-OVERDUE" not in {r.quote_id for r in second.expired}
+    assert "QLC-LATE" not in second.superseded_marked
     assert [e.type for e in events("QLC-OVERDUE")] == ["quote.expired"]
-    transition("QLC-VALID", "decline")  # leaves the customer's open quotes as they were
+    with session() as s:
+        (mark,) = s.exec(
+            select(NsPendingPush).where(
+                NsPendingPush.record_type == "estimate_superseded",
+                NsPendingPush.external_id == "QLC-LATE",
+            )
+        ).all()
+        assert mark.status == "applied" and mark.attempts == 1
+    for quote_id in ("QLC-VALID", "QLC-LATE-R2"):  # leave the customer's open quotes as they were
+        transition(quote_id, "decline")
 
 
 def test_revision_marks_the_old_netsuite_estimate_superseded_once(quote_env, client):
