@@ -45,8 +45,11 @@ class SideEffect(BaseModel):
 
 class RetryPolicy(BaseModel):
     attempts: int
+    base_seconds: float
+    max_seconds: float
     delays_seconds: list[float]
     retries_on: str
+    alert_on_final_failure: bool
 
 
 class VerifyCheck(BaseModel):
@@ -186,15 +189,31 @@ def _counts(d: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in d.items()) or "none"
 
 
+def what_changes(page: ContractPage) -> list[list[str]]:
+    """Every write a run makes, aggregated: (target, status, source)."""
+    rows = [[page.gate["action type"] + " proposed_actions row", "REAL", "HITL gate"]]
+    rows += [
+        [e.target, e.status, f"fan-out #{n} ({e.step})"]
+        for n, e in enumerate(page.side_effects, start=1)
+    ]
+    rows += [[s.does, "REAL", f"post action {s.name}"] for s in page.post_actions]
+    return rows
+
+
 def render_markdown(page: ContractPage) -> str:
-    """The contract page as Markdown: lanes 0-10, then the live figures."""
+    """The contract page as Markdown, numbered like the original contract page (0-10),
+    then the quote lifecycle, the schedules and the live figures."""
     r = page.retry
+    real = sum(1 for e in page.side_effects if e.status == "REAL")
     parts = [
         f"# Contract: {page.workflow_type} v{page.version} (risk {page.risk_level})",
         "_Generated from quoteflow's code; every section below is read from a declaration._",
-        "## 0. Trigger",
-        f"Flow `{page.flow_name}`, started by:\n" + "\n".join(f"- {t}" for t in page.triggers),
-        "## 1. Inputs (QuoteRequest JSON schema)",
+        "## 0. Flow",
+        f"`{page.flow_name}`: trigger → context → preconditions → HITL gate → fan-out "
+        f"({len(page.fanout)} steps) → post actions → verify ({len(page.verify_checks)} checks)",
+        "## 1. Trigger",
+        "\n".join(f"- {t}" for t in page.triggers),
+        "## 2. Inputs (QuoteRequest JSON schema)",
         _table(
             ["field", "type", "required", "rule", "description"],
             [
@@ -202,32 +221,45 @@ def render_markdown(page: ContractPage) -> str:
                 for f in page.inputs
             ],
         ),
-        "## 2. Context queries (tasks/context.py)",
+        "## 3. Context loaded (tasks/context.py)",
         "\n\n".join(f"**{name}**\n```sql\n{sql}\n```" for name, sql in page.queries.items()),
-        "## 3. Preconditions",
+        "## 4. Preconditions",
         _table(["check", "effect", "rule"], [list(p) for p in page.preconditions]),
-        "## 4. Human approval gate",
+        "## 5. HITL gate",
         _table(["setting", "value"], [[k, v] for k, v in page.gate.items()]),
-        "## 5. Fan-out (after approval)",
-        _table(["step", "does"], [[s.name, s.does] for s in page.fanout]),
-        "### Side effects",
+        f"## 6. Fan-out targets: {len(page.side_effects)} total · {real} real · "
+        f"{len(page.side_effects) - real} stub",
         _table(
-            ["step", "target", "status", "evidence"],
-            [[e.step, e.target, e.status, e.evidence] for e in page.side_effects],
+            ["step", "does", "target", "status", "evidence"],
+            [
+                [s.name, s.does, e.target, e.status, e.evidence]
+                for s, e in zip(page.fanout, page.side_effects, strict=True)
+            ],
         ),
-        "## 6. Retry policy (every fan-out step)",
-        f"{r.attempts} attempt(s): {r.attempts - 1} retr{'y' if r.attempts == 2 else 'ies'}, "
-        f"delays {r.delays_seconds} s. {r.retries_on.rstrip('.')}. After the last attempt: "
-        "one `alert` ledger event per failed step.",
         "## 7. Post actions (every outcome)",
         _table(["step", "does"], [[s.name, s.does] for s in page.post_actions]),
         "## 8. Verify checks",
-        f"The scheduled `verify-checks` deployment: {page.verify_cron}.",
+        f"Run by the scheduled `verify-checks` deployment: {page.verify_cron}.",
         _table(
             ["check", "due after (s)", "deadline (min)"],
             [[c.name, f"{c.due_after_seconds:g}", c.deadline_minutes] for c in page.verify_checks],
         ),
-        "## 9. What changes after: the quote lifecycle",
+        "## 9. Retry policy (every fan-out step)",
+        _table(
+            ["setting", "value"],
+            [
+                ["max_attempts", r.attempts],
+                ["backoff", "exponential, capped"],
+                ["base_ms", f"{r.base_seconds * 1000:g}"],
+                ["max_ms", f"{r.max_seconds * 1000:g}"],
+                ["delays (s)", r.delays_seconds],
+                ["retries on", r.retries_on.rstrip(".")],
+                ["alert_on_final_failure", "true" if r.alert_on_final_failure else "false"],
+            ],
+        ),
+        "## 10. What changes when this workflow runs",
+        _table(["target", "status", "source"], what_changes(page)),
+        "## After the run: the quote lifecycle",
         _table(
             ["action", "allowed from", "to", "event", "proposed pricing"],
             [
@@ -235,7 +267,7 @@ def render_markdown(page: ContractPage) -> str:
                 for t in page.lifecycle
             ],
         ),
-        "## 10. Scheduled deployments",
+        "## Scheduled deployments",
         "\n".join(f"- {s}" for s in page.scheduled),
     ]
     if page.live is not None:

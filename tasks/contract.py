@@ -63,6 +63,12 @@ def _first_line(obj: Any) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
+def sql_text(statement: Any) -> str:
+    """The SQL as written in the code (``sa.text(...)``, with or without ``.columns()``)."""
+    clause = getattr(statement, "element", statement)
+    return str(getattr(clause, "text", statement))
+
+
 def _test_exists(ref: str, root: Path = PROJECT_ROOT) -> bool:
     path, _, name = ref.partition("::")
     file = root / path
@@ -122,7 +128,7 @@ def _schedule(spec: dict[str, Any]) -> str:
 def collect_contract(*, live: bool = True) -> ContractPage:
     """The contract as the code declares it now (settings included), with live figures."""
     import tasks.context as context_queries
-    from tasks.policy import fanout_task_options, is_transient
+    from tasks.policy import alert_on_final_failure, fanout_task_options, is_transient
 
     settings = get_settings()
     deployments = _deployments()
@@ -142,7 +148,7 @@ def collect_contract(*, live: bool = True) -> ContractPage:
         triggers=triggers,
         inputs=input_fields(QuoteRequest.model_json_schema()),
         queries={
-            name: str(value)
+            name: sql_text(value)
             for name, value in vars(context_queries).items()
             if name.endswith("_SQL")
         },
@@ -168,8 +174,11 @@ def collect_contract(*, live: bool = True) -> ContractPage:
         side_effects=side_effects(),
         retry=RetryPolicy(
             attempts=options["retries"] + 1,
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
             delays_seconds=list(options["retry_delay_seconds"]),
             retries_on=_first_line(is_transient),
+            alert_on_final_failure=alert_on_final_failure in options["on_failure"],
         ),
         post_actions=[Step(name=t.name, does=_first_line(t)) for t in _post_action_tasks()],
         verify_cron=_schedule(deployments["verify-checks"]),

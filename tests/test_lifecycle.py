@@ -439,18 +439,22 @@ def test_revision_marks_the_old_netsuite_estimate_superseded_once(quote_env, cli
 
 def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch, tmp_path):
     import tasks.context as context_queries
-    from tasks.contract import side_effects
+    from tasks.contract import side_effects, sql_text
 
     page = cli.invoke(app, ["contract"])
     assert page.exit_code == 0, page.output
     text = page.output
-    for name, value in vars(context_queries).items():
-        if name.endswith("_SQL"):
-            assert f"**{name}**\n```sql\n{value}\n```" in text
+    queries = {n: v for n, v in vars(context_queries).items() if n.endswith("_SQL")}
+    assert len(queries) == 5
+    for name, value in queries.items():
+        assert f"**{name}**\n```sql\n{sql_text(value)}\n```" in text
+    assert "AND item_code IN :item_codes AND school_year = :school_year" in text
+    assert "AND (valid_until IS NULL OR valid_until >= :today)" in text
     for field in QuoteRequest.model_fields:
         assert f"| {field} |" in text
-    assert "3 attempt(s): 2 retries, delays [1.5, 3.0] s." in text
-    assert "| ns_push | NetSuite estimate upsert" in text and "| REAL |" in text
+    assert "| max_attempts | 3 |" in text and "| delays (s) | [1.5, 3.0] |" in text
+    assert "## 6. Fan-out targets: 5 total · 5 real · 0 stub" in text
+    assert "| alert_on_final_failure | true |" in text
     assert "| accept | proposed, sent | accepted | quote.accepted | applied |" in text
 
     # A changed setting changes the page.
@@ -459,7 +463,8 @@ def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch, tmp_pa
     monkeypatch.setenv("QUOTEFLOW_APPROVAL_WINDOW_MINUTES", "90")
     get_settings.cache_clear()
     changed = cli.invoke(app, ["contract"]).output
-    assert "5 attempt(s): 4 retries, delays [2.0, 4.0, 8.0, 16.0] s." in changed
+    assert "| max_attempts | 5 |" in changed and "| base_ms | 2000 |" in changed
+    assert "| delays (s) | [2.0, 4.0, 8.0, 16.0] |" in changed
     assert "| approval window | 90 min" in changed
 
     # Live figures: a new alert is the last alert.
@@ -493,8 +498,8 @@ def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch, tmp_pa
                 flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
             )
         )
-    assert artifact.type == "markdown" and "## 0. Trigger" in artifact.data
-    assert "5 attempt(s): 4 retries" in artifact.data
+    assert artifact.type == "markdown" and "## 1. Trigger" in artifact.data
+    assert "| max_attempts | 5 |" in artifact.data
 
     # A side effect no test exercises is a STUB.
     assert {e.status for e in side_effects(tmp_path)} == {"STUB"}
@@ -538,5 +543,5 @@ def test_quotes_section_of_the_page(client):
 
     contract = client.get("/contract")
     assert contract.status_code == 200
-    for expected in ("0. Trigger", "OPEN_QUOTES_SQL", "ns_push", ">REAL</span>", "quote.accepted"):
+    for expected in ("1. Trigger", "OPEN_QUOTES_SQL", "ns_push", ">REAL</span>", "quote.accepted"):
         assert expected in contract.text

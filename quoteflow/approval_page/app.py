@@ -549,10 +549,11 @@ class QuotesSection:
         )
 
     async def contract(self, request: Request) -> Response:
+        from quoteflow.contract import what_changes
         from tasks.contract import collect_contract
 
         page = await run_in_threadpool(collect_contract)
-        return self.page.render("contract.html", c=page)
+        return self.page.render("contract.html", c=page, changes=what_changes(page))
 
 
 def quote_routes(page: ApprovalPage) -> list[Route]:
