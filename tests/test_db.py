@@ -26,15 +26,14 @@ from quoteflow.cli import db as db_cli
 from quoteflow.db import get_engine
 from quoteflow.models import Customer, CustomerProfile, Quote, WorkflowVerifyResult
 from quoteflow.settings import get_settings
+from tasks import context as context_queries
+from tasks.contract import sql_text
 from tests.fixtures.db import BACKENDS, session_backend
 
 HEAD_REVISION = "0003_lifecycle"  # the newest migration (re-chained at merge)
 MODEL_TABLES = set(SQLModel.metadata.tables)
 
-OPEN_QUOTES_SQL = (
-    "SELECT id, generated_at FROM quotes WHERE customer_id = :cid "
-    "AND lifecycle_status IN ('draft','proposed','sent') ORDER BY generated_at DESC LIMIT 3"
-)
+OPEN_QUOTES_SQL = sql_text(context_queries.OPEN_QUOTES_SQL)  # the flow's own query
 DUE_CHECKS_SQL = (
     "SELECT id FROM workflow_verify_results WHERE status = 'pending' AND due_at <= :now"
 )
@@ -324,7 +323,9 @@ def test_indexes_serve_open_quotes_and_due_verify_checks(migrated_url: str) -> N
     verify = _index_columns(migrated_url, "workflow_verify_results")
     assert verify["ix_verify_status_due"] == ["status", "due_at"]
 
-    plan = _plan(migrated_url, OPEN_QUOTES_SQL, {"cid": "1107"})
+    plan = _plan(
+        migrated_url, OPEN_QUOTES_SQL, {"customer_id": "1107", "today": datetime.now(UTC).date()}
+    )
     assert "ix_quotes_customer_open" in plan, plan
     plan = _plan(migrated_url, DUE_CHECKS_SQL, {"now": datetime.now(UTC)})
     assert "ix_verify_status_due" in plan, plan
