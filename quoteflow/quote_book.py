@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from quoteflow.approvals import gate_entity_ref
 from quoteflow.db import session_scope
@@ -41,12 +41,12 @@ class QuoteFilter(BaseModel):
     school_year: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$", description="2026-27")
     limit: int = Field(default=200, ge=1, le=1000)
 
-    def model_post_init(self, _context: object) -> None:
-        if self.status and self.status not in STATUSES:
-            raise ValueError(
-                f"status: {self.status!r} is not a quote status; expected one of "
-                f"{', '.join(STATUSES)}"
-            )
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, status: str | None) -> str | None:
+        if status and status not in STATUSES:
+            raise ValueError(f"not a quote status; expected one of {', '.join(STATUSES)}")
+        return status
 
 
 class QuoteSummary(BaseModel):

@@ -251,7 +251,7 @@ def test_override_is_proposed_until_the_customer_accepts_then_applied_once(quote
         listed = cli.invoke(app, ["quotes", "list", "--status", "accepted"])
         assert quote.id in listed.output
         bad = cli.invoke(app, ["quotes", "list", "--status", "won"])
-        assert bad.exit_code == 2 and "'won' is not a quote status" in bad.output
+        assert bad.exit_code == 2 and "status: 'won': Value error, not a quote status" in bad.output
 
         # An accepted quote cannot be revised: the run is blocked before any write.
         blocked = FlowRunHandle(customer_quote, request=request(quote_id=quote.id)).join()
@@ -512,7 +512,7 @@ def test_quotes_section_of_the_page(client):
     other_year = client.get("/quotes", params={"school_year": "2020-21"})
     assert "QLC-PAGE" not in other_year.text and "No quotes match." in other_year.text
     bad = client.get("/quotes", params={"status": "won"})
-    assert bad.status_code == 400 and "&#39;won&#39; is not a quote status" in bad.text
+    assert bad.status_code == 400 and "status: &#39;won&#39;: Value error, not a quote" in bad.text
 
     shown = client.get("/quotes/QLC-PAGE")
     assert shown.status_code == 200

@@ -456,7 +456,7 @@ class QuotesSection:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(map(str, err["loc"])) or "search"
-            error, quotes = f"{field}: {err['msg']}", []
+            error, quotes = f"{field}: {err.get('input')!r}: {err['msg']}", []
         return self.page.render(
             "quotes.html",
             400 if error else 200,

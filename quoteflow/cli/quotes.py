@@ -39,7 +39,7 @@ def list_(
     except ValidationError as exc:
         for err in exc.errors():
             loc = ".".join(map(str, err["loc"])) or "search"
-            typer.echo(f"{loc}: {err['msg']}", err=True)
+            typer.echo(f"{loc}: {err.get('input')!r}: {err['msg']}", err=True)
         raise typer.Exit(2) from exc
     quotes = list_quotes(search)
     for q in quotes:
