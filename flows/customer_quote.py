@@ -52,6 +52,7 @@ from tasks.context import (
     load_current_pricing,
     load_customer,
     load_customer_programs,
+    load_open_proposals,
     load_open_quotes,
     resolve_items,
 )
@@ -222,12 +223,14 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
         open_f = load_open_quotes.submit(request.customer_id)
         items_f = resolve_items.submit(request.item_codes, request.catalog)
         identity_f = allocate_quote_id.submit(request, run_id)
+        proposals_f = load_open_proposals.submit(request.customer_id, request.item_codes)
         context = QuoteContext(
             customer=customer_f.result(),
             programs=programs_f.result(),
             pricing=pricing_f.result(),
             open_quotes=open_f.result(),
             items=items_f.result(),
+            proposals=proposals_f.result(),
         )
         identity = identity_f.result()
 

@@ -19,6 +19,7 @@ from quoteflow.models import utcnow
 from quoteflow.settings import get_settings
 from quoteflow.verify import sweep_counts
 from tasks.approvals import expire_stale_gates
+from tasks.contract import publish_contract_page
 from tasks.verify import (
     CheckResult,
     DueCheck,
@@ -96,4 +97,5 @@ def verify_checks(
     counts = sweep_counts([r.new_status for r in results], errors=sum(r.error for r in results))
     publish_sweep_report(results, counts, started_at)
     logger.info("verify sweep: %s; %d new failure/timeout event(s)", counts, new_events)
+    publish_contract_page()
     return counts

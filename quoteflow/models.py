@@ -106,6 +106,12 @@ class PushStatus(StrEnum):
     failed = "failed"
 
 
+class ProposalStatus(StrEnum):
+    proposed = "proposed"  # waiting for the customer's answer
+    applied = "applied"  # the quote was accepted: written to pricing_master
+    closed = "closed"  # declined, expired or superseded: pricing_master untouched
+
+
 # ---------------------------------------------------------------- NetSuite mirror
 
 
@@ -152,8 +158,9 @@ class SpecItem(SQLModel, table=True):
 
 
 class PricingMaster(SQLModel, table=True):
-    """Per-customer, per-school-year case pricing. Approved quote overrides are written
-    back here as proposed pricing, with ``source`` naming the quote."""
+    """Per-customer, per-school-year case pricing. A price override Mike approved at the
+    gate lands here only when the customer accepts the quote (see ProposedPricing), with
+    ``source`` naming the quote."""
 
     __tablename__ = "pricing_master"
     __table_args__ = (
@@ -357,3 +364,28 @@ class OutboundEmailLog(SQLModel, table=True):
     to_addr: str = Field(max_length=254)
     subject: str = Field(max_length=300)
     sent_at: datetime = _ts(default_factory=utcnow)
+
+
+class ProposedPricing(SQLModel, table=True):
+    """A price Mike approved at a quote's gate, waiting for the customer: applied to
+    pricing_master when the quote is accepted, closed when it is declined or expires."""
+
+    __tablename__ = "proposed_pricing"
+    __table_args__ = (
+        sa.UniqueConstraint("quote_id", "item_code", name="uq_proposed_pricing_quote_item"),
+        sa.Index("ix_proposed_pricing_customer_item", "customer_id", "item_code", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    quote_id: str = Field(foreign_key="quotes.id", max_length=64)
+    customer_id: str = Field(max_length=32)
+    item_code: str = Field(max_length=64)
+    school_year: str = Field(max_length=7)
+    old_price: Decimal | None = _money(default=None)  # pricing_master when proposed
+    new_price: Decimal = _money()
+    cost_basis: Decimal | None = _money(default=None)
+    margin_pct: Decimal | None = _pct(default=None)
+    approver: str = Field(max_length=64)
+    proposed_at: datetime = _ts(default_factory=utcnow)
+    status: str = Field(default=ProposalStatus.proposed, max_length=16)
+    decided_at: datetime | None = _ts(default=None)

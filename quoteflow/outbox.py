@@ -9,11 +9,18 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from quoteflow.db import session_scope
 from quoteflow.models import NsPendingPush, PushStatus, Quote, utcnow
 from quoteflow.netsuite.client import NetSuiteClient
 from quoteflow.netsuite.errors import NetSuiteError
+from quoteflow.netsuite.estimate import superseded_body
+
+ESTIMATE = "estimate"
+# The one-off header update that marks a revised quote's estimate superseded: its own
+# outbox row (one per old estimate), applied through the same upsert by external id.
+ESTIMATE_SUPERSEDED = "estimate_superseded"
 
 
 class PushView(BaseModel):
@@ -33,17 +40,26 @@ class PushView(BaseModel):
 
 
 def stage_push(
-    *, external_id: str, quote_id: str, payload: dict[str, Any], run_id: str | None
+    *,
+    external_id: str,
+    quote_id: str,
+    payload: dict[str, Any],
+    run_id: str | None,
+    record_type: str = ESTIMATE,
 ) -> PushView:
-    """Get or create the outbox row for this estimate (one per external id)."""
+    """Get or create the outbox row for this estimate (one per record type and external id)."""
     stmt = sa.select(NsPendingPush).where(
-        NsPendingPush.record_type == "estimate", NsPendingPush.external_id == external_id
+        NsPendingPush.record_type == record_type, NsPendingPush.external_id == external_id
     )
     with session_scope() as s:
         row = s.execute(stmt).scalars().first()
         if row is None:
             row = NsPendingPush(
-                external_id=external_id, quote_id=quote_id, run_id=run_id, payload=payload
+                record_type=record_type,
+                external_id=external_id,
+                quote_id=quote_id,
+                run_id=run_id,
+                payload=payload,
             )
             s.add(row)
             try:
@@ -52,6 +68,47 @@ def stage_push(
                 s.rollback()
                 row = s.execute(stmt).scalars().one()
         return PushView.of(row)
+
+
+def stage_superseded_push(
+    old_quote_id: str, new_quote_id: str, run_id: str | None
+) -> PushView | None:
+    """Stage the update that marks the old quote's estimate superseded, once. None when
+    NetSuite never confirmed an estimate for the old quote (nothing there to mark)."""
+    with session_scope() as s:
+        old = s.get(Quote, old_quote_id)
+        if old is None or old.netsuite_id is None:
+            return None
+    return stage_push(
+        external_id=old_quote_id,
+        quote_id=old_quote_id,
+        payload=superseded_body(old_quote_id, new_quote_id),
+        run_id=run_id,
+        record_type=ESTIMATE_SUPERSEDED,
+    )
+
+
+def superseded_estimates_to_mark(limit: int = 100) -> list[tuple[str, str]]:
+    """(old quote, its revision) for superseded quotes with a confirmed NetSuite estimate
+    that was never marked superseded (NetSuite confirmed it only after the revision ran)."""
+    marked = sa.select(NsPendingPush.external_id).where(
+        NsPendingPush.record_type == ESTIMATE_SUPERSEDED
+    )
+    revision = aliased(Quote)
+    stmt = (
+        sa.select(Quote.id, sa.func.max(revision.id))
+        .join(revision, revision.supersedes_quote_id == Quote.id)
+        .where(
+            Quote.lifecycle_status == "superseded",
+            Quote.netsuite_id.is_not(None),
+            Quote.id.not_in(marked),
+        )
+        .group_by(Quote.id)
+        .order_by(Quote.id)
+        .limit(limit)
+    )
+    with session_scope() as s:
+        return [(old, new) for old, new in s.execute(stmt).all()]
 
 
 def apply_push(push_id: int, client: NetSuiteClient, *, final_attempt: bool) -> PushView:

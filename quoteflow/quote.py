@@ -127,14 +127,24 @@ class OpenQuote(BaseModel):
     generated_at: datetime
 
 
+class ProposedPrice(BaseModel):
+    """A price Mike approved on an earlier quote that the customer has not accepted yet."""
+
+    quote_id: str
+    item_code: str
+    new_price: Decimal
+
+
 class QuoteContext(BaseModel):
-    """The four contract queries, plus the item lookup that items_resolved needs."""
+    """The four contract queries, plus the item lookup that items_resolved needs and the
+    open proposed prices (a note on the preview)."""
 
     customer: CustomerRecord | None
     programs: list[str] = Field(default_factory=list)
     pricing: list[PricingRecord] = Field(default_factory=list)
     open_quotes: list[OpenQuote] = Field(default_factory=list)
     items: list[ItemRecord] = Field(default_factory=list)
+    proposals: list[ProposedPrice] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- the preview
@@ -197,6 +207,7 @@ class QuotePreview(BaseModel):
     warnings: list[QuoteWarning] = Field(default_factory=list)
     programs: list[str] = Field(default_factory=list)
     open_quote_ids: list[str] = Field(default_factory=list)
+    proposals: list[ProposedPrice] = Field(default_factory=list)
 
     @property
     def quotable_lines(self) -> list[QuoteLineView]:
@@ -210,6 +221,18 @@ class PreconditionResult(BaseModel):
     @property
     def is_blocked(self) -> bool:
         return bool(self.blocked)
+
+
+# The precondition checks this module applies: (check, effect, rule). "block" halts the
+# run before any write; "warn" goes on the preview Mike approves.
+PRECONDITIONS: tuple[tuple[str, Literal["block", "warn"], str], ...] = (
+    ("customer_exists", "block", "the customer id is in customers"),
+    ("customer_not_on_hold", "block", "the customer's entitystatus is not 'hold'"),
+    ("items_resolved", "warn", "every item code is in spec_items (others are left off)"),
+    ("pricing_found", "warn", "pricing_master has the item for the customer and school year"),
+    ("margin_floor", "warn", "each line's margin is at least margin_floor_pct"),
+    ("proposed_pricing", "warn", "no earlier quote proposes a price for the item, unanswered"),
+)
 
 
 def check_blocking(context: QuoteContext) -> list[BlockReason]:
@@ -227,7 +250,9 @@ def check_blocking(context: QuoteContext) -> list[BlockReason]:
     return []
 
 
-def _recompute(lines: list[QuoteLineView], margin_floor: float) -> list[QuoteWarning]:
+def _recompute(
+    lines: list[QuoteLineView], margin_floor: float, proposals: list[ProposedPrice]
+) -> list[QuoteWarning]:
     warnings: list[QuoteWarning] = []
     unresolved = [line.item_code for line in lines if not line.resolved]
     if unresolved:
@@ -260,6 +285,19 @@ def _recompute(lines: list[QuoteLineView], margin_floor: float) -> list[QuoteWar
                 check="margin_floor",
                 message=f"{len(low)} line(s) under the {floor:g}% margin floor",
                 item_codes=low,
+            )
+        )
+    codes = {line.item_code for line in lines}
+    pending = [p for p in proposals if p.item_code in codes]
+    if pending:
+        warnings.append(
+            QuoteWarning(
+                check="proposed_pricing",
+                message="; ".join(
+                    f"{p.item_code} {p.new_price} proposed in {p.quote_id}, not yet accepted"
+                    for p in pending
+                ),
+                item_codes=sorted({p.item_code for p in pending}),
             )
         )
     return warnings
@@ -295,7 +333,9 @@ def _with_totals(preview: QuotePreview, margin_floor: float) -> QuotePreview:
             "margin_pct": overall,
         }
     )
-    return updated.model_copy(update={"warnings": _recompute(lines, margin_floor)})
+    return updated.model_copy(
+        update={"warnings": _recompute(lines, margin_floor, preview.proposals)}
+    )
 
 
 def build_preview(
@@ -350,6 +390,7 @@ def build_preview(
         lines=lines,
         programs=context.programs,
         open_quote_ids=[q.id for q in context.open_quotes],
+        proposals=context.proposals,
     )
     return _with_totals(preview, margin_floor)
 

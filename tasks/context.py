@@ -8,12 +8,14 @@ from prefect import task
 from pydantic import BaseModel
 
 from quoteflow.db import session_scope
-from quoteflow.models import Quote, UTCDateTime
+from quoteflow.lifecycle import TRANSITIONS, QuoteAction, open_proposals
+from quoteflow.models import Quote, UTCDateTime, utcnow
 from quoteflow.quote import (
     CustomerRecord,
     ItemRecord,
     OpenQuote,
     PricingRecord,
+    ProposedPrice,
     QuoteRequest,
     quote_id_for_run,
     revision_id,
@@ -38,10 +40,17 @@ PRICING_SQL = (
         margin_pct=sa.Numeric(7, 2),
     )
 )
-OPEN_QUOTES_SQL = sa.text(
-    "SELECT id, generated_at FROM quotes WHERE customer_id = :customer_id"
-    " AND lifecycle_status IN ('draft','proposed','sent') ORDER BY generated_at DESC LIMIT 3"
-).columns(id=sa.String, generated_at=UTCDateTime())
+# Past valid_until a quote is no longer open, even before housekeeping marks it expired.
+OPEN_QUOTES_SQL = (
+    sa.text(
+        "SELECT id, generated_at FROM quotes WHERE customer_id = :customer_id"
+        " AND lifecycle_status IN ('draft','proposed','sent')"
+        " AND (valid_until IS NULL OR valid_until >= :today)"
+        " ORDER BY generated_at DESC LIMIT 3"
+    )
+    .bindparams(sa.bindparam("today", type_=sa.Date))
+    .columns(id=sa.String, generated_at=UTCDateTime())
+)
 ITEMS_SQL = sa.text(
     "SELECT item_code, netsuite_item_id, description, catalog, pack_size, unit FROM spec_items"
     " WHERE item_code IN :item_codes"
@@ -80,10 +89,21 @@ def load_current_pricing(
 
 @task(**READ_OPTIONS)
 def load_open_quotes(customer_id: str) -> list[OpenQuote]:
-    """Query `open_quotes`: the customer's three newest draft/proposed/sent quotes."""
+    """Query `open_quotes`: the customer's three newest draft/proposed/sent quotes that
+    are still valid (valid_until today or later)."""
+    params = {"customer_id": customer_id, "today": utcnow().date()}
     with session_scope() as s:
-        rows = s.execute(OPEN_QUOTES_SQL, {"customer_id": customer_id}).all()
+        rows = s.execute(OPEN_QUOTES_SQL, params).all()
     return [OpenQuote(id=r.id, generated_at=r.generated_at) for r in rows]
+
+
+@task(**READ_OPTIONS)
+def load_open_proposals(customer_id: str, item_codes: list[str]) -> list[ProposedPrice]:
+    """Prices Mike approved on earlier quotes for these items, not yet accepted."""
+    return [
+        ProposedPrice(quote_id=p.quote_id, item_code=p.item_code, new_price=p.new_price)
+        for p in open_proposals(customer_id, item_codes)
+    ]
 
 
 @task(**READ_OPTIONS)
@@ -124,6 +144,12 @@ def allocate_quote_id(request: QuoteRequest, flow_run_id: str) -> QuoteIdentity:
         if old.lifecycle_status == "superseded":
             return QuoteIdentity(
                 quote_id=old.id, problem=f"quote_id: quote {old.id} is already superseded"
+            )
+        if old.lifecycle_status not in TRANSITIONS[QuoteAction.supersede].allowed_from:
+            return QuoteIdentity(
+                quote_id=old.id,
+                problem=f"quote_id: quote {old.id} is {old.lifecycle_status} and cannot be "
+                "revised (the customer accepted it)",
             )
         root = old.id.split("-R")[0] if "-R" in old.id else old.id
         siblings = s.execute(sa.select(Quote.id).where(Quote.id.like(f"{root}-R%"))).scalars().all()

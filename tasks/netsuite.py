@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import task_run
 
 from blocks.netsuite import NetSuiteCredentials
 from quoteflow.netsuite.estimate import build_estimate_body, estimate_lines_from_preview
-from quoteflow.outbox import PushView, apply_push, stage_push
+from quoteflow.outbox import PushView, apply_push, stage_push, stage_superseded_push
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
 from tasks.policy import fanout_task_options
@@ -23,7 +23,8 @@ def push_estimate(
     preview: QuotePreview, netsuite: NetSuiteCredentials, flow_run_id: str
 ) -> PushView:
     """Stage the estimate in ns_pending_pushes, upsert it in NetSuite by external id =
-    quote id, and flip the row to applied with NetSuite's id once NetSuite confirms."""
+    quote id, and flip the row to applied with NetSuite's id once NetSuite confirms. A
+    revision then marks the old quote's estimate superseded (its own outbox row, once)."""
     body = build_estimate_body(
         customer_id=preview.customer_id,
         lines=estimate_lines_from_preview(preview),
@@ -33,11 +34,26 @@ def push_estimate(
     push = stage_push(
         external_id=preview.quote_id, quote_id=preview.quote_id, payload=body, run_id=flow_run_id
     )
-    if push.status == "applied":
-        return push
+    if push.status != "applied":
+        push = apply_staged_push(push.id, netsuite)
+    if preview.supersedes_quote_id:
+        old = stage_superseded_push(preview.supersedes_quote_id, preview.quote_id, flow_run_id)
+        if old is None:
+            get_run_logger().info(
+                "Quote %s has no confirmed NetSuite estimate yet: quote-housekeeping marks it "
+                "superseded once it has one",
+                preview.supersedes_quote_id,
+            )
+        elif old.status != "applied":
+            apply_staged_push(old.id, netsuite)
+    return push
+
+
+def apply_staged_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
+    """Apply one staged outbox row in NetSuite (inside a task), throttled like every push."""
     # A Prefect global concurrency limit throttles every NetSuite writer (flows and retries).
     with (
         concurrency(get_settings().netsuite_concurrency_limit, occupy=1, strict=False),
         netsuite.get_client() as client,
     ):
-        return apply_push(push.id, client, final_attempt=_final_attempt())
+        return apply_push(push_id, client, final_attempt=_final_attempt())

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from prefect import task
 from pydantic import BaseModel
+from sqlmodel import Session
 
+from quoteflow.approvals import gate_entity_ref
 from quoteflow.db import session_scope
-from quoteflow.models import LifecycleStatus, PricingMaster, Quote, QuoteLine, utcnow
-from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, build_preview
+from quoteflow.lifecycle import (
+    QuoteAction,
+    TransitionRefused,
+    apply_transition,
+    emit_pending,
+)
+from quoteflow.models import (
+    LifecycleStatus,
+    PricingMaster,
+    ProposedAction,
+    ProposedPricing,
+    Quote,
+    QuoteLine,
+    utcnow,
+)
+from quoteflow.quote import (
+    QuoteContext,
+    QuoteLineView,
+    QuotePreview,
+    QuoteRequest,
+    build_preview,
+)
 from quoteflow.settings import get_settings
 from tasks.policy import PermanentStepError, fanout_task_options
 
@@ -17,14 +41,15 @@ class WrittenQuote(BaseModel):
     quote_id: str
     line_count: int
     subtotal: str
-    pricing_rows: int
+    pricing_rows: int  # proposed_pricing rows recorded (pricing_master is not touched)
     created: bool
 
 
 @task(name="write_quote", **fanout_task_options())
 def write_quote(preview: QuotePreview, flow_run_id: str) -> WrittenQuote:
     """INSERT quotes + quote_lines (batch), lifecycle `proposed`; overridden prices are
-    written to pricing_master as proposed pricing. A re-run finds the quote it wrote."""
+    recorded as proposed pricing (pricing_master changes only when the customer accepts);
+    the revised quote, if any, is superseded. A re-run finds the quote it wrote."""
     lines = preview.quotable_lines
     if not lines:
         raise PermanentStepError("no quotable lines: every item is unresolved or unpriced")
@@ -46,12 +71,19 @@ def write_quote(preview: QuotePreview, flow_run_id: str) -> WrittenQuote:
                 created=False,
             )
         now = utcnow()
+        events = []
         if preview.supersedes_quote_id:
-            old = s.get(Quote, preview.supersedes_quote_id)
-            if old is not None:
-                old.lifecycle_status = LifecycleStatus.superseded
-                old.updated_at = now
-                s.add(old)
+            try:
+                _, events = apply_transition(
+                    s,
+                    preview.supersedes_quote_id,
+                    QuoteAction.supersede,
+                    actor="customer-quote",
+                    now=now,
+                    extra={"superseded_by": preview.quote_id, "run_id": flow_run_id},
+                )
+            except TransitionRefused as exc:
+                raise PermanentStepError(f"cannot revise: {exc}") from exc
         s.add(
             Quote(
                 id=preview.quote_id,
@@ -88,29 +120,8 @@ def write_quote(preview: QuotePreview, flow_run_id: str) -> WrittenQuote:
             )
             for n, line in enumerate(lines, start=1)
         )
-        pricing_rows = 0
-        for line in lines:
-            if line.price_source != "override" or line.case_price is None:
-                continue
-            pricing_rows += 1
-            row = s.execute(
-                sa.select(PricingMaster).where(
-                    PricingMaster.customer_id == preview.customer_id,
-                    PricingMaster.item_code == line.item_code,
-                    PricingMaster.school_year == preview.school_year,
-                )
-            ).scalars().first() or PricingMaster(
-                customer_id=preview.customer_id,
-                item_code=line.item_code,
-                school_year=preview.school_year,
-                case_price=line.case_price,
-            )
-            row.case_price = line.case_price
-            row.cost_basis = line.cost_basis
-            row.margin_pct = line.margin_pct
-            row.source = f"quote:{preview.quote_id}"
-            row.updated_at = now
-            s.add(row)
+        pricing_rows = _record_proposals(s, preview, lines, flow_run_id, now)
+    emit_pending(events)
     return WrittenQuote(
         quote_id=preview.quote_id,
         line_count=len(lines),
@@ -118,6 +129,47 @@ def write_quote(preview: QuotePreview, flow_run_id: str) -> WrittenQuote:
         pricing_rows=pricing_rows,
         created=True,
     )
+
+
+def _record_proposals(
+    s: Session, preview: QuotePreview, lines: list[QuoteLineView], run_id: str, now: datetime
+) -> int:
+    """One proposed_pricing row per overridden line, with the price it would replace and
+    the approver recorded on the run's gate."""
+    overridden = [ln for ln in lines if ln.price_source == "override" and ln.case_price is not None]
+    if not overridden:
+        return 0
+    approver = s.execute(
+        sa.select(ProposedAction.approver).where(
+            ProposedAction.entity_ref == gate_entity_ref(run_id)
+        )
+    ).scalar_one_or_none()
+    current = dict(
+        s.execute(
+            sa.select(PricingMaster.item_code, PricingMaster.case_price).where(
+                PricingMaster.customer_id == preview.customer_id,
+                PricingMaster.school_year == preview.school_year,
+                PricingMaster.item_code.in_([ln.item_code for ln in overridden]),
+            )
+        ).all()
+    )
+    for line in overridden:
+        assert line.case_price is not None
+        s.add(
+            ProposedPricing(
+                quote_id=preview.quote_id,
+                customer_id=preview.customer_id,
+                item_code=line.item_code,
+                school_year=preview.school_year,
+                old_price=current.get(line.item_code),
+                new_price=line.case_price,
+                cost_basis=line.cost_basis,
+                margin_pct=line.margin_pct,
+                approver=approver or "mike",
+                proposed_at=now,
+            )
+        )
+    return len(overridden)
 
 
 @task(persist_result=True)

@@ -21,6 +21,7 @@ from quoteflow.models import (
     NsPendingPush,
     PricingMaster,
     ProposedAction,
+    ProposedPricing,
     Quote,
     QuoteLine,
     ReflexionLog,
@@ -291,11 +292,18 @@ def test_warnings_are_staged_and_override_carries_everywhere(stack):
                 PricingMaster.school_year == DEMO_SCHOOL_YEAR,
             )
         ).one()
+        proposal = s.exec(
+            select(ProposedPricing).where(
+                ProposedPricing.quote_id == quote.id, ProposedPricing.item_code == target
+            )
+        ).one()
     assert UNKNOWN_ITEM_CODE not in lines and UNPRICED_ITEM_CODE in lines
     assert (
         lines[target].case_price == Decimal("123.45") and lines[target].price_source == "override"
     )
-    assert pricing.case_price == Decimal("123.45") and pricing.source == f"quote:{quote.id}"
+    # The override is proposed pricing until the customer accepts (tests/test_lifecycle.py).
+    assert pricing.case_price != Decimal("123.45") and pricing.source != f"quote:{quote.id}"
+    assert proposal.new_price == Decimal("123.45") and proposal.status == "proposed"
     assert "123.45" in pdf_text(quote.pdf_key)
     (est,) = estimate_for(stack, quote.id)
     rates = {i["item"]["id"]: i["rate"] for i in est["lines"]}

@@ -26,14 +26,14 @@ from quoteflow.cli import db as db_cli
 from quoteflow.db import get_engine
 from quoteflow.models import Customer, CustomerProfile, Quote, WorkflowVerifyResult
 from quoteflow.settings import get_settings
+from tasks import context as context_queries
+from tasks.contract import sql_text
 from tests.fixtures.db import BACKENDS, session_backend
 
+HEAD_REVISION = "0003_lifecycle"  # the newest migration (re-chained at merge)
 MODEL_TABLES = set(SQLModel.metadata.tables)
 
-OPEN_QUOTES_SQL = (
-    "SELECT id, generated_at FROM quotes WHERE customer_id = :cid "
-    "AND lifecycle_status IN ('draft','proposed','sent') ORDER BY generated_at DESC LIMIT 3"
-)
+OPEN_QUOTES_SQL = sql_text(context_queries.OPEN_QUOTES_SQL)  # the flow's own query
 DUE_CHECKS_SQL = (
     "SELECT id FROM workflow_verify_results WHERE status = 'pending' AND due_at <= :now"
 )
@@ -65,7 +65,7 @@ def table_names(url: str) -> set[str]:
 
 
 def test_upgrade_creates_every_model_table_at_head(migrated_url: str) -> None:
-    assert migrate.current(migrated_url) == migrate.head() == "0002_approvals"
+    assert migrate.current(migrated_url) == migrate.head() == HEAD_REVISION
     assert table_names(migrated_url) == MODEL_TABLES | {"alembic_version"}
 
 
@@ -153,9 +153,9 @@ def test_cli_migrate_and_status_from_another_directory(
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert f"migrated empty -> {migrate.head()} (head)" in run("migrate")
+    assert f"migrated empty -> {HEAD_REVISION} (head)" in run("migrate")
     status = run("status")
-    assert f"revision: {migrate.head()} (up to date)" in status
+    assert f"revision: {HEAD_REVISION} (up to date)" in status
     for table in MODEL_TABLES:
         assert re.search(rf"^  {table} +0$", status, re.MULTILINE), status
 
@@ -168,8 +168,10 @@ def test_cli_status_before_and_after_migrate(fresh_database_url: Callable[[str],
     assert before.exit_code == 0, before.output
     assert "not migrated" in before.output and "rows:" not in before.output
 
-    head = migrate.head()
-    for expected in (f"migrated empty -> {head} (head)", f"already at {head} (head)"):
+    for expected in (
+        f"migrated empty -> {HEAD_REVISION} (head)",
+        f"already at {HEAD_REVISION} (head)",
+    ):
         result = runner.invoke(db_cli.app, ["migrate", "--url", url])
         assert result.exit_code == 0, result.output
         assert expected in result.output
@@ -321,7 +323,9 @@ def test_indexes_serve_open_quotes_and_due_verify_checks(migrated_url: str) -> N
     verify = _index_columns(migrated_url, "workflow_verify_results")
     assert verify["ix_verify_status_due"] == ["status", "due_at"]
 
-    plan = _plan(migrated_url, OPEN_QUOTES_SQL, {"cid": "1107"})
+    plan = _plan(
+        migrated_url, OPEN_QUOTES_SQL, {"customer_id": "1107", "today": datetime.now(UTC).date()}
+    )
     assert "ix_quotes_customer_open" in plan, plan
     plan = _plan(migrated_url, DUE_CHECKS_SQL, {"now": datetime.now(UTC)})
     assert "ix_verify_status_due" in plan, plan

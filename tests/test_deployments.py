@@ -27,11 +27,18 @@ SAMPLE_EVENT = {
 MINIMAL_PARAMETERS = {
     "verify-checks": {},
     "ns-push-retry": {},
+    "quote-housekeeping": {},
 }
 
 
-def test_the_four_deployments_are_declared():
-    assert set(SPECS) == {"customer-quote", "send-quote-email", "verify-checks", "ns-push-retry"}
+def test_the_deployments_are_declared():
+    assert set(SPECS) == {
+        "customer-quote",
+        "send-quote-email",
+        "verify-checks",
+        "ns-push-retry",
+        "quote-housekeeping",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -77,6 +84,7 @@ def test_schedules_and_result_storage():
     assert verify["cron"] == "8,38 * * * *"
     assert "QUOTEFLOW_VERIFY_TIMEZONE" in verify["timezone"]
     assert SPECS["ns-push-retry"]["schedules"][0]["interval"] > 0
+    assert SPECS["quote-housekeeping"]["schedules"][0]["cron"] == "5 * * * *"
     env = yaml.safe_load(PREFECT_YAML.read_text())["definitions"]["work_pools"]["process_pool"][
         "job_variables"
     ]["env"]

@@ -541,7 +541,156 @@ def create_app(
             Route("/actions/{action_id:int}/approve", page.approve, methods=["POST"]),
             Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
             Route("/actions/{action_id:int}/pdf", page.pdf, methods=["GET"]),
+            *quote_routes(page),
         ],
         middleware=[Middleware(LoopbackHostOnly, allowed_hosts=allowed_hosts)],
     )
     return app
+
+
+# ---------------------------------------------------------------- quotes and the contract
+# The Quotes section (search, one quote whole, accept/decline) and the contract page.
+# Reads with quoteflow.quote_book, decides with quoteflow.lifecycle, renders the contract
+# gathered by tasks.contract: no rules here.
+
+
+def _attr_row(model: Any) -> list[Any]:
+    """A pydantic model as one table row: its field values in order, lists joined."""
+
+    def cell(v: Any) -> Any:
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        return ", ".join(map(str, v)) if isinstance(v, list) else v
+
+    return [cell(v) for v in model.model_dump().values()]
+
+
+class QuotesSection:
+    """Routes of the Quotes section; shares the page's templates and form token."""
+
+    def __init__(self, page: ApprovalPage) -> None:
+        self.page = page
+        page.env.filters["attr_row"] = _attr_row
+
+    async def list(self, request: Request) -> Response:
+        from quoteflow.quote_book import STATUSES, QuoteFilter, list_quotes
+
+        q = request.query_params
+        values = {k: q.get(k, "").strip() for k in ("customer", "status", "school_year")}
+        error = None
+        try:
+            search = QuoteFilter(**{k: v or None for k, v in values.items()})
+            quotes = await run_in_threadpool(list_quotes, search)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(map(str, err["loc"])) or "search"
+            error, quotes = f"{field}: {err.get('input')!r}: {err['msg']}", []
+        return self.page.render(
+            "quotes.html",
+            400 if error else 200,
+            quotes=quotes,
+            values=values,
+            statuses=STATUSES,
+            error=error,
+        )
+
+    async def show(self, request: Request) -> Response:
+        return await self._show(
+            request.path_params["quote_id"], done=request.query_params.get("done")
+        )
+
+    async def _show(
+        self, quote_id: str, *, status: int = 200, done: str | None = None, error: str | None = None
+    ) -> Response:
+        from quoteflow.quote_book import get_quote
+
+        detail = await run_in_threadpool(get_quote, quote_id)
+        if detail is None:
+            return self.page.error_page(404, f"quote {quote_id} does not exist")
+        return self.page.render(
+            "quote.html",
+            status,
+            d=detail,
+            q=detail.quote,
+            done=done if done == detail.quote.status else None,
+            error=error,
+            token=self.page.token,
+            token_field=TOKEN_FIELD,
+            run_url=_run_url(detail.flow_run_id),
+        )
+
+    async def accept(self, request: Request) -> Response:
+        return await self._decide(request, "accept")
+
+    async def decline(self, request: Request) -> Response:
+        return await self._decide(request, "decline")
+
+    async def _decide(self, request: Request, action: str) -> Response:
+        from quoteflow.lifecycle import TransitionRefused, transition
+
+        quote_id: str = request.path_params["quote_id"]
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.page.error_page(exc.status, exc.message)
+        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.page.token):
+            return self.page.error_page(
+                403, "The form token is missing or stale: reload the page and decide again."
+            )
+        notes = values.get("notes", "").strip() or None
+        try:
+            result = await run_in_threadpool(
+                lambda: transition(quote_id, action, actor="mike", notes=notes)
+            )
+        except TransitionRefused as exc:
+            return await self._show(quote_id, status=409, error=str(exc))
+        return RedirectResponse(f"/quotes/{quote_id}?done={result.status}", status_code=303)
+
+    async def pdf(self, request: Request) -> Response:
+        from quoteflow.quote_book import get_quote
+
+        quote_id: str = request.path_params["quote_id"]
+        detail = await run_in_threadpool(get_quote, quote_id)
+        if detail is None or not detail.pdf_key:
+            return self.page.error_page(404, f"quote {quote_id} has no stored PDF")
+        key = detail.pdf_key
+
+        def read() -> bytes:
+            from prefect_aws import S3Bucket
+
+            from quoteflow.settings import get_settings
+
+            return S3Bucket.load(get_settings().s3_bucket_block).read_path(key)
+
+        try:
+            data = await run_in_threadpool(read)
+        except Exception as exc:  # a missing object or an unreachable bucket: say which
+            return self.page.error_page(502, f"PDF {key} could not be read: {exc}")
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="{quote_id}.pdf"',
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def contract(self, request: Request) -> Response:
+        from quoteflow.contract import what_changes
+        from tasks.contract import collect_contract
+
+        page = await run_in_threadpool(collect_contract)
+        return self.page.render("contract.html", c=page, changes=what_changes(page))
+
+
+def quote_routes(page: ApprovalPage) -> list[Route]:
+    quotes = QuotesSection(page)
+    return [
+        Route("/quotes", quotes.list, methods=["GET"]),
+        Route("/quotes/{quote_id:str}", quotes.show, methods=["GET"]),
+        Route("/quotes/{quote_id:str}/accept", quotes.accept, methods=["POST"]),
+        Route("/quotes/{quote_id:str}/decline", quotes.decline, methods=["POST"]),
+        Route("/quotes/{quote_id:str}/pdf", quotes.pdf, methods=["GET"]),
+        Route("/contract", quotes.contract, methods=["GET"]),
+    ]

@@ -85,6 +85,15 @@ def build_estimate_body(
     return body
 
 
+def superseded_body(old_quote_id: str, new_quote_id: str) -> dict[str, Any]:
+    """The header update that marks a revised quote's estimate superseded (lines untouched)."""
+    note = f"SUPERSEDED by quote {new_quote_id}"
+    return {
+        "title": f"{note} (was quoteflow quote {old_quote_id})",
+        "memo": f"{note}; this estimate is no longer current.",
+    }
+
+
 def estimate_lines_from_preview(preview: QuotePreview) -> list[EstimateLine]:
     """Estimate lines for the preview's quotable lines (resolved and priced), in order.
 
