@@ -56,6 +56,39 @@ class Settings(BaseSettings):
     )
     currency: str = Field(default="USD")
 
+    # Telling Mike: notifications, signed links, reminders (issue 10).
+    notify_block: str = Field(
+        default="quoteflow-email-notification/quoteflow-notify",
+        description="Notification block as 'type-slug/name': our email block by default, or "
+        "any Prefect notification block (e.g. 'slack-webhook/mike').",
+    )
+    approver_email: str = Field(
+        default="mike@northwind-supply.example",
+        description="Where the default email notification block sends Mike's notices.",
+    )
+    link_key_block: str = Field(
+        default="quoteflow-link-key", description="Secret block holding the link signing key."
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:4620",
+        description="Base URL of the approval page as Mike reaches it; used in signed links.",
+    )
+    link_ttl_hours: float = Field(
+        default=72, gt=0, le=24 * 30, description="Lifetime of a link to an action with no expiry."
+    )
+    reminder_minutes: float = Field(
+        default=15, ge=0, le=24 * 60, description="Remind Mike this long before a gate expires."
+    )
+    expiry_grace_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="A paused run records its own expiry; after this grace the sweep does.",
+    )
+    local_timezone: str = Field(
+        default="America/Chicago", description="Mike's timezone, for deadlines in messages."
+    )
+
     # Retry policy of every fan-out step (contract section 9).
     retry_attempts: int = Field(default=3, ge=1, le=10)
     retry_base_seconds: float = Field(default=1.5, ge=0)
