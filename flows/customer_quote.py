@@ -8,30 +8,34 @@ in quoteflow.quote and quoteflow.runs.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import Flow, FlowRun
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.futures import wait
-from prefect.input import RunInput
 from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_run
 from prefect.states import Completed, Failed, State
 from prefect_aws import S3Bucket
-from pydantic import BaseModel, Field
 
 from blocks.netsuite import NetSuiteCredentials
 from quoteflow import ledger
-from quoteflow.approvals import ActionView
-from quoteflow.models import RunStatus
+from quoteflow.approvals import ActionView, gate_payload, payload_to_execute
+from quoteflow.decision import (
+    ApprovalDecision,
+    DecisionError,
+    approved_preview,
+    check_approver,
+    overrides_of,
+)
+from quoteflow.models import ActionStatus, RunStatus
 from quoteflow.quote import (
     BlockReason,
     QuoteContext,
     QuotePreview,
     QuoteRequest,
-    apply_price_overrides,
     check_blocking,
 )
 from quoteflow.runs import (
@@ -75,44 +79,42 @@ from tasks.reports import (
 MAX_DECISION_ROUNDS = 5
 
 
-class PriceOverride(BaseModel):
-    item_code: str = Field(min_length=1, max_length=64, description="An item code on this quote.")
-    case_price: float = Field(ge=0, le=1_000_000, description="Approved price per case.")
-
-
-class ApprovalDecision(RunInput):
-    """Mike's decision on a quote. Every field is checkable by the server's JSON schema."""
-
-    decision: Literal["approve", "reject"] = Field(description="Approve runs the fan-out.")
-    notes: str = Field(default="", max_length=2000, description="Why; kept on the proposed action.")
-    price_overrides: list[PriceOverride] = Field(
-        default_factory=list, max_length=200, description="Prices that replace the quoted ones."
-    )
-    approver: str = Field(default="mike", min_length=1, max_length=64)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _await_decision(
-    preview: QuotePreview, gate: ActionView
-) -> tuple[ApprovalDecision | None, QuotePreview]:
+def _check_decision(decision: ApprovalDecision, preview: QuotePreview) -> None:
+    """The contract's rules on a typed decision (DecisionError names the item and rule)."""
+    settings = get_settings()
+    check_approver(decision.approver, settings.approvers)
+    if decision.decision == "approve":
+        approved_preview(
+            preview,
+            overrides_of(decision),
+            confirm=decision.confirm,
+            margin_floor=settings.margin_floor_pct,
+        )
+
+
+def _await_decision(preview: QuotePreview, gate: ActionView) -> ApprovalDecision | None:
     """Suspend (in a deployment: no process held) or pause (elsewhere) until Mike
-    decides. An input the schema accepts but our rules refuse asks again. Returns
-    (None, preview) when the approval window passes."""
+    decides. An input the schema accepts but our rules refuse asks again, keeping what
+    was typed. Returns None when the approval window passes."""
     settings = get_settings()
     logger = get_run_logger()
     in_deployment = current_deployment.id is not None
     problem: str | None = None
+    typed: dict[str, Any] = {}
     for round_no in range(1, MAX_DECISION_ROUNDS + 1):
         assert gate.expires_at is not None
         remaining = max(int((gate.expires_at - _now()).total_seconds()), 1)
-        description = preview_markdown(preview) + (
-            f"\n\n**Please decide again:** {problem}" if problem else ""
+        description = (
+            preview_markdown(preview)
+            + f"\n\nPayload hash `{gate.payload_hash}`."
+            + (f"\n\n**Please decide again:** {problem}" if problem else "")
         )
         # No initial decision: a form that starts on "approve" would approve on a bare Submit.
-        form = ApprovalDecision.with_initial_data(description=description)
+        form = ApprovalDecision.with_initial_data(description=description, **typed)
         key = f"approval-{round_no}"
         try:
             if in_deployment:
@@ -125,23 +127,43 @@ def _await_decision(
                     key=key,
                 )
         except FlowPauseTimeout:
-            return None, preview
-        if decision.decision == "reject":
-            return decision, preview
+            return None
         try:
-            approved = apply_price_overrides(
-                preview,
-                {o.item_code: o.case_price for o in decision.price_overrides},
-                margin_floor=settings.margin_floor_pct,
-            )
-            if not approved.quotable_lines:
-                raise ValueError("nothing to quote: set a price for at least one item, or reject")
-        except ValueError as exc:
+            _check_decision(decision, preview)
+        except DecisionError as exc:
             problem = str(exc)
+            # Keep what was typed (notes, prices); who decides and confirming are asked anew.
+            typed = decision.model_dump(mode="json", include={"notes", "price_overrides"})
             logger.warning("Decision refused, asking again: %s", problem)
             continue
-        return decision, approved
+        return decision
     raise RuntimeError(f"no valid decision after {MAX_DECISION_ROUNDS} rounds: {problem}")
+
+
+def _approved_preview(
+    gate: ActionView, decision: ApprovalDecision, preview: QuotePreview
+) -> QuotePreview:
+    """The quote exactly as approved. The run's own preview with the approved prices must
+    hash to the approved hash; if it does not (its task results were lost and it was
+    rebuilt from today's prices), the approved payload stored on the action is executed,
+    never the recomputation. Nothing verifiable: ApprovalError, nothing written."""
+    settings = get_settings()
+    try:
+        own = approved_preview(
+            preview, overrides_of(decision), confirm=True, margin_floor=settings.margin_floor_pct
+        )
+        candidate = gate_payload(own)
+    except DecisionError:
+        candidate = {}  # the rebuilt preview cannot take these prices: only the stored one can
+    payload, used_stored = payload_to_execute(gate, candidate)
+    if used_stored:
+        get_run_logger().warning(
+            "This run's preview differs from the one Mike approved (hash %s); executing the "
+            "approved payload stored on proposed action %s instead.",
+            gate.approved_payload_hash,
+            gate.id,
+        )
+    return QuotePreview.model_validate(payload["preview"])
 
 
 def _post_actions(
@@ -267,7 +289,7 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
         log_run(run_id, RunStatus.awaiting_approval)
         # A failed notice never holds the gate: the reminder sweep sends it again.
         notify_waiting_action(gate.id, return_state=True)
-        decision, approved = _await_decision(preview, gate)
+        decision = _await_decision(preview, gate)
         if decision is None:
             record_gate_expired(gate.id)
             reason = f"no decision within {settings.approval_window_minutes:g} min"
@@ -281,8 +303,20 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
             )
             name_run_expired(run_id, reason)
             return Failed(name="Expired", message=reason)
-        record_gate_decision(gate.id, decision.decision, decision.approver, decision.notes or None)
-        if decision.decision == "reject":
+        gate = record_gate_decision(gate.id, decision)
+        if gate.status == ActionStatus.expired:
+            reason = "the approval window closed before the decision was recorded"
+            _post_actions(
+                run_id=run_id,
+                status=RunStatus.expired,
+                request=request,
+                preview=preview,
+                reason=reason,
+                gate_action_id=gate.id,
+            )
+            name_run_expired(run_id, reason)
+            return Failed(name="Expired", message=reason)
+        if gate.status != ActionStatus.approved:
             _post_actions(
                 run_id=run_id,
                 status=RunStatus.rejected,
@@ -291,9 +325,11 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
                 decision=decision,
                 gate_action_id=gate.id,
             )
-            return Completed(name="Rejected", message=decision.notes or "rejected by Mike")
+            return Completed(name="Rejected", message=gate.decision_notes or "rejected by Mike")
 
-        if decision.price_overrides:
+        # Before any side effect: execute exactly what was approved.
+        approved = _approved_preview(gate, decision, preview)
+        if approved != preview:
             publish_preview(approved)  # the preview artifact shows the approved prices
         # Lane 4: fan-out. write_quote first; PDF, NetSuite and AR concurrently; the
         # email draft after the PDF.

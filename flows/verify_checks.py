@@ -8,6 +8,7 @@ quoteflow.verify.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from prefect import flow, get_run_logger
@@ -46,10 +47,14 @@ def _load_bucket(name: str) -> tuple[S3Bucket | None, str | None]:
 )
 def verify_checks(
     batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH_SIZE)] = 200,
+    as_of: Annotated[
+        datetime | None,
+        Field(description="Sweep as if it were this time (tests, catching up); default now."),
+    ] = None,
 ) -> dict[str, int]:
     """One sweep over the due pending checks; returns counts by new status."""
     logger = get_run_logger()
-    started_at = utcnow()
+    started_at = as_of or utcnow()
     bucket: S3Bucket | None = None
     bucket_problem: str | None = None
     results: list[CheckResult] = []
@@ -72,11 +77,22 @@ def verify_checks(
         after = batch[-1]
         if len(batch) < batch_size:
             break
-    # Housekeeping: suspended quote runs whose approval window closed with no decision.
-    expired = expire_stale_gates()
-    if expired:
-        logger.warning("recorded %d expired approval gate(s): %s", len(expired), expired)
     new_events = record_verify_events(results)
+    # Housekeeping: suspended quote runs whose approval window closed with no decision.
+    # After the checks' events: whatever happens here, they are kept.
+    stale = expire_stale_gates(now=started_at, return_state=True)
+    if stale.is_completed():
+        housekeeping = stale.result()
+        if housekeeping.expired:
+            logger.warning(
+                "recorded %d expired approval gate(s): %s",
+                len(housekeeping.expired),
+                housekeeping.expired,
+            )
+        for problem in housekeeping.problems:
+            logger.error("approval gate skipped: %s", problem)
+    else:
+        logger.error("approval-gate housekeeping failed: %s", stale.message)
     counts = sweep_counts([r.new_status for r in results], errors=sum(r.error for r in results))
     publish_sweep_report(results, counts, started_at)
     logger.info("verify sweep: %s; %d new failure/timeout event(s)", counts, new_events)

@@ -1,5 +1,14 @@
 """Proposed actions: staging them and deciding them. One implementation for every
-channel (the flow's gate, the CLI, the approval page)."""
+channel (the flow's gate and its Prefect UI form, the CLI, the approval page, Python).
+
+The contract (README "Approvals"):
+- bound: a decision names the hash of the payload the approver saw; the stored payload
+  must still hash to the staged hash and to that one, or nothing changes;
+- serialised: a decision is one conditional ``UPDATE ... WHERE status = 'pending'``;
+  exactly one of racing decisions wins, the others are told who won and when;
+- executed as approved: the approved payload (prices applied) is stored with its hash,
+  and a resumed run executes exactly that payload.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +25,19 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from quoteflow import WORKFLOW_TYPE, ledger
 from quoteflow.db import session_scope
+from quoteflow.decision import DecisionError, approved_preview, check_approver, parse_overrides
 from quoteflow.models import ActionStatus, ProposedAction, utcnow
-from quoteflow.quote import QuotePreview, QuoteRequest, apply_price_overrides, payload_hash
+from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
+from quoteflow.settings import get_settings
 
 Decision = Literal["approve", "reject"]
 
 
 class ApprovalError(Exception):
-    """A decision that cannot be taken (not pending, expired, changed payload)."""
+    """A decision that cannot be taken (not pending, expired, changed payload, refused
+    input); nothing was changed."""
 
 
 class ActionView(BaseModel):
@@ -40,6 +53,7 @@ class ActionView(BaseModel):
     decision_notes: str | None
     decided_at: datetime | None
     approved_payload_hash: str | None
+    approved_payload: dict[str, Any] | None = None
     flow_run_id: str | None
     expires_at: datetime | None
     created_at: datetime
@@ -117,6 +131,59 @@ def list_actions(
         return [ActionView.of(r) for r in s.execute(stmt).scalars().all()]
 
 
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "an unknown time"
+
+
+def _already(row: ProposedAction | ActionView) -> ApprovalError:
+    """What a decision that lost tells its approver: who decided, and when."""
+    if row.status == ActionStatus.expired:
+        return ApprovalError(
+            f"proposed action {row.id} expired at {_when(row.expires_at or row.decided_at)}; "
+            "nothing changed"
+        )
+    return ApprovalError(
+        f"proposed action {row.id} is already {row.status} by {row.approver} at "
+        f"{_when(row.decided_at)}; nothing changed"
+    )
+
+
+def check_binding(action: ActionView, expected_hash: str | None) -> None:
+    """The stored payload must still hash to the staged hash, and to the hash the approver
+    saw (when the channel carries it)."""
+    actual = payload_hash(action.payload)
+    if actual != action.payload_hash:
+        raise ApprovalError(
+            f"proposed action {action.id}: its stored payload no longer matches what was "
+            f"staged (hash {actual[:12]} vs staged {action.payload_hash[:12]}); nothing changed"
+        )
+    if expected_hash is not None and expected_hash.strip().lower() != action.payload_hash:
+        raise ApprovalError(
+            f"proposed action {action.id} is not what you were shown (you saw hash "
+            f"{expected_hash.strip()[:12]}, it is now {action.payload_hash[:12]}); reload it "
+            "and decide again; nothing changed"
+        )
+
+
+def _read(action_id: int, url: str | None) -> ActionView:
+    with session_scope(url) as s:
+        row = s.get(ProposedAction, action_id)
+        if row is None:
+            raise ApprovalError(f"proposed action {action_id} does not exist")
+        return ActionView.of(row)
+
+
+def _mark_expired(action_id: int, now: datetime, url: str | None) -> None:
+    t = ProposedAction
+    with session_scope(url) as s:
+        s.execute(
+            sa.update(t)
+            .where(t.id == action_id, t.status == ActionStatus.pending.value)
+            .values(status=ActionStatus.expired.value, decided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def decide(
     action_id: int,
     decision: Decision,
@@ -124,66 +191,96 @@ def decide(
     approver: str = "mike",
     notes: str | None = None,
     expected_hash: str | None = None,
+    approved_payload: dict[str, Any] | None = None,
     now: datetime | None = None,
     allow_same: bool = False,
     url: str | None = None,
 ) -> ActionView:
-    """Approve or reject a pending, unexpired action, recording who, when, notes and the
-    payload hash approved. With ``allow_same``, repeating the decision already taken
-    returns the action unchanged (a re-run of the flow that recorded it)."""
+    """Approve or reject a pending, unexpired action in ONE conditional write, recording
+    who, when, notes and what was approved (``approved_payload``, default the staged
+    payload, and its hash). Of racing decisions exactly one wins; the others get an
+    ApprovalError naming the winner. With ``allow_same``, the decision already taken is
+    returned unchanged (a re-run of the flow that recorded it)."""
     now = now or utcnow()
     wanted = ActionStatus.approved if decision == "approve" else ActionStatus.rejected
+    # Checks read in their own short transaction; the write below is a single statement
+    # (on SQLite a read transaction upgraded to a write can fail instead of waiting).
+    action = _read(action_id, url)
+    if action.status != ActionStatus.pending:
+        if allow_same and action.status == wanted:
+            return action
+        raise _already(action)
+    if action.expires_at is not None and action.expires_at <= now:
+        _mark_expired(action_id, now, url)
+        raise ApprovalError(
+            f"proposed action {action_id} expired at {_when(action.expires_at)}; "
+            "nothing was approved"
+        )
+    check_binding(action, expected_hash)
+    values: dict[str, Any] = {
+        "status": wanted.value,
+        "approver": approver,
+        "decision_notes": notes or None,
+        "decided_at": now,
+    }
+    if wanted == ActionStatus.approved:
+        approved = approved_payload if approved_payload is not None else action.payload
+        values.update(approved_payload=approved, approved_payload_hash=payload_hash(approved))
+    t = ProposedAction
     with session_scope(url) as s:
-        stmt = sa.select(ProposedAction).where(ProposedAction.id == action_id).with_for_update()
-        row = s.execute(stmt).scalars().first()
-        if row is None:
-            raise ApprovalError(f"proposed action {action_id} does not exist")
-        if row.status != ActionStatus.pending:
-            if allow_same and row.status == wanted:
-                return ActionView.of(row)
-            raise ApprovalError(
-                f"proposed action {action_id} is already {row.status}"
-                + (f" (decided {row.decided_at:%Y-%m-%d %H:%M} UTC)" if row.decided_at else "")
-                + "; nothing changed"
+        won = s.execute(
+            sa.update(t)
+            .where(
+                t.id == action_id,
+                t.status == ActionStatus.pending.value,
+                t.payload_hash == action.payload_hash,
             )
-        if row.expires_at is not None and row.expires_at <= now:
-            row.status = ActionStatus.expired
-            s.commit()
-            raise ApprovalError(
-                f"proposed action {action_id} expired at {row.expires_at:%Y-%m-%d %H:%M} UTC; "
-                "nothing was approved"
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    after = _read(action_id, url)
+    if won != 1:
+        if allow_same and after.status == wanted:
+            return after
+        raise _already(after)
+    return after
+
+
+def _undo(decided: ActionView, previous_approver: str, url: str | None) -> None:
+    """Take back a decision nobody acted on (its run could not be resumed)."""
+    t = ProposedAction
+    with session_scope(url) as s:
+        s.execute(
+            sa.update(t)
+            .where(
+                t.id == decided.id,
+                t.status == decided.status,
+                t.decided_at == decided.decided_at,
             )
-        if expected_hash is not None and expected_hash != row.payload_hash:
-            raise ApprovalError(
-                f"proposed action {action_id} changed since it was shown (payload hash differs)"
+            .values(
+                status=ActionStatus.pending.value,
+                approver=previous_approver,
+                decision_notes=None,
+                decided_at=None,
+                approved_payload=None,
+                approved_payload_hash=None,
             )
-        row.status = wanted
-        row.approver = approver
-        row.decision_notes = notes or None
-        row.decided_at = now
-        if wanted == ActionStatus.approved:
-            row.approved_payload_hash = row.payload_hash
-        s.add(row)
-        s.flush()
-        return ActionView.of(row)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def expire(action_id: int, *, url: str | None = None) -> ActionView:
     """Mark a still-pending action expired (idempotent)."""
-    with session_scope(url) as s:
-        row = s.get(ProposedAction, action_id)
-        if row is None:
-            raise ApprovalError(f"proposed action {action_id} does not exist")
-        if row.status == ActionStatus.pending:
-            row.status = ActionStatus.expired
-            row.decided_at = utcnow()
-            s.add(row)
-        return ActionView.of(row)
+    _read(action_id, url)
+    _mark_expired(action_id, utcnow(), url)
+    return _read(action_id, url)
 
 
 # ---------------------------------------------------------------- the approval path
 # Every channel (CLI, approval page, Python) goes through approve()/reject() below:
-# check, record, emit `proposed_action.<decision>`, and resume a waiting flow run.
+# check, record (one conditional write), resume a waiting flow run, emit
+# `proposed_action.<decision>`. The Prefect UI form resumes the run directly; the run
+# then records the same decision with record_from_run().
 
 QUOTE_DRAFT_ACTION_TYPE = "quote_draft"
 GATE_ACTION_TYPE = "workflow_customer_quote"
@@ -192,6 +289,30 @@ GATE_ACTION_TYPE = "workflow_customer_quote"
 def gate_entity_ref(flow_run_id: str) -> str:
     """The contract's entity_ref of a run's approval gate."""
     return f"workflow:customer_quote:run_{flow_run_id}"
+
+
+def gate_payload(preview: QuotePreview) -> dict[str, Any]:
+    """A quote gate's payload (staged, and as approved): what the hashes cover."""
+    return {"preview": preview.model_dump(mode="json"), "workflow_type": WORKFLOW_TYPE}
+
+
+def staged_preview(action: ActionView) -> QuotePreview:
+    """The preview Mike was shown, after checking it still hashes to the staged hash."""
+    check_binding(action, None)
+    try:
+        return QuotePreview.model_validate(action.payload["preview"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApprovalError(f"proposed action {action.id} holds no valid quote preview") from exc
+
+
+def approved_gate_preview(action: ActionView) -> QuotePreview | None:
+    """The preview as approved (prices applied), when the action is approved."""
+    if action.status != ActionStatus.approved or not action.approved_payload:
+        return None
+    try:
+        return QuotePreview.model_validate(action.approved_payload["preview"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def draft_quote(request: QuoteRequest, *, url: str | None = None) -> ActionView:
@@ -205,7 +326,9 @@ def draft_quote(request: QuoteRequest, *, url: str | None = None) -> ActionView:
     )
 
 
-def _emit_decision_event(action: ActionView) -> None:
+def emit_decision_event(action: ActionView) -> None:
+    """``proposed_action.approved|rejected``: the one emitter every channel uses. The event
+    id is derived from the action and the decision, so repeats collapse."""
     verb = "approved" if action.status == ActionStatus.approved else "rejected"
     emit_event(
         event=f"proposed_action.{verb}",
@@ -220,6 +343,8 @@ def _emit_decision_event(action: ActionView) -> None:
             "proposed_action_id": action.id,
             "decision_notes": action.decision_notes,
             "approver": action.approver,
+            "payload_hash": action.payload_hash,
+            "approved_payload_hash": action.approved_payload_hash,
         },
         # Repeats of one decision collapse; the creation time keeps ids unique should the
         # database be rebuilt while the Prefect server (and its event store) lives on.
@@ -228,55 +353,66 @@ def _emit_decision_event(action: ActionView) -> None:
             f"proposed-action/{action.id}/{action.created_at.isoformat()}/{verb}",
         ),
     )
+    from quoteflow.mail import SEND_ACTION_TYPE  # here: quoteflow.mail loads the PDF stack
+
+    if action.action_type == SEND_ACTION_TYPE and verb == "rejected":
+        quote_id = str(action.payload.get("quote_id") or action.entity_ref.split(":", 1)[-1])
+        ledger.record_event(
+            "quote.email_declined",
+            f"email-declined:{action.id}",
+            payload={
+                "quote_id": quote_id,
+                "proposed_action_id": action.id,
+                "approver": action.approver,
+                "notes": action.decision_notes,
+            },
+            run_id=action.flow_run_id,
+        )
+
+
+def _run_state(flow_run_id: str) -> str | None:
+    """The run's state name when it is waiting (paused/suspended); None otherwise."""
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(flow_run_id))
+    if run.state is None or not run.state.is_paused():
+        return None
+    return run.state.name
+
+
+def _ensure_waiting(action: ActionView) -> None:
+    if not action.flow_run_id:
+        raise ApprovalError(f"proposed action {action.id} has no flow run to resume")
+    if _run_state(action.flow_run_id) is None:
+        raise ApprovalError(
+            f"flow run {action.flow_run_id} is not waiting for a decision; nothing changed"
+        )
 
 
 def _resume_gate(action: ActionView, run_input: dict[str, Any]) -> None:
-    """Resume the suspended (or paused) customer-quote run with Mike's typed input;
-    the server's answer is checked: a rejected resume is an error."""
-    if not action.flow_run_id:
-        raise ApprovalError(f"proposed action {action.id} has no flow run to resume")
+    """Resume the suspended (or paused) customer-quote run with the decision; the
+    server's answer is checked: a refused resume is an error."""
+    assert action.flow_run_id
     with get_client(sync_client=True) as client:
-        run = client.read_flow_run(UUID(action.flow_run_id))
-        if run.state is None or not run.state.is_paused():
-            state = run.state.name if run.state else "unknown"
-            raise ApprovalError(
-                f"flow run {action.flow_run_id} is {state}, not waiting for a decision; nothing changed"
-            )
         result = client.resume_flow_run(UUID(action.flow_run_id), run_input=run_input)
     if result.status != SetStateStatus.ACCEPT:
         reason = result.details.reason if result.details else str(result.status)
         raise ApprovalError(f"the Prefect server refused the decision: {reason}; nothing changed")
 
 
-def _check_open(action: ActionView, now: datetime) -> None:
-    if action.status != ActionStatus.pending:
-        raise ApprovalError(
-            f"proposed action {action.id} is already {action.status}; nothing changed"
-        )
-    if action.expires_at is not None and action.expires_at <= now:
-        expire(action.id)
-        raise ApprovalError(
-            f"proposed action {action.id} expired at {action.expires_at:%Y-%m-%d %H:%M} UTC; "
-            "nothing was approved"
-        )
-
-
-def _check_gate_approval(action: ActionView, price_overrides: dict[str, float]) -> None:
-    """Refuse here what the flow would refuse after resuming (it would then ask again while
-    this action already read approved)."""
-    from quoteflow.settings import get_settings
-
-    preview = QuotePreview.model_validate(action.payload["preview"])
-    try:
-        approved = apply_price_overrides(
-            preview, price_overrides, margin_floor=get_settings().margin_floor_pct
-        )
-    except ValueError as exc:
-        raise ApprovalError(f"{exc}; nothing changed") from exc
-    if not approved.quotable_lines:
-        raise ApprovalError(
-            "nothing to quote: set a price for at least one item, or reject; nothing changed"
-        )
+def _gate_approval(
+    action: ActionView, overrides: dict[str, Any], confirm: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(approved payload, the prices as the run input carries them) for a gate approval;
+    the rules the run applies are applied here first, so the run never refuses it."""
+    prices = parse_overrides(overrides)
+    approved = approved_preview(
+        staged_preview(action),
+        prices,
+        confirm=confirm,
+        margin_floor=get_settings().margin_floor_pct,
+    )
+    run_prices = [{"item_code": c, "case_price": str(p)} for c, p in prices.items()]
+    return gate_payload(approved), {"price_overrides": run_prices}
 
 
 def _settle(
@@ -285,42 +421,56 @@ def _settle(
     *,
     approver: str,
     notes: str | None,
-    price_overrides: dict[str, float] | None,
+    price_overrides: dict[str, Any] | None,
+    expected_hash: str | None,
+    confirm: bool,
     url: str | None,
 ) -> ActionView:
-    now = utcnow()
-    action = get_action(action_id, url=url)
-    _check_open(action, now)
-    if price_overrides and action.action_type != GATE_ACTION_TYPE:
-        raise ApprovalError("price overrides apply only to workflow_customer_quote actions")
-    if action.action_type == GATE_ACTION_TYPE:
-        if decision == "approve":
-            _check_gate_approval(action, price_overrides or {})
-        _resume_gate(
-            action,
-            {
-                "decision": decision,
-                "notes": notes or "",
-                "approver": approver,
-                "price_overrides": [
-                    {"item_code": code, "case_price": price}
-                    for code, price in (price_overrides or {}).items()
-                ],
-            },
-        )
-    # The resumed flow records the same decision; whichever lands first wins, the
-    # other is a no-op (allow_same).
+    try:
+        approver = check_approver(approver, get_settings().approvers)
+        action = get_action(action_id, url=url)
+        if action.status != ActionStatus.pending:
+            raise _already(action)
+        check_binding(action, expected_hash)
+        approved_payload: dict[str, Any] | None = None
+        run_prices: dict[str, Any] = {"price_overrides": []}
+        if action.action_type == GATE_ACTION_TYPE:
+            if decision == "approve":
+                approved_payload, run_prices = _gate_approval(
+                    action, price_overrides or {}, confirm
+                )
+            _ensure_waiting(action)
+        elif price_overrides:
+            raise ApprovalError("price overrides apply only to workflow_customer_quote actions")
+    except DecisionError as exc:
+        raise ApprovalError(f"{exc}; nothing changed") from exc
     decided = decide(
         action_id,
         decision,
         approver=approver,
         notes=notes,
         expected_hash=action.payload_hash,
-        now=now,
-        allow_same=action.action_type == GATE_ACTION_TYPE,
+        approved_payload=approved_payload,
         url=url,
     )
-    _emit_decision_event(decided)
+    if action.action_type == GATE_ACTION_TYPE:
+        run_input = {
+            "decision": decision,
+            "notes": notes or "",
+            "approver": approver,
+            "confirm": confirm,
+            **run_prices,
+        }
+        try:
+            _resume_gate(action, run_input)
+        except Exception:
+            # Someone else resumed the run meanwhile: it reads this recorded decision.
+            # Still waiting: nobody will act on the decision, so take it back.
+            assert action.flow_run_id
+            if _run_state(action.flow_run_id) is not None:
+                _undo(decided, action.approver, url)
+            raise
+    emit_decision_event(decided)
     return decided
 
 
@@ -329,26 +479,97 @@ def approve(
     *,
     approver: str = "mike",
     notes: str | None = None,
-    price_overrides: dict[str, float] | None = None,
+    price_overrides: dict[str, Any] | None = None,
+    expected_hash: str | None = None,
+    confirm: bool = False,
     url: str | None = None,
 ) -> ActionView:
-    """Approve a pending proposed action, from any channel."""
+    """Approve a pending proposed action, from any channel. ``expected_hash``: the payload
+    hash the approver was shown; ``confirm``: approve prices the guardrails question."""
     return _settle(
         action_id,
         "approve",
         approver=approver,
         notes=notes,
         price_overrides=price_overrides,
+        expected_hash=expected_hash,
+        confirm=confirm,
         url=url,
     )
 
 
 def reject(
-    action_id: int, *, approver: str = "mike", notes: str | None = None, url: str | None = None
+    action_id: int,
+    *,
+    approver: str = "mike",
+    notes: str | None = None,
+    expected_hash: str | None = None,
+    url: str | None = None,
 ) -> ActionView:
     """Reject a pending proposed action, from any channel."""
     return _settle(
-        action_id, "reject", approver=approver, notes=notes, price_overrides=None, url=url
+        action_id,
+        "reject",
+        approver=approver,
+        notes=notes,
+        price_overrides=None,
+        expected_hash=expected_hash,
+        confirm=False,
+        url=url,
+    )
+
+
+def record_from_run(
+    action_id: int,
+    decision: Decision,
+    *,
+    approver: str,
+    notes: str | None,
+    price_overrides: dict[str, Any],
+    confirm: bool,
+) -> ActionView:
+    """The gate's run records a decision typed in the Prefect UI form exactly like the
+    other channels (approver, time, notes, approved payload and hash, event). When a
+    channel already recorded the decision (it resumed the run), that record stands and is
+    returned: the run follows what is recorded, never its own input."""
+    action = get_action(action_id)
+    if action.status != ActionStatus.pending:
+        return action
+    try:
+        who = check_approver(approver, get_settings().approvers)
+        approved_payload = (
+            _gate_approval(action, price_overrides, confirm)[0] if decision == "approve" else None
+        )
+        decided = decide(
+            action_id, decision, approver=who, notes=notes, approved_payload=approved_payload
+        )
+    except (ApprovalError, DecisionError):
+        recorded = get_action(action_id)
+        if recorded.status == ActionStatus.pending:
+            raise
+        return recorded  # another channel's decision won the race: it is the decision
+    emit_decision_event(decided)
+    return decided
+
+
+def payload_to_execute(
+    action: ActionView, candidate: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """What a resumed run executes: its own approved payload when it hashes to the
+    approved hash, else the approved payload stored on the action (when that still
+    verifies; e.g. the run's task results were lost and its preview was rebuilt from
+    today's prices). Returns (payload, used_stored). ApprovalError: nothing verifiable."""
+    if action.status != ActionStatus.approved or not action.approved_payload_hash:
+        raise ApprovalError(f"proposed action {action.id} is {action.status}, not approved")
+    if payload_hash(candidate) == action.approved_payload_hash:
+        return candidate, False
+    stored = action.approved_payload
+    if stored is not None and payload_hash(stored) == action.approved_payload_hash:
+        return stored, True
+    raise ApprovalError(
+        f"proposed action {action.id}: neither the run's preview nor the stored approved "
+        f"payload hashes to the approved hash {action.approved_payload_hash[:12]}; nothing "
+        "written"
     )
 
 

@@ -104,10 +104,13 @@ class CustomerRecord(BaseModel):
 
 
 class PricingRecord(BaseModel):
+    """A pricing_master row. Cost and margin may be unknown (an item first priced by one of
+    Mike's overrides, a zero price): the line then shows no margin, the load never fails."""
+
     item_code: str
     case_price: Decimal
-    cost_basis: Decimal
-    margin_pct: Decimal
+    cost_basis: Decimal | None = None
+    margin_pct: Decimal | None = None
 
 
 class ItemRecord(BaseModel):
@@ -324,7 +327,9 @@ def build_preview(
                 unit=item.unit if item else "case",
                 pack_size=item.pack_size if item else 1,
                 case_price=money(price.case_price) if price else None,
-                cost_basis=money(price.cost_basis) if price else None,
+                cost_basis=money(price.cost_basis)
+                if price and price.cost_basis is not None
+                else None,
                 price_source="pricing_master" if price else "none",
                 resolved=item is not None,
             )
@@ -350,9 +355,10 @@ def build_preview(
 
 
 def apply_price_overrides(
-    preview: QuotePreview, overrides: dict[str, float], *, margin_floor: float
+    preview: QuotePreview, overrides: dict[str, Decimal], *, margin_floor: float
 ) -> QuotePreview:
-    """Mike's approved prices replace the line prices; totals and warnings follow."""
+    """Mike's approved prices replace the line prices; totals and warnings follow. The
+    prices were checked by quoteflow.decision.parse_price (finite, 2 dp, not negative)."""
     unknown = sorted(set(overrides) - {line.item_code for line in preview.lines})
     if unknown:
         raise ValueError(f"price_overrides: item code(s) not on this quote: {', '.join(unknown)}")
@@ -365,9 +371,13 @@ def apply_price_overrides(
         raise ValueError(
             f"price_overrides: item code(s) not in the catalog cannot be priced: {', '.join(unresolved)}"
         )
-    bad = sorted(code for code, price in overrides.items() if price < 0)
+    bad = sorted(
+        code for code, price in overrides.items() if not Decimal(price).is_finite() or price < 0
+    )
     if bad:
-        raise ValueError(f"price_overrides: price must be >= 0 for {', '.join(bad)}")
+        raise ValueError(
+            f"price_overrides: price must be a finite number >= 0 for {', '.join(bad)}"
+        )
     lines = [
         line.model_copy(
             update={"case_price": money(overrides[line.item_code]), "price_source": "override"}

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
 
     # Business rules.
     margin_floor_pct: float = Field(default=15.0, ge=0, le=100, description="margin_floor check.")
+    approvers: list[str] = Field(
+        default_factory=lambda: ["mike"],
+        min_length=1,
+        description='Who may decide proposed actions (JSON list, e.g. ["mike", "dana"]).',
+    )
     approval_window_minutes: float = Field(
         default=60, gt=0, le=60 * 24 * 14, description="How long Mike has to decide on a quote."
     )

@@ -2,7 +2,8 @@
 means, and which status a pending check moves to at a given time.
 
 A check is *satisfied* (pass), *not yet* satisfied (stays pending until its deadline,
-then timeout), *impossible* (can never pass: fail), or could not be observed because of
+then timeout), *impossible* (can never pass: fail), *moot* because of a normal outcome
+(Mike declined the email: skipped, with the reason), or could not be observed because of
 an unexpected *error* (like not yet: pending until the deadline, then timeout). The
 I/O that produces observations lives in tasks/verify.py.
 """
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 
 from quoteflow.models import VerifyStatus
 
-Outcome = Literal["satisfied", "not_yet", "impossible", "error"]
+Outcome = Literal["satisfied", "not_yet", "impossible", "moot", "error"]
 CHECK_NAMES = ("quote_persisted", "pdf_stored", "email_sent")
 PDF_SIGNATURE = b"%PDF-"
 MAX_DETAIL = 1000
@@ -97,12 +98,21 @@ def observe_quote_persisted(quote_id: str, row: QuoteRow | None) -> Observation:
 
 
 def observe_email_sent(
-    quote_id: str, quote: QuoteRow | None, email_log_id: int | None
+    quote_id: str,
+    quote: QuoteRow | None,
+    email_log_id: int | None,
+    draft_status: str | None = None,
 ) -> Observation:
     """Satisfied when outbound_email_log has a message for the quote. The email waits for
-    Mike's approval, so its absence means not yet, unless the quote itself is gone."""
+    Mike's approval, so its absence means not yet, unless the quote itself is gone, or
+    Mike rejected the email draft (``draft_status``): a normal outcome, the check is moot."""
     if quote is None:
         return quote_gone(quote_id)
+    if email_log_id is None and draft_status == "rejected":
+        return Observation(
+            outcome="moot",
+            detail=f"the email draft for quote {quote_id} was declined (rejected); no email to send",
+        )
     if email_log_id is None:
         return Observation(
             outcome="not_yet", detail=f"no outbound_email_log row for quote {quote_id} yet"
@@ -157,6 +167,8 @@ def decide(
         return Decision(status=VerifyStatus.passed, detail=observation.detail, evaluated=True)
     if observation.outcome == "impossible":
         return Decision(status=VerifyStatus.failed, detail=observation.detail, evaluated=True)
+    if observation.outcome == "moot":
+        return Decision(status=VerifyStatus.skipped, detail=observation.detail, evaluated=True)
     if now >= deadline:
         return Decision(
             status=VerifyStatus.timeout,

@@ -6,20 +6,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from prefect import get_client, task
+from prefect import get_client, get_run_logger, task
 from prefect.states import Failed
+from pydantic import BaseModel, Field
 
-from quoteflow import WORKFLOW_TYPE, ledger
+from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     ActionView,
-    Decision,
-    decide,
     expire,
     gate_entity_ref,
+    gate_payload,
+    record_from_run,
     stage_action,
     stale_gates,
 )
+from quoteflow.decision import ApprovalDecision
 from quoteflow.models import RunStatus, utcnow
 from quoteflow.quote import QuotePreview
 from quoteflow.runs import reflexion_tags
@@ -34,7 +36,7 @@ def stage_gate_action(
     return stage_action(
         action_type=GATE_ACTION_TYPE,
         entity_ref=gate_entity_ref(flow_run_id),
-        payload={"preview": preview.model_dump(mode="json"), "workflow_type": WORKFLOW_TYPE},
+        payload=gate_payload(preview),
         approver="mike",
         flow_run_id=flow_run_id,
         expires_at=expires_at,
@@ -42,12 +44,18 @@ def stage_gate_action(
 
 
 @task(persist_result=True)
-def record_gate_decision(
-    action_id: int, decision: Decision, approver: str, notes: str | None
-) -> ActionView:
-    """Record approve/reject on the gate action (a no-op if the same decision is already
-    recorded, e.g. by `quoteflow actions approve`, which resumed this run)."""
-    return decide(action_id, decision, approver=approver, notes=notes, allow_same=True)
+def record_gate_decision(action_id: int, decision: ApprovalDecision) -> ActionView:
+    """Record a decision typed in the Prefect UI form on the gate action, like every other
+    channel does; when a channel already recorded it (and resumed this run), return that
+    record: the run follows what is recorded."""
+    return record_from_run(
+        action_id,
+        decision.decision,
+        approver=decision.approver,
+        notes=decision.notes or None,
+        price_overrides={o.item_code: o.case_price for o in decision.price_overrides},
+        confirm=decision.confirm,
+    )
 
 
 @task(persist_result=True)
@@ -73,32 +81,66 @@ def name_run_expired(flow_run_id: str, reason: str) -> None:
     _force_expired_state(flow_run_id, reason)
 
 
+class StaleGateSweep(BaseModel):
+    """What one housekeeping pass did: run ids recorded expired, and gates it could not
+    fully record (reported, skipped; the sweep goes on)."""
+
+    expired: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
+
+
+def _record_stale_gate(gate: ActionView) -> str:
+    """Expire one stale gate and record its run's outcome; returns the run id. Raises
+    ValueError for a gate whose run id is malformed (the gate itself is still expired)."""
+    expire(gate.id)
+    run_id = gate.flow_run_id or gate.entity_ref.rsplit("run_", 1)[-1]
+    try:
+        UUID(run_id)
+    except ValueError:
+        raise ValueError(
+            f"gate #{gate.id} ({gate.entity_ref}): run id {run_id!r} is not a flow run id; "
+            "gate marked expired, no run to record"
+        ) from None
+    preview = gate.payload.get("preview", {})
+    reason = f"no decision before {gate.expires_at:%Y-%m-%d %H:%M} UTC"
+    ledger.record_run_outcome(
+        run_id,
+        RunStatus.expired,
+        narrative=f"Customer quote {preview.get('quote_id')} for "
+        f"{preview.get('customer_name')} ({preview.get('customer_id')}), school year "
+        f"{preview.get('school_year')}: {reason}; the approval window passed and the run "
+        "expired.",
+        tags=reflexion_tags(str(preview.get("customer_id")), str(preview.get("school_year"))),
+        summary={
+            "status": "expired",
+            "reason": reason,
+            "gate_action_id": gate.id,
+            "quote_id": preview.get("quote_id"),
+        },
+    )
+    _force_expired_state(run_id, reason)
+    return run_id
+
+
 @task
-def expire_stale_gates(grace_minutes: float = 5) -> list[str]:
-    """Record expiry for suspended runs whose approval window closed: gate expired, run
-    log and reflexion, the workflow.failed event, the run's state named Expired. A paused
-    (not suspended) run records its own expiry; the grace leaves it the time to."""
-    expired: list[str] = []
-    for gate in stale_gates(expired_before=utcnow() - timedelta(minutes=grace_minutes)):
-        expire(gate.id)
-        run_id = gate.flow_run_id or gate.entity_ref.rsplit("run_", 1)[-1]
-        preview = gate.payload.get("preview", {})
-        reason = f"no decision before {gate.expires_at:%Y-%m-%d %H:%M} UTC"
-        ledger.record_run_outcome(
-            run_id,
-            RunStatus.expired,
-            narrative=f"Customer quote {preview.get('quote_id')} for "
-            f"{preview.get('customer_name')} ({preview.get('customer_id')}), school year "
-            f"{preview.get('school_year')}: {reason}; the approval window passed and the run "
-            "expired.",
-            tags=reflexion_tags(str(preview.get("customer_id")), str(preview.get("school_year"))),
-            summary={
-                "status": "expired",
-                "reason": reason,
-                "gate_action_id": gate.id,
-                "quote_id": preview.get("quote_id"),
-            },
-        )
-        _force_expired_state(run_id, reason)
-        expired.append(run_id)
-    return expired
+def expire_stale_gates(grace_minutes: float = 5, now: datetime | None = None) -> StaleGateSweep:
+    """Record expiry for suspended runs whose approval window closed before ``now`` minus
+    the grace: gate expired, run log and reflexion, the workflow.failed event, the run's
+    state named Expired. A paused (not suspended) run records its own expiry; the grace
+    leaves it the time to. One bad gate (a malformed or unknown run id) is reported and
+    skipped; the others are still recorded."""
+    logger = get_run_logger()
+    done = StaleGateSweep()
+    cutoff = (now or utcnow()) - timedelta(minutes=grace_minutes)
+    for gate in stale_gates(expired_before=cutoff):
+        try:
+            done.expired.append(_record_stale_gate(gate))
+        except Exception as exc:  # one bad row must not end the sweep
+            problem = (
+                str(exc)
+                if isinstance(exc, ValueError)
+                else (f"gate #{gate.id} ({gate.entity_ref}): {type(exc).__name__}: {exc}")
+            )
+            logger.warning("stale gate skipped: %s", problem)
+            done.problems.append(problem)
+    return done

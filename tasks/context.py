@@ -70,11 +70,12 @@ def load_customer_programs(customer_id: str) -> list[str]:
 def load_current_pricing(
     customer_id: str, item_codes: list[str], school_year: str
 ) -> list[PricingRecord]:
-    """Query `current_pricing` for the requested items and school year."""
+    """Query `current_pricing` for the requested items and school year. A row whose cost
+    or margin is unknown (NULL) still prices its item; its margin is recomputed, never read."""
     params = {"customer_id": customer_id, "item_codes": item_codes, "school_year": school_year}
     with session_scope() as s:
         rows = s.execute(PRICING_SQL, params).mappings().all()
-    return [PricingRecord.model_validate(dict(r)) for r in rows if r["cost_basis"] is not None]
+    return [PricingRecord.model_validate(dict(r)) for r in rows]
 
 
 @task(**READ_OPTIONS)

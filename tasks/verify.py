@@ -44,6 +44,11 @@ EMAIL_SQL = sa.text(
     "SELECT id FROM outbound_email_log WHERE related_quote_id = :quote_id"
     " ORDER BY sent_at DESC LIMIT 1"
 )
+# The email draft's proposed action: a rejected draft makes email_sent moot.
+EMAIL_DRAFT_SQL = sa.text(
+    "SELECT status FROM proposed_actions WHERE action_type = 'send_quote_to_customer'"
+    " AND entity_ref = :entity_ref"
+)
 
 
 class DueCheck(BaseModel):
@@ -111,6 +116,11 @@ def _latest_email_id(quote_id: str) -> int | None:
         return s.execute(EMAIL_SQL, {"quote_id": quote_id}).scalars().first()
 
 
+def _email_draft_status(quote_id: str) -> str | None:
+    with session_scope() as s:
+        return s.execute(EMAIL_DRAFT_SQL, {"entity_ref": f"quote:{quote_id}"}).scalars().first()
+
+
 def _pdf_head(bucket: S3Bucket, key: str) -> StoredPdfHead | None:
     head = head_object(bucket, key)
     if head is None:
@@ -131,7 +141,8 @@ def observe(check: DueCheck, bucket: S3Bucket | None, bucket_problem: str | None
         return observe_quote_persisted(quote_id, quote)
     if check.check_name == "email_sent":
         email_id = _latest_email_id(quote_id) if quote is not None else None
-        return observe_email_sent(quote_id, quote, email_id)
+        draft = _email_draft_status(quote_id) if quote is not None and email_id is None else None
+        return observe_email_sent(quote_id, quote, email_id, draft)
     key = required_param(check.params, "key")
     assert key is not None
     if quote is None:
@@ -260,7 +271,8 @@ def publish_sweep_report(
     headline = (
         f"Verify sweep at {started_at:%Y-%m-%d %H:%M:%S} UTC: {counts['evaluated']} check(s) "
         f"evaluated: {counts['pass']} pass, {counts['fail']} fail, {counts['timeout']} timeout, "
-        f"{counts['pending']} still pending, {counts['errors']} error(s)."
+        f"{counts['skipped']} skipped, {counts['pending']} still pending, "
+        f"{counts['errors']} error(s)."
     )
     create_table_artifact(key=SWEEP_ARTIFACT_KEY, table=sweep_rows(results), description=headline)
     table = "\n".join(f"| {name} | {n} |" for name, n in counts.items())

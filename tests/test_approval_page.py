@@ -27,7 +27,7 @@ from quoteflow.cli.page import app as page_cli
 from quoteflow.db import get_engine
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ProposedAction, Quote, QuoteLine, utcnow
-from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest
+from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tests.flow_runner import FlowRunHandle
@@ -57,6 +57,12 @@ def client(page_env) -> Iterator[TestClient]:
 def token_of(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "the page has no form token"
+    return match.group(1)
+
+
+def hash_of(html: str) -> str:
+    match = re.search(r'name="expect_hash" value="([0-9a-f]{64})"', html)
+    assert match, "the page does not carry the payload hash it shows"
     return match.group(1)
 
 
@@ -136,7 +142,10 @@ def test_list_shows_pending_first_then_decided(client):
     older, newer = a_draft(), a_draft(DEMO_ITEM_CODES[:1])
     email = staged_email()
     token = form_token(client, email.id)
-    assert client.post(f"/actions/{email.id}/reject", data={"csrf_token": token}).status_code == 303
+    done = client.post(
+        f"/actions/{email.id}/reject", data={"csrf_token": token, "expect_hash": email.payload_hash}
+    )
+    assert done.status_code == 303
 
     page = client.get("/")
     assert page.status_code == 200
@@ -187,11 +196,27 @@ def test_approving_a_paused_gate_with_a_price_resumes_the_run(client):
         assert f'name="price.{code}"' in page.text
     form = {
         "csrf_token": token_of(page.text),
+        "expect_hash": hash_of(page.text),
         "notes": "agreed with the district",
         f"price.{target}": "77.70",
         f"price.{kept}": "",  # empty: keep the quoted price
     }
-    done = client.post(f"/actions/{gate.id}/approve", data=form)
+    # A changed price goes through a review step: recomputed margin and subtotal first.
+    review = client.post(f"/actions/{gate.id}/approve", data=form)
+    assert review.status_code == 200 and 'id="review"' in review.text
+    assert "$77.70" in review.text and "24.84%" in review.text  # (77.70 - 58.40) / 77.70
+    assert "Confirm approval" in review.text and row(gate.id).status == "pending"
+    assert "agreed with the district" in review.text  # the notes typed are kept
+    confirm = re.search(r'name="confirm" value="([^"]+)"', review.text)
+    assert confirm
+    # Changing a price after the review needs a new review, not the old confirmation.
+    again = client.post(
+        f"/actions/{gate.id}/approve",
+        data={**form, f"price.{target}": "77.75", "confirm": confirm.group(1)},
+    )
+    assert again.status_code == 200 and 'id="review"' in again.text
+    assert row(gate.id).status == "pending"
+    done = client.post(f"/actions/{gate.id}/approve", data={**form, "confirm": confirm.group(1)})
     assert done.status_code == 303, done.text
     assert done.headers["location"] == f"/actions/{gate.id}?done=approved"
     shown = client.get(done.headers["location"])
@@ -222,17 +247,33 @@ def test_approving_a_paused_gate_with_a_price_resumes_the_run(client):
 
 @pytest.mark.parametrize(
     ("price", "expected"),
-    [("-5", "must be 0 or more"), ("abc", "is not a number"), ("1.005", "2 decimal places")],
+    [
+        ("-5", "without a sign"),
+        ("abc", "is not a number"),
+        ("1.005", "more than 2 decimal places"),
+        ("1e3", "uses an exponent"),
+        ("nan", "not a finite number"),
+        ("inf", "not a finite number"),
+        ("14,90", "decimal comma"),
+        ("1,000.00", "thousands separator"),
+    ],
 )
 def test_a_bad_price_is_refused_naming_the_item(client, price, expected):
     gate = staged_gate()
     token = form_token(client, gate.id)
     refused = client.post(
-        f"/actions/{gate.id}/approve", data={"csrf_token": token, "price.FS-1001": price}
+        f"/actions/{gate.id}/approve",
+        data={
+            "csrf_token": token,
+            "expect_hash": gate.payload_hash,
+            "notes": "kept after a refusal",
+            "price.FS-1001": price,
+        },
     )
     assert refused.status_code == 400
     assert "approved price for FS-1001: " in refused.text and expected in refused.text
     assert f'aria-label="Approved price for FS-1001" value="{price}"' in refused.text
+    assert ">kept after a refusal</textarea>" in refused.text
     assert row(gate.id).status == "pending"
 
 
@@ -242,7 +283,8 @@ def test_a_price_for_a_line_that_cannot_be_priced_is_refused(client):
     assert 'name="price.ZZ-9999"' not in client.get(f"/actions/{gate.id}").text
     for code in ("ZZ-9999", "NOT-ON-QUOTE"):
         refused = client.post(
-            f"/actions/{gate.id}/approve", data={"csrf_token": token, f"price.{code}": "10"}
+            f"/actions/{gate.id}/approve",
+            data={"csrf_token": token, "expect_hash": gate.payload_hash, f"price.{code}": "10"},
         )
         assert refused.status_code == 400
         assert f"approved price for {code}: not a priceable line" in refused.text
@@ -279,7 +321,12 @@ def test_rejecting_an_email_records_the_rejection(client):
 
     done = client.post(
         f"/actions/{email.id}/reject",
-        data={"csrf_token": token_of(page.text), "notes": "wrong contact", "price.FS-1001": ""},
+        data={
+            "csrf_token": token_of(page.text),
+            "expect_hash": hash_of(page.text),
+            "notes": "wrong contact",
+            "price.FS-1001": "",
+        },
     )
     assert done.status_code == 303
     rejected = row(email.id)
@@ -289,8 +336,11 @@ def test_rejecting_an_email_records_the_rejection(client):
     assert 'class="badge rejected"' in shown.text and "wrong contact" in shown.text
     assert 'formaction="/actions/' not in shown.text  # decided: no form any more
 
-    again = client.post(f"/actions/{email.id}/approve", data={"csrf_token": token_of(page.text)})
-    assert again.status_code == 409 and "already rejected" in again.text
+    again = client.post(
+        f"/actions/{email.id}/approve",
+        data={"csrf_token": token_of(page.text), "expect_hash": hash_of(page.text)},
+    )
+    assert again.status_code == 409 and "already rejected by mike at" in again.text
     assert row(email.id).status == "rejected"
 
 
@@ -342,3 +392,21 @@ def test_cli_serves_on_loopback_only(page_env):
         proc.terminate()
         proc.wait(timeout=10)
     assert get_action(draft.id).status == "pending"
+
+
+def test_a_decision_on_a_page_older_than_the_payload_is_refused(client):
+    gate = staged_gate()
+    page = client.get(f"/actions/{gate.id}")
+    restaged = {**gate.payload, "workflow_type": "customer_quote", "note": "changed"}
+    with Session(get_engine()) as s:
+        found = s.get(ProposedAction, gate.id)  # re-staged since the page was shown
+        found.payload = restaged
+        found.payload_hash = payload_hash(restaged)
+        s.add(found)
+        s.commit()
+    refused = client.post(
+        f"/actions/{gate.id}/reject",
+        data={"csrf_token": token_of(page.text), "expect_hash": hash_of(page.text)},
+    )
+    assert refused.status_code == 409 and "not what you were shown" in refused.text
+    assert row(gate.id).status == "pending"

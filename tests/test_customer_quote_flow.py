@@ -265,15 +265,15 @@ def test_warnings_are_staged_and_override_carries_everywhere(stack):
 
     # An override for an item not on the quote is refused: Mike is asked again.
     handle.resume(
-        decision="approve", price_overrides=[{"item_code": "NOT-ON-QUOTE", "case_price": 1}]
+        decision="approve", price_overrides=[{"item_code": "NOT-ON-QUOTE", "case_price": "1"}]
     )
     handle.wait_paused()
     target = DEMO_ITEM_CODES[0]
     handle.resume(
         decision="approve",
         price_overrides=[
-            {"item_code": target, "case_price": 123.45},
-            {"item_code": UNPRICED_ITEM_CODE, "case_price": 10},
+            {"item_code": target, "case_price": "123.45"},
+            {"item_code": UNPRICED_ITEM_CODE, "case_price": "10"},
         ],
     )
     state = handle.join()
@@ -483,6 +483,10 @@ def test_approval_api_refuses_bad_overrides_before_resuming():
         approve(gate.id, price_overrides={"NOPE-1": 5.0})
     assert get_action(gate.id).status == "pending"
     assert handle.wait_paused().state.name == "Paused"  # still waiting, nothing resumed
-    approve(gate.id, notes="via the API", price_overrides={DEMO_ITEM_CODES[0]: 50.0})
+    # Below cost (58.40) needs an explicit confirmation; refused, the gate stays pending.
+    with pytest.raises(ApprovalError, match="FS-1001: approved price 50.00 is below cost 58.40"):
+        approve(gate.id, price_overrides={DEMO_ITEM_CODES[0]: "50"})
+    assert get_action(gate.id).status == "pending"
+    approve(gate.id, notes="via the API", price_overrides={DEMO_ITEM_CODES[0]: 50.0}, confirm=True)
     assert handle.join().is_completed()
     assert get_action(gate.id).decision_notes == "via the API"

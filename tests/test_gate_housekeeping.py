@@ -3,6 +3,7 @@ recorded by the verify sweep: gate expired, run log, event, run state named Expi
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from prefect import get_client
@@ -13,11 +14,15 @@ from flows.customer_quote import customer_quote
 from flows.verify_checks import verify_checks
 from quoteflow.approvals import GATE_ACTION_TYPE, get_action, stage_action
 from quoteflow.db import get_engine
-from quoteflow.models import Event, WorkflowRunLog, utcnow
+from quoteflow.models import Event, WorkflowRunLog, WorkflowVerifyResult, utcnow
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tasks.approvals import expire_stale_gates
 
 
 def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
+    # The sweep runs "as of" a fixed time: how long this test takes (under load) cannot
+    # move a gate across the 5-minute grace.
+    as_of = utcnow()
     request = {
         "customer_id": DEMO_CUSTOMER_ID,
         "item_codes": list(DEMO_ITEM_CODES),
@@ -39,28 +44,75 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
             }
         },
         flow_run_id=run_id,
-        expires_at=utcnow() - timedelta(minutes=10),
+        expires_at=as_of - timedelta(minutes=10),
     )
     fresh = stage_action(  # within the grace: a paused run may still record it itself
         action_type=GATE_ACTION_TYPE,
-        entity_ref="workflow:customer_quote:run_fresh",
+        entity_ref=f"workflow:customer_quote:run_{uuid.uuid4()}",
         payload={},
-        expires_at=utcnow() - timedelta(minutes=1),
+        expires_at=as_of - timedelta(minutes=4, seconds=59),
     )
+    # A bad row: its run id is no flow run id (it once ended the whole sweep).
+    malformed = stage_action(
+        action_type=GATE_ACTION_TYPE,
+        entity_ref=f"workflow:customer_quote:run_not-a-uuid-{uuid.uuid4().hex[:6]}",
+        payload={},
+        expires_at=as_of - timedelta(minutes=30),
+    )
+    # A well-formed id of a run the Prefect server does not know.
+    unknown = stage_action(
+        action_type=GATE_ACTION_TYPE,
+        entity_ref=f"workflow:customer_quote:run_{uuid.uuid4()}",
+        payload={},
+        expires_at=as_of - timedelta(minutes=30),
+    )
+    # Recorded by the same sweep, before the housekeeping: must not be lost.
+    check_run = str(uuid.uuid4())
+    with Session(get_engine()) as s:
+        check = WorkflowVerifyResult(
+            run_id=check_run,
+            workflow_type="customer_quote",
+            check_name="quote_persisted",
+            params={"quote_id": f"Q-GONE-{uuid.uuid4().hex[:6]}"},
+            due_at=as_of - timedelta(minutes=1),
+            deadline=as_of + timedelta(minutes=30),
+        )
+        s.add(check)
+        s.commit()
+        check_id = check.id
 
-    verify_checks()
-    verify_checks()  # a second sweep changes nothing more
+    state = verify_checks(as_of=as_of, return_state=True)
+    assert state.is_completed(), state.message
+    verify_checks(as_of=as_of)  # a second sweep changes nothing more
 
     assert get_action(gate.id).status == "expired"
     assert get_action(fresh.id).status == "pending"
+    assert get_action(malformed.id).status == "expired"  # reported, skipped, not repeated
+    assert get_action(unknown.id).status == "expired"
     with Session(get_engine()) as s:
         log = s.exec(select(WorkflowRunLog).where(WorkflowRunLog.run_id == run_id)).one()
         events = s.exec(select(Event).where(Event.run_id == run_id)).all()
+        recorded = s.get(WorkflowVerifyResult, check_id)
+        check_events = s.exec(select(Event).where(Event.run_id == check_run)).all()
     assert log.status == "expired" and log.completed_at is not None
     assert [e.type for e in events] == ["workflow.failed"]
+    assert recorded.status == "fail" and [e.type for e in check_events] == ["verify.failed"]
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run.id).state
     assert state.is_failed() and state.name == "Expired"
+
+
+def test_one_bad_gate_is_reported_and_the_rest_still_recorded(stack, seeded_db):
+    as_of = utcnow()
+    bad = stage_action(
+        action_type=GATE_ACTION_TYPE,
+        entity_ref=f"workflow:customer_quote:run_fresh-{uuid.uuid4().hex[:6]}",
+        payload={},
+        expires_at=as_of - timedelta(minutes=30),
+    )
+    swept = expire_stale_gates(now=as_of)
+    assert any(f"gate #{bad.id}" in p and "is not a flow run id" in p for p in swept.problems)
+    assert get_action(bad.id).status == "expired"
 
 
 def test_a_crashed_run_still_gets_its_post_actions(stack, seeded_db):

@@ -173,6 +173,7 @@ def test_events_and_counts():
         "pass": 2,
         "fail": 1,
         "timeout": 0,
+        "skipped": 0,
         "evaluated": 4,
         "errors": 1,
     }
@@ -563,3 +564,47 @@ def test_cli_verify_now_prints_the_sweep(stack, monkeypatch, tmp_path: Path):
         result = runner.invoke(app, ["now"])
         assert result.exit_code == 1
         assert "no local stack" in result.output
+
+
+def test_email_sent_observation_of_a_declined_draft_is_moot():
+    quote = QuoteRow(id="Q1", lifecycle_status="proposed")
+    seen = observe_email_sent("Q1", quote, None, "rejected")
+    assert seen.outcome == "moot" and "declined" in seen.detail
+    assert observe_email_sent("Q1", quote, None, "pending").outcome == "not_yet"
+    assert observe_email_sent("Q1", quote, 7, "rejected").outcome == "satisfied"  # sent anyway
+    skipped = decide("pending", seen, now=at(90), due_at=at(0), deadline=at(60))
+    assert skipped.status == VerifyStatus.skipped and skipped.detail == seen.detail
+    assert event_type_for(VerifyStatus.skipped) is None
+
+
+@pytest.mark.usefixtures("verify_env")
+def test_a_declined_email_skips_its_check_instead_of_timing_out():
+    from quoteflow.approvals import reject, stage_action
+    from quoteflow.mail import SEND_ACTION_TYPE
+
+    quote_id = new_quote_id()
+    insert_quote(quote_id)
+    draft = stage_action(
+        action_type=SEND_ACTION_TYPE,
+        entity_ref=f"quote:{quote_id}",
+        payload={"quote_id": quote_id, "to": "buyer@example.org", "subject": "Quote"},
+    )
+    reject(draft.id, notes="customer asked us not to email")
+    check_id = stage(
+        str(uuid.uuid4()),
+        "email_sent",
+        {"quote_id": quote_id},
+        due_in=timedelta(minutes=-61),
+        deadline_in=timedelta(minutes=-1),  # past its deadline: it would time out
+    )
+    counts, table = sweep()
+    row = rows(check_id)[check_id]
+    assert row.status == "skipped" and "declined" in row.detail
+    assert events_for(check_id) == []  # no verify.timeout
+    assert table_row(table, row.run_id, "email_sent")["status"] == "pending → skipped"
+    assert counts["skipped"] >= 1
+    with session() as s:
+        declined = s.exec(
+            select(Event).where(Event.idempotency_key == f"email-declined:{draft.id}")
+        ).one()
+    assert declined.type == "quote.email_declined" and declined.payload["quote_id"] == quote_id

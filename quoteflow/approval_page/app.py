@@ -1,7 +1,11 @@
-"""The approval page's Starlette app: list, show, approve and reject proposed actions.
+"""The approval page's Starlette app: list, show, approve and reject proposed actions,
+and show what followed a decision.
 
-No rules of its own: it reads with ``quoteflow.approvals``, checks only what the form
-carries (token, notes, prices) and decides with ``quoteflow.approvals.approve/reject``.
+No rules of its own: prices, guardrails and limits come from ``quoteflow.decision`` (the
+one decision contract); it reads with ``quoteflow.approvals`` and decides with
+``quoteflow.approvals.approve/reject``, passing the payload hash the page showed.
+Approving changed prices goes through a review step (recomputed margins, subtotal,
+warnings) that must be confirmed.
 Local only: it answers loopback host names only and every decision needs the process's
 random form token.
 """
@@ -14,7 +18,6 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,19 +39,29 @@ from quoteflow.approvals import (
     QUOTE_DRAFT_ACTION_TYPE,
     ActionView,
     ApprovalError,
+    approved_gate_preview,
+)
+from quoteflow.decision import (
+    NOTES_MAX_CHARS,
+    PRICE_PATTERN,
+    DecisionError,
+    approved_preview,
+    parse_price,
+    price_concerns,
 )
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ActionStatus
 from quoteflow.pdf import format_money
-from quoteflow.quote import QuotePreview, QuoteRequest
+from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
+from quoteflow.settings import get_settings
 from tasks.reports import preview_rows
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
 TOKEN_FIELD = "csrf_token"
+HASH_FIELD = "expect_hash"  # the payload hash of what the page showed
+CONFIRM_FIELD = "confirm"  # the review step's digest of the prices it showed
 PRICE_FIELD_PREFIX = "price."
-NOTES_MAX_CHARS = 2000  # ApprovalDecision.notes, the gate's typed input
-MAX_PRICE = Decimal("1000000")  # PriceOverride.case_price
 MAX_FORM_BYTES = 64 * 1024
 RECENT_DECIDED = 25
 
@@ -91,7 +104,8 @@ class DecisionForm:
 
     values: dict[str, str]
     notes: str | None
-    price_overrides: dict[str, float]
+    price_overrides: dict[str, str]
+    expect_hash: str
 
 
 # ---------------------------------------------------------------- formatting
@@ -115,13 +129,16 @@ def _window_closed(action: ActionView, now: datetime) -> bool:
 
 
 def _summary(action: ActionView) -> str:
-    """One line saying what the action is about, for the list."""
+    """One line saying what the action is about, for the list (approved prices once
+    approved)."""
     try:
         if action.action_type == GATE_ACTION_TYPE:
-            p = QuotePreview.model_validate(action.payload["preview"])
+            approved = approved_gate_preview(action)
+            p = approved or QuotePreview.model_validate(action.payload["preview"])
             return (
                 f"{p.customer_name}: quote {p.quote_id}, {len(p.quotable_lines)} line(s), "
                 f"subtotal {format_money(p.subtotal, p.currency)}"
+                + (" as approved" if approved else "")
             )
         if action.action_type == QUOTE_DRAFT_ACTION_TYPE:
             r = QuoteRequest.model_validate(action.payload["request"])
@@ -165,54 +182,74 @@ async def _read_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in parsed.items()}
 
 
-def parse_price(code: str, raw: str) -> Decimal | None:
-    """One "approved price" input: empty means no override; else a price in cents, 0 or more."""
-    text = raw.strip()
-    if not text:
-        return None
-    field = f"{PRICE_FIELD_PREFIX}{code}"
-    label = f"approved price for {code}"
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite():
-        raise FormError(400, f"{label}: {text!r} is not a number", field)
-    if value < 0:
-        raise FormError(400, f"{label}: must be 0 or more (got {text})", field)
-    if value > MAX_PRICE:
-        raise FormError(400, f"{label}: must be at most {MAX_PRICE:,}", field)
-    if value != value.quantize(Decimal("0.01")):
-        raise FormError(400, f"{label}: at most 2 decimal places (got {text})", field)
-    return value
-
-
 def check_decision_form(
     values: Mapping[str, str], preview: QuotePreview | None, *, with_prices: bool
 ) -> DecisionForm:
-    """Notes and (for a quote gate) the approved prices. An input for a line that cannot be
-    priced is refused here: the run would only ask again after the gate was recorded."""
+    """Notes, the hash the page showed and (for a quote gate) the approved prices, checked
+    by the contract's price rule. An input for a line that cannot be priced is refused
+    here: the run would only ask again after the gate was recorded."""
     notes = values.get("notes", "").strip()
     if len(notes) > NOTES_MAX_CHARS:
         raise FormError(400, f"notes: at most {NOTES_MAX_CHARS} characters", "notes")
-    overrides: dict[str, float] = {}
+    expect_hash = values.get(HASH_FIELD, "").strip()
+    if not expect_hash:
+        raise FormError(400, "The form does not say which version you saw: reload and decide.")
+    overrides: dict[str, str] = {}
     if with_prices:
         priceable = (
             {line.item_code for line in preview.lines if line.resolved} if preview else set()
         )
         for name, raw in values.items():
-            if not name.startswith(PRICE_FIELD_PREFIX):
+            if not name.startswith(PRICE_FIELD_PREFIX) or not raw.strip():
                 continue
             code = name[len(PRICE_FIELD_PREFIX) :]
-            price = parse_price(code, raw)
-            if price is None:
-                continue
+            try:
+                parse_price(code, raw)
+            except DecisionError as exc:
+                raise FormError(400, str(exc), name) from exc
             if code not in priceable:
                 raise FormError(
                     400, f"approved price for {code}: not a priceable line of this quote", name
                 )
-            overrides[code] = float(price)
-    return DecisionForm(values=dict(values), notes=notes or None, price_overrides=overrides)
+            overrides[code] = raw.strip()
+    return DecisionForm(
+        values=dict(values),
+        notes=notes or None,
+        price_overrides=overrides,
+        expect_hash=expect_hash,
+    )
+
+
+def review_digest(action: ActionView, overrides: Mapping[str, str]) -> str:
+    """Names exactly the prices (and payload) a review step showed: a confirmation counts
+    only for those."""
+    return payload_hash({"hash": action.payload_hash, "prices": dict(sorted(overrides.items()))})[
+        :24
+    ]
+
+
+def compare_rows(staged: QuotePreview, approved: QuotePreview) -> list[dict[str, Any]]:
+    """Per line: the quoted price beside the approved one, and the margin that follows."""
+    rows = []
+    for quoted, line in zip(staged.lines, approved.lines, strict=True):
+        rows.append(
+            {
+                "no": line.line_no,
+                "code": line.item_code,
+                "description": line.description or "(not in catalog)",
+                "quoted": format_money(quoted.case_price, staged.currency)
+                if quoted.case_price is not None
+                else "no pricing",
+                "approved": format_money(line.case_price, approved.currency)
+                if line.case_price is not None
+                else "—",
+                "changed": line.case_price != quoted.case_price,
+                "cost": "" if line.cost_basis is None else str(line.cost_basis),
+                "margin": "n/a" if line.margin_pct is None else f"{line.margin_pct}%",
+                "flags": line.flags,
+            }
+        )
+    return rows
 
 
 # ---------------------------------------------------------------- host check
@@ -306,12 +343,22 @@ class ApprovalPage:
         error: str | None = None,
         error_field: str | None = None,
         values: Mapping[str, str] | None = None,
+        review: dict[str, Any] | None = None,
     ) -> HTMLResponse:
-        """The action with what it proposes, and the decision form while it is pending."""
+        """The action with what it proposes, and the decision form while it is pending;
+        once decided, what was decided and what followed."""
+        run_url = _run_url(action.flow_run_id)
         context: dict[str, Any] = {
             "a": action,
             "token": self.token,
             "token_field": TOKEN_FIELD,
+            "hash_field": HASH_FIELD,
+            "confirm_field": CONFIRM_FIELD,
+            "price_pattern": PRICE_PATTERN,
+            "review": review,
+            "compare": None,
+            "approved": None,
+            "outcome": None,
             "price_prefix": PRICE_FIELD_PREFIX,
             "values": dict(values or {}),
             "error": error,
@@ -319,7 +366,7 @@ class ApprovalPage:
             "done": done,
             "next_step": APPROVED_NEXT.get(action.action_type, ""),
             "closed": _window_closed(action, datetime.now(UTC)),
-            "run_url": _run_url(action.flow_run_id),
+            "run_url": run_url,
             "kind": "raw",
             "raw": json.dumps(action.payload, indent=2, sort_keys=True, default=str),
         }
@@ -336,6 +383,13 @@ class ApprovalPage:
                     for r, line in zip(preview_rows(preview), preview.lines, strict=True)
                 ]
                 context.update(kind="gate", preview=preview, rows=rows)
+                approved = approved_gate_preview(action)
+                if approved is not None:
+                    context.update(approved=approved, compare=compare_rows(preview, approved))
+                if action.status != ActionStatus.pending:
+                    from quoteflow.timeline import gate_outcome
+
+                    context.update(outcome=gate_outcome(action, run_url=run_url))
             elif action.action_type == SEND_ACTION_TYPE:
                 context.update(kind="email", email=EmailDraft.model_validate(action.payload))
             elif action.action_type == QUOTE_DRAFT_ACTION_TYPE:
@@ -366,25 +420,35 @@ class ApprovalPage:
             action = await run_in_threadpool(approvals.get_action, action_id)
         except ApprovalError as exc:
             return self.error_page(404, str(exc))
+        preview = _gate_preview(action)
         try:
-            form = check_decision_form(
-                values, _gate_preview(action), with_prices=decision == "approve"
-            )
+            form = check_decision_form(values, preview, with_prices=decision == "approve")
         except FormError as exc:
             return self.action_page(
                 action, status=exc.status, error=exc.message, error_field=exc.field, values=values
             )
+        confirmed = False
+        pending = action.status == ActionStatus.pending
+        if decision == "approve" and form.price_overrides and preview is not None and pending:
+            digest = review_digest(action, form.price_overrides)
+            confirmed = secrets.compare_digest(values.get(CONFIRM_FIELD, ""), digest)
+            if not confirmed:
+                return self._review(action, preview, form, digest, values)
         decide: Callable[[], ActionView]
         if decision == "approve":
 
             def decide() -> ActionView:
                 return approvals.approve(
-                    action_id, notes=form.notes, price_overrides=form.price_overrides or None
+                    action_id,
+                    notes=form.notes,
+                    price_overrides=form.price_overrides or None,
+                    expected_hash=form.expect_hash,
+                    confirm=confirmed,
                 )
         else:
 
             def decide() -> ActionView:
-                return approvals.reject(action_id, notes=form.notes)
+                return approvals.reject(action_id, notes=form.notes, expected_hash=form.expect_hash)
 
         try:
             decided = await run_in_threadpool(decide)
@@ -393,6 +457,65 @@ class ApprovalPage:
                 action = await run_in_threadpool(approvals.get_action, action_id)
             return self.action_page(action, status=409, error=str(exc), values=values)
         return RedirectResponse(f"/actions/{decided.id}?done={decided.status}", status_code=303)
+
+    def _review(
+        self,
+        action: ActionView,
+        preview: QuotePreview,
+        form: DecisionForm,
+        digest: str,
+        values: Mapping[str, str],
+    ) -> HTMLResponse:
+        """The review step: the quote recomputed with the typed prices, and what needs
+        confirming. Nothing is decided until it is confirmed."""
+        floor = get_settings().margin_floor_pct
+        prices = {code: parse_price(code, raw) for code, raw in form.price_overrides.items()}
+        try:
+            recomputed = approved_preview(preview, prices, confirm=True, margin_floor=floor)
+        except DecisionError as exc:
+            return self.action_page(action, status=400, error=str(exc), values=values)
+        review = {
+            "digest": digest,
+            "approved": recomputed,
+            "rows": compare_rows(preview, recomputed),
+            "concerns": price_concerns(preview, prices, margin_floor=floor),
+        }
+        return self.action_page(action, values=values, review=review)
+
+    async def pdf(self, request: Request) -> Response:
+        """The quote PDF of a decided gate, read from the bucket."""
+        action_id: int = request.path_params["action_id"]
+
+        def read() -> tuple[str, bytes] | None:
+            from prefect_aws import S3Bucket
+
+            from quoteflow.storage import read_object
+            from quoteflow.timeline import gate_outcome
+
+            action = approvals.get_action(action_id)
+            if action.action_type != GATE_ACTION_TYPE:
+                return None
+            outcome = gate_outcome(action)
+            if not outcome.pdf_key:
+                return None
+            bucket = S3Bucket.load(get_settings().s3_bucket_block)
+            return outcome.pdf_key, read_object(bucket, outcome.pdf_key)
+
+        try:
+            found = await run_in_threadpool(read)
+        except ApprovalError as exc:
+            return self.error_page(404, str(exc))
+        except Exception as exc:  # the bucket or its block is unreachable
+            return self.error_page(502, f"the PDF could not be read: {type(exc).__name__}: {exc}")
+        if found is None:
+            return self.error_page(404, f"proposed action {action_id} has no quote PDF")
+        key, data = found
+        name = key.rsplit("/", 1)[-1]
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={**SECURITY_HEADERS, "Content-Disposition": f'inline; filename="{name}"'},
+        )
 
 
 def _run_url(flow_run_id: str | None) -> str | None:
@@ -413,6 +536,7 @@ def create_app(
             Route("/actions/{action_id:int}", page.show, methods=["GET"]),
             Route("/actions/{action_id:int}/approve", page.approve, methods=["POST"]),
             Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
+            Route("/actions/{action_id:int}/pdf", page.pdf, methods=["GET"]),
         ],
         middleware=[Middleware(LoopbackHostOnly, allowed_hosts=allowed_hosts)],
     )

@@ -75,26 +75,31 @@ def show(action_id: int) -> None:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(_line(a))
-    typer.echo(
-        f"approver {a.approver}  hash {a.payload_hash[:12]}  flow run {a.flow_run_id or '-'}"
-    )
+    typer.echo(f"approver {a.approver}  flow run {a.flow_run_id or '-'}")
+    typer.echo(f"payload hash {a.payload_hash}  (pass it as --expect-hash to decide on this)")
     if a.decided_at:
         typer.echo(f"decided {a.decided_at:%Y-%m-%d %H:%M:%S}Z notes: {a.decision_notes or ''}")
+    if a.approved_payload_hash:
+        typer.echo(f"approved hash {a.approved_payload_hash}")
     typer.echo(json.dumps(a.payload, indent=2, default=str))
 
 
-def _parse_overrides(values: list[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _parse_overrides(values: list[str]) -> dict[str, str]:
+    """ITEM=PRICE pairs; the prices are checked by the contract's one price rule."""
+    from quoteflow.decision import DecisionError, parse_price
+
+    out: dict[str, str] = {}
     for v in values:
         code, sep, price = v.partition("=")
+        if not sep or not code.strip():
+            raise typer.BadParameter(f"--price {v!r}: expected ITEM=PRICE, e.g. FS-1001=41.50")
+        if code.strip() in out:
+            raise typer.BadParameter(f"--price {v!r}: {code.strip()} is given twice")
         try:
-            if not sep:
-                raise ValueError
-            out[code.strip()] = float(price)
-        except ValueError as exc:
-            raise typer.BadParameter(
-                f"--price {v!r}: expected ITEM=PRICE, e.g. FS-1001=41.50"
-            ) from exc
+            parse_price(code.strip(), price)
+        except DecisionError as exc:
+            raise typer.BadParameter(f"--price {v!r}: {exc}") from exc
+        out[code.strip()] = price.strip()
     return out
 
 
@@ -106,28 +111,51 @@ def approve_cmd(
         list[str] | None,
         typer.Option(help="Price override ITEM=PRICE (quote gates only); repeatable."),
     ] = None,
-    approver: Annotated[str, typer.Option()] = "mike",
+    approver: Annotated[str, typer.Option(help="A configured approver.")] = "mike",
+    expect_hash: Annotated[
+        str | None,
+        typer.Option(help="The payload hash `actions show` printed: refuse if it changed."),
+    ] = None,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="Approve prices that are zero, below cost, under the margin floor, or "
+            "more than 3x / under 1/3 of the quoted price.",
+        ),
+    ] = False,
 ) -> None:
     """Approve a pending proposed action (a quote gate resumes its waiting run)."""
     from quoteflow.approvals import ApprovalError, approve
     from quoteflow.cli.context import use_stack_api
 
+    overrides = _parse_overrides(price or [])
     use_stack_api()
     try:
         a = approve(
-            action_id, approver=approver, notes=notes, price_overrides=_parse_overrides(price or [])
+            action_id,
+            approver=approver,
+            notes=notes,
+            price_overrides=overrides,
+            expected_hash=expect_hash,
+            confirm=confirm,
         )
     except ApprovalError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"approved {_line(a)}")
+    typer.echo(f"approved hash {a.approved_payload_hash}")
 
 
 @app.command("reject")
 def reject_cmd(
     action_id: int,
     notes: Annotated[str | None, typer.Option(help="Why (kept on the action).")] = None,
-    approver: Annotated[str, typer.Option()] = "mike",
+    approver: Annotated[str, typer.Option(help="A configured approver.")] = "mike",
+    expect_hash: Annotated[
+        str | None,
+        typer.Option(help="The payload hash `actions show` printed: refuse if it changed."),
+    ] = None,
 ) -> None:
     """Reject a pending proposed action."""
     from quoteflow.approvals import ApprovalError, reject
@@ -135,7 +163,7 @@ def reject_cmd(
 
     use_stack_api()
     try:
-        a = reject(action_id, approver=approver, notes=notes)
+        a = reject(action_id, approver=approver, notes=notes, expected_hash=expect_hash)
     except ApprovalError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -1,0 +1,122 @@
+"""A resumed run executes the payload Mike approved, through a real deployment and worker:
+even when its saved task results are gone at resume (an S3 outage, a lifecycle rule) and
+its preview is rebuilt from prices changed since, it writes what was approved, never the
+recomputation."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+import sqlalchemy as sa
+from prefect.deployments import run_deployment
+from prefect_aws import S3Bucket
+from sqlmodel import Session, select
+
+from deployments.deploy import deploy_all, work_pool_name
+from deployments.worker import start_worker, stop_worker
+from quoteflow.approvals import GATE_ACTION_TYPE, approve, find_action, gate_entity_ref
+from quoteflow.db import get_engine
+from quoteflow.models import PricingMaster, Quote, QuoteLine
+from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
+from quoteflow.quote import payload_hash
+from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from quoteflow.settings import get_settings
+
+
+@pytest.fixture(scope="module")
+def worker(stack, seeded_db, tmp_path_factory):
+    """Deployments on the session's Prefect server, and a worker serving them."""
+    deploy_all()
+    state_dir = tmp_path_factory.mktemp("worker")
+    started = start_worker(work_pool_name(), api_url=stack.prefect.api_url, state_dir=state_dir)
+    yield started
+    stop_worker(state_dir)
+
+
+FS1004 = (
+    PricingMaster.customer_id == DEMO_CUSTOMER_ID,
+    PricingMaster.item_code == "FS-1004",
+    PricingMaster.school_year == DEMO_SCHOOL_YEAR,
+)
+
+
+@pytest.mark.usefixtures("demo_pricing_restored")
+def test_lost_results_at_resume_still_write_the_approved_prices(worker):
+    run = run_deployment(
+        "customer-quote/customer-quote",
+        parameters={
+            "request": {
+                "customer_id": DEMO_CUSTOMER_ID,
+                "item_codes": list(DEMO_ITEM_CODES),
+                "school_year": DEMO_SCHOOL_YEAR,
+            }
+        },
+        timeout=0,
+    )
+    run_id = str(run.id)
+    wait_for_flow_run(
+        lambda: read_flow_run(run_id),
+        lambda r: r.state is not None and r.state.is_paused(),
+        timeout=180,
+        what="customer-quote to wait for approval",
+    )
+    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    assert gate is not None
+    shown = {line["item_code"]: line["case_price"] for line in gate.payload["preview"]["lines"]}
+    assert Decimal(shown["FS-1004"]) != Decimal("999.00")
+
+    # While it waits: the price list changes, and every saved task result is lost.
+    with Session(get_engine()) as s:
+        s.execute(sa.update(PricingMaster).where(*FS1004).values(case_price=Decimal("999.00")))
+        s.commit()
+    results = S3Bucket.load(get_settings().results_block)
+    client = results.credentials.get_s3_client()
+    for obj in results.list_objects():
+        client.delete_object(Bucket=results.bucket_name, Key=obj["Key"])
+    assert results.list_objects() == []
+
+    decided = approve(gate.id, notes="approved as shown", expected_hash=gate.payload_hash)
+    assert decided.approved_payload_hash == gate.payload_hash == payload_hash(gate.payload)
+
+    done = wait_for_flow_run(
+        lambda: read_flow_run(run_id),
+        lambda r: r.state is not None and r.state.is_final(),
+        timeout=240,
+        what="customer-quote to finish",
+    )
+    assert done.state.is_completed(), done.state.message
+    with Session(get_engine()) as s:
+        quote = s.exec(select(Quote).where(Quote.flow_run_id == run_id)).one()
+        lines = {
+            line.item_code: line.case_price
+            for line in s.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))
+        }
+    assert lines["FS-1004"] == Decimal(shown["FS-1004"])  # what Mike saw, not today's 999.00
+    approved_total = sum(
+        Decimal(line["line_total"])
+        for line in gate.payload["preview"]["lines"]
+        if line["line_total"] is not None
+    )
+    assert quote.subtotal == approved_total
+    # It knew why: its rebuilt preview differed, so it executed the stored approved payload.
+    assert any("differs from the one Mike approved" in m for m in run_logs(run_id))
+
+
+def run_logs(run_id: str, timeout: float = 20.0) -> list[str]:
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_client(sync_client=True) as client:
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(run_id)])),
+                limit=200,
+            )
+        messages = [log.message for log in logs]
+        if any("differs" in m for m in messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.5)
