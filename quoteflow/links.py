@@ -9,7 +9,7 @@ the action itself: once decided, every link to it answers "already decided" (410
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -82,3 +82,30 @@ def read_link(key: str, token: str, *, now: datetime | None = None) -> LinkClaim
 def link_url(base_url: str, token: str) -> str:
     """The absolute address Mike opens."""
     return f"{base_url.rstrip('/')}{LINK_PATH}{token}"
+
+
+# ---------------------------------------------------------------- the key and the link of an action
+
+
+def signing_key() -> str:
+    """The key links are signed with, from its Prefect Secret block (never from code)."""
+    from prefect.blocks.system import Secret
+
+    from quoteflow.settings import get_settings
+
+    return str(Secret.load(get_settings().link_key_block).get())
+
+
+def action_link(action_id: int, key: str | None = None) -> str:
+    """A signed link to the action as it is now: its canonical payload hash and expiry
+    (actions without one get the configured link lifetime)."""
+    from quoteflow.approvals import get_action
+    from quoteflow.models import utcnow
+    from quoteflow.quote import payload_hash
+    from quoteflow.settings import get_settings
+
+    settings = get_settings()
+    action = get_action(action_id)
+    expires = action.expires_at or utcnow() + timedelta(hours=settings.link_ttl_hours)
+    claims = LinkClaims(action.id, payload_hash(action.payload), expires)
+    return link_url(settings.public_base_url, sign_link(key or signing_key(), claims))

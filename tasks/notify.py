@@ -11,14 +11,13 @@ import prefect.blocks.notifications  # noqa: F401  (Prefect's own notifier types
 import sqlalchemy as sa
 from prefect import task
 from prefect.blocks.core import Block
-from prefect.blocks.system import Secret
 from prefect.logging import get_logger
 
 from blocks.notify import EmailNotification  # noqa: F401  (our default notifier, by slug)
 from quoteflow import ledger
 from quoteflow.approvals import get_action
 from quoteflow.db import session_scope
-from quoteflow.links import LinkClaims, link_url, sign_link
+from quoteflow.links import action_link
 from quoteflow.models import ActionStatus, ProposedAction, utcnow
 from quoteflow.notices import (
     GATE_ACTION_TYPE,
@@ -30,24 +29,7 @@ from quoteflow.notices import (
     notice_key,
     waiting_notice,
 )
-from quoteflow.quote import payload_hash
 from quoteflow.settings import get_settings
-
-
-def link_signing_key() -> str:
-    """The key signed links are made with (a Prefect Secret block)."""
-    return str(Secret.load(get_settings().link_key_block).get())
-
-
-def action_link(action_id: int) -> str:
-    """A signed link to the action as it is now: its payload hash and its expiry."""
-    settings = get_settings()
-    action = get_action(action_id)
-    expires = action.expires_at or utcnow() + timedelta(hours=settings.link_ttl_hours)
-    token = sign_link(
-        link_signing_key(), LinkClaims(action.id, payload_hash(action.payload), expires)
-    )
-    return link_url(settings.public_base_url, token)
 
 
 def _deliver(key: str, notice: Notice, event_type: str) -> bool:

@@ -11,7 +11,15 @@ from decimal import Decimal
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from quoteflow.links import LinkClaims, LinkExpired, LinkInvalid, link_url, read_link, sign_link
+from quoteflow.links import (
+    LinkClaims,
+    LinkExpired,
+    LinkInvalid,
+    link_url,
+    read_link,
+    sign_link,
+    signing_key,
+)
 from quoteflow.notices import (
     NoticeCandidate,
     alert_notice,
@@ -158,13 +166,13 @@ def _link_in(body: str) -> str:
 def test_mike_gets_one_notice_with_a_working_link_and_one_reminder(gate, smtp_messages) -> None:
     from quoteflow.approvals import expire
     from quoteflow.settings import get_settings
-    from tasks.notify import link_signing_key, send_due_notices, send_waiting_notice
+    from tasks.notify import send_due_notices, send_waiting_notice
 
     assert send_waiting_notice(gate.id) is True
     assert send_waiting_notice(gate.id) is False  # once
     [msg] = [m for m in smtp_messages.wait_for(1) if "Q-2026-0042" in m["Subject"]]
     assert msg["To"] == get_settings().approver_email
-    claims = read_link(link_signing_key(), _link_in(msg.get_content()))
+    claims = read_link(signing_key(), _link_in(msg.get_content()))
     assert claims.action_id == gate.id and claims.payload_hash == gate.payload_hash
 
     # 10 minutes left < the 15-minute reminder window: the sweep reminds once.

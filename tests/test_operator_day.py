@@ -28,14 +28,13 @@ from quoteflow.approvals import (
     gate_entity_ref,
 )
 from quoteflow.db import get_engine
-from quoteflow.links import read_link
+from quoteflow.links import read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import OutboundEmailLog, Quote, QuoteLine
 from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuotePreview, QuoteRequest
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
-from tasks.notify import link_signing_key
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +105,7 @@ def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
     notices = smtp_messages.wait_for(1, to=mike)
     [notice] = [m for m in notices if preview.quote_id in m["Subject"]]
     token = notice.get_content().split("/a/", 1)[1].split()[0]
-    assert read_link(link_signing_key(), token).action_id == gate.id
+    assert read_link(signing_key(), token).action_id == gate.id
     target = preview.quotable_lines[0]
     approve(gate.id, notes="ok", price_overrides={target.item_code: 99.99})
     with pytest.raises(ApprovalError, match="already approved"):

@@ -49,6 +49,7 @@ from quoteflow.decision import (
     parse_price,
     price_concerns,
 )
+from quoteflow.links import LinkClaims, LinkError, read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ActionStatus
 from quoteflow.pdf import format_money
@@ -286,8 +287,9 @@ class LoopbackHostOnly:
 class ApprovalPage:
     """The routes; holds the template environment and the per-process form token."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, link_key: str | None = None) -> None:
         self.token = token
+        self._link_key = link_key
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -305,6 +307,12 @@ class ApprovalPage:
 
     def error_page(self, status: int, message: str) -> HTMLResponse:
         return self.render("error.html", status, status=status, message=message)
+
+    def link_key(self) -> str:
+        """The link signing key, read from its block once per process."""
+        if self._link_key is None:
+            self._link_key = signing_key()
+        return self._link_key
 
     async def index(self, request: Request) -> Response:
         actions = await run_in_threadpool(approvals.list_actions)
@@ -344,12 +352,19 @@ class ApprovalPage:
         error_field: str | None = None,
         values: Mapping[str, str] | None = None,
         review: dict[str, Any] | None = None,
+        link: str | None = None,
+        seen_hash: str | None = None,
+        locked: str | None = None,
     ) -> HTMLResponse:
         """The action with what it proposes, and the decision form while it is pending;
-        once decided, what was decided and what followed."""
+        once decided, what was decided and what followed. Opened from a signed ``link``,
+        the form posts back to it; ``locked`` says why no decision can be taken here."""
         run_url = _run_url(action.flow_run_id)
         context: dict[str, Any] = {
             "a": action,
+            "link": link,
+            "seen_hash": seen_hash or action.payload_hash,
+            "locked": locked,
             "token": self.token,
             "token_field": TOKEN_FIELD,
             "hash_field": HASH_FIELD,
@@ -420,20 +435,42 @@ class ApprovalPage:
             action = await run_in_threadpool(approvals.get_action, action_id)
         except ApprovalError as exc:
             return self.error_page(404, str(exc))
+        return await self._decide_action(action, values, decision)
+
+    async def _decide_action(
+        self,
+        action: ActionView,
+        values: Mapping[str, str],
+        decision: approvals.Decision,
+        *,
+        link: str | None = None,
+        link_hash: str | None = None,
+    ) -> Response:
+        """Check the form and decide through the approvals contract. From a signed link the
+        hash that counts is the one the link was signed with (what the message showed)."""
+        action_id = action.id
         preview = _gate_preview(action)
         try:
             form = check_decision_form(values, preview, with_prices=decision == "approve")
         except FormError as exc:
             return self.action_page(
-                action, status=exc.status, error=exc.message, error_field=exc.field, values=values
+                action,
+                status=exc.status,
+                error=exc.message,
+                error_field=exc.field,
+                values=values,
+                link=link,
+                seen_hash=link_hash,
             )
+        if link_hash is not None:
+            form.expect_hash = link_hash
         confirmed = False
         pending = action.status == ActionStatus.pending
         if decision == "approve" and form.price_overrides and preview is not None and pending:
             digest = review_digest(action, form.price_overrides)
             confirmed = secrets.compare_digest(values.get(CONFIRM_FIELD, ""), digest)
             if not confirmed:
-                return self._review(action, preview, form, digest, values)
+                return self._review(action, preview, form, digest, values, link, link_hash)
         decide: Callable[[], ActionView]
         if decision == "approve":
 
@@ -455,7 +492,11 @@ class ApprovalPage:
         except ApprovalError as exc:
             with contextlib.suppress(ApprovalError):  # show the fresh status when we can
                 action = await run_in_threadpool(approvals.get_action, action_id)
-            return self.action_page(action, status=409, error=str(exc), values=values)
+            return self.action_page(
+                action, status=409, error=str(exc), values=values, link=link, seen_hash=link_hash
+            )
+        if link is not None:  # the link is spent: show the outcome here, not a 410
+            return self.action_page(decided, done=decided.status)
         return RedirectResponse(f"/actions/{decided.id}?done={decided.status}", status_code=303)
 
     def _review(
@@ -465,6 +506,8 @@ class ApprovalPage:
         form: DecisionForm,
         digest: str,
         values: Mapping[str, str],
+        link: str | None = None,
+        link_hash: str | None = None,
     ) -> HTMLResponse:
         """The review step: the quote recomputed with the typed prices, and what needs
         confirming. Nothing is decided until it is confirmed."""
@@ -473,14 +516,75 @@ class ApprovalPage:
         try:
             recomputed = approved_preview(preview, prices, confirm=True, margin_floor=floor)
         except DecisionError as exc:
-            return self.action_page(action, status=400, error=str(exc), values=values)
+            return self.action_page(
+                action, status=400, error=str(exc), values=values, link=link, seen_hash=link_hash
+            )
         review = {
             "digest": digest,
             "approved": recomputed,
             "rows": compare_rows(preview, recomputed),
             "concerns": price_concerns(preview, prices, margin_floor=floor),
         }
-        return self.action_page(action, values=values, review=review)
+        return self.action_page(
+            action, values=values, review=review, link=link, seen_hash=link_hash
+        )
+
+    # ------------------------------------------------------------ signed links
+
+    def _open_link(self, token: str) -> tuple[LinkClaims, ActionView]:
+        """The link's claims and its action; LinkError or ApprovalError when unusable."""
+        claims = read_link(self.link_key(), token)
+        return claims, approvals.get_action(claims.action_id)
+
+    async def link_show(self, request: Request) -> Response:
+        """GET of a signed link: the action with Approve and Reject. Never decides: mail
+        scanners and link previewers open links."""
+        return await self._link(request, None)
+
+    async def link_decide(self, request: Request) -> Response:
+        """POST to a signed link: ``decision=approve|reject``, notes, prices. The link is
+        the only credential; it decides once."""
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.error_page(exc.status, exc.message)
+        return await self._link(request, values)
+
+    async def _link(self, request: Request, values: Mapping[str, str] | None) -> Response:
+        token: str = request.path_params["token"]
+        try:
+            claims, action = await run_in_threadpool(self._open_link, token)
+        except LinkError as exc:
+            return self.error_page(exc.status_code, str(exc))
+        except ApprovalError as exc:
+            return self.error_page(404, str(exc))
+        spent = link_spent(action)
+        if spent:
+            return self.error_page(410, spent)
+        link = f"/a/{token}"
+        if payload_hash(action.payload) != claims.payload_hash:
+            locked = (
+                "This action changed after the message you opened was sent: what is shown "
+                "below is the new version. The link cannot decide it; open it from the "
+                "approval page or wait for the new message."
+            )
+            status = 409 if values is not None else 200
+            return self.action_page(action, status=status, link=link, locked=locked)
+        if values is None:
+            return self.action_page(action, link=link, seen_hash=claims.payload_hash)
+        decision = values.get("decision", "")
+        if decision not in ("approve", "reject"):
+            return self.action_page(
+                action,
+                status=400,
+                error=f"decision: {decision!r} is not approve or reject",
+                values=values,
+                link=link,
+                seen_hash=claims.payload_hash,
+            )
+        return await self._decide_action(
+            action, values, decision, link=link, link_hash=claims.payload_hash
+        )
 
     async def pdf(self, request: Request) -> Response:
         """The quote PDF of a decided gate, read from the bucket."""
@@ -518,6 +622,21 @@ class ApprovalPage:
         )
 
 
+def link_spent(action: ActionView) -> str | None:
+    """Why a link to this action can no longer be used (it was decided or it expired)."""
+    if action.status == ActionStatus.pending:
+        if action.expires_at is not None and _aware(action.expires_at) <= datetime.now(UTC):
+            return f"This action expired at {format_utc(action.expires_at)}; nothing was decided."
+        return None
+    if action.status == ActionStatus.expired:
+        return f"This action expired ({format_utc(action.decided_at)}); nothing was decided."
+    notes = f' Notes: "{action.decision_notes}".' if action.decision_notes else ""
+    return (
+        f"This link was already used: {action.status} by {action.approver} at "
+        f"{format_utc(action.decided_at)}.{notes}"
+    )
+
+
 def _run_url(flow_run_id: str | None) -> str | None:
     """The flow run in the Prefect UI, when this process knows the UI."""
     ui = get_current_settings().ui_url
@@ -525,11 +644,15 @@ def _run_url(flow_run_id: str | None) -> str | None:
 
 
 def create_app(
-    *, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS, token: str | None = None
+    *,
+    allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
+    token: str | None = None,
+    link_key: str | None = None,
 ) -> Starlette:
     """The approval page as an ASGI app. The form token is random per app (per process)
-    unless given; only requests addressed to ``allowed_hosts`` are answered."""
-    page = ApprovalPage(token or secrets.token_urlsafe(32))
+    unless given; only requests addressed to ``allowed_hosts`` are answered. Signed links
+    are checked with ``link_key`` (default: the key in its Prefect block)."""
+    page = ApprovalPage(token or secrets.token_urlsafe(32), link_key)
     app = Starlette(
         routes=[
             Route("/", page.index, methods=["GET"]),
@@ -537,6 +660,8 @@ def create_app(
             Route("/actions/{action_id:int}/approve", page.approve, methods=["POST"]),
             Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
             Route("/actions/{action_id:int}/pdf", page.pdf, methods=["GET"]),
+            Route("/a/{token}", page.link_show, methods=["GET"]),
+            Route("/a/{token}", page.link_decide, methods=["POST"]),
         ],
         middleware=[Middleware(LoopbackHostOnly, allowed_hosts=allowed_hosts)],
     )
