@@ -492,3 +492,31 @@ def test_a_link_to_a_changed_action_shows_the_new_payload_and_cannot_decide(link
     refused = link_client.post(link, data={"decision": "approve", "expect_hash": gate.payload_hash})
     assert refused.status_code == 409
     assert row(gate.id).status == "pending"
+
+
+# ---------------------------------------------------------------- re-opening
+
+
+def test_an_expired_quote_is_reopened_once_as_the_same_request(client):
+    from quoteflow.approvals import expire, reopen
+
+    gate = staged_gate()
+    preview = QuotePreview.model_validate(gate.payload["preview"])
+    page = client.get(f"/actions/{gate.id}")
+    assert 'id="reopen"' not in page.text  # pending: nothing to re-open
+    refused = client.post(f"/actions/{gate.id}/reopen", data={"csrf_token": token_of(page.text)})
+    assert refused.status_code == 409 and "only an expired or rejected quote" in refused.text
+
+    expire(gate.id)
+    page = client.get(f"/actions/{gate.id}")
+    assert 'id="reopen"' in page.text
+    done = client.post(f"/actions/{gate.id}/reopen", data={"csrf_token": token_of(page.text)})
+    assert done.status_code == 303
+    draft_id = int(done.headers["location"].split("/")[2].split("?")[0])
+    draft = get_action(draft_id)
+    assert draft.action_type == "quote_draft" and draft.status == "approved"
+    request = QuoteRequest.model_validate(draft.payload["request"])
+    assert request.quote_id == preview.quote_id
+    assert request.item_codes == [line.item_code for line in preview.lines]
+    assert (request.customer_id, request.school_year) == (preview.customer_id, preview.school_year)
+    assert reopen(gate.id).id == draft_id  # twice: the same draft, no second run

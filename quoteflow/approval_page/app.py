@@ -529,6 +529,27 @@ class ApprovalPage:
             action, values=values, review=review, link=link, seen_hash=link_hash
         )
 
+    async def reopen(self, request: Request) -> Response:
+        """Re-open an expired or rejected quote gate: a new run for the same request."""
+        action_id: int = request.path_params["action_id"]
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.error_page(exc.status, exc.message)
+        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
+            return self.error_page(
+                403, "The form token is missing or stale: reload the page and try again."
+            )
+        try:
+            draft = await run_in_threadpool(approvals.reopen, action_id)
+        except ApprovalError as exc:
+            try:
+                action = await run_in_threadpool(approvals.get_action, action_id)
+            except ApprovalError:
+                return self.error_page(404, str(exc))
+            return self.action_page(action, status=409, error=str(exc))
+        return RedirectResponse(f"/actions/{draft.id}?done={draft.status}", status_code=303)
+
     # ------------------------------------------------------------ signed links
 
     def _open_link(self, token: str) -> tuple[LinkClaims, ActionView]:
@@ -660,6 +681,7 @@ def create_app(
             Route("/actions/{action_id:int}/approve", page.approve, methods=["POST"]),
             Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
             Route("/actions/{action_id:int}/pdf", page.pdf, methods=["GET"]),
+            Route("/actions/{action_id:int}/reopen", page.reopen, methods=["POST"]),
             Route("/a/{token}", page.link_show, methods=["GET"]),
             Route("/a/{token}", page.link_decide, methods=["POST"]),
         ],
