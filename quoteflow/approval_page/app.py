@@ -677,6 +677,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", page.index, methods=["GET"]),
+            Route("/healthz", lambda _r: PlainTextResponse("ok"), methods=["GET"]),
             Route("/actions/{action_id:int}", page.show, methods=["GET"]),
             Route("/actions/{action_id:int}/approve", page.approve, methods=["POST"]),
             Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
