@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +89,18 @@ class Settings(BaseSettings):
         ge=0,
         le=3600,
         description="A paused run records its own expiry; after this grace the sweep does.",
+    )
+    page_password_hash: SecretStr | None = Field(
+        default=None,
+        description="scrypt hash of the approval page password (`quoteflow page hash-password`); "
+        "required to serve the page beyond loopback. Else read from page_password_block.",
+    )
+    page_password_block: str = Field(
+        default="quoteflow-page-password",
+        description="Secret block holding the page password hash, when not in the environment.",
+    )
+    page_session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="How long a page login lasts."
     )
     local_timezone: str = Field(
         default="America/Chicago", description="Mike's timezone, for deadlines in messages."

@@ -520,3 +520,71 @@ def test_an_expired_quote_is_reopened_once_as_the_same_request(client):
     assert request.item_codes == [line.item_code for line in preview.lines]
     assert (request.customer_id, request.school_year) == (preview.customer_id, preview.school_year)
     assert reopen(gate.id).id == draft_id  # twice: the same draft, no second run
+
+
+# ---------------------------------------------------------------- login beyond loopback
+
+
+def test_password_hashes_sessions_and_the_limiter() -> None:
+    from quoteflow.approval_page.auth import (
+        LoginLimiter,
+        hash_password,
+        make_session,
+        read_session,
+        verify_password,
+    )
+
+    stored = hash_password("correct horse battery")
+    assert stored.startswith("scrypt$") and "correct" not in stored
+    assert verify_password("correct horse battery", stored)
+    assert not verify_password("correct horse batterY", stored)
+    assert not verify_password("anything", "not-a-hash")
+    with pytest.raises(ValueError, match="at least 10"):
+        hash_password("short")
+    cookie = make_session(KEY, "mike")
+    assert read_session(KEY, cookie, max_age_seconds=60) == "mike"
+    assert read_session("other-key-" + "z" * 20, cookie, max_age_seconds=60) is None
+    assert read_session(KEY, cookie + "x", max_age_seconds=60) is None
+    limiter = LoginLimiter(attempts=2, window_seconds=60)
+    limiter.failed("ip", now=0)
+    assert limiter.retry_after("ip", now=1) == 0
+    limiter.failed("ip", now=1)
+    assert limiter.retry_after("ip", now=2) == 59
+    assert limiter.retry_after("ip", now=59.5) == 1 and limiter.retry_after("ip", now=60) == 0
+
+
+def test_beyond_loopback_every_page_but_links_needs_the_password(page_env):
+    from quoteflow.approval_page.auth import hash_password
+
+    app = create_app(
+        link_key=KEY,
+        password_hash=hash_password("correct horse battery"),
+        allowed_hosts={"quotes.example"},
+        secure_cookies=True,
+    )
+    email = staged_email()
+    with TestClient(app, base_url="https://quotes.example", follow_redirects=False) as c:
+        first = c.get(f"/actions/{email.id}")
+        assert first.status_code == 303
+        assert first.headers["location"] == f"/login?next=/actions/{email.id}"
+        assert c.post(f"/actions/{email.id}/reject", data={}).status_code == 401
+        assert c.get(link_for(email)).status_code == 200  # a signed link needs no login
+
+        form = c.get("/login")
+        token = token_of(form.text)
+        wrong = {"csrf_token": token, "password": "guess", "next": f"/actions/{email.id}"}
+        assert c.post("/login", data=wrong).status_code == 401
+        right = dict(wrong, password="correct horse battery")
+        ok = c.post("/login", data=right)
+        assert ok.status_code == 303 and ok.headers["location"] == f"/actions/{email.id}"
+        cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie
+        assert c.get(f"/actions/{email.id}").status_code == 200
+        offsite = c.post("/login", data=dict(right, next="//evil.example/"))
+        assert offsite.headers["location"] == "/"
+
+        for _ in range(5):
+            assert c.post("/login", data=wrong).status_code == 401
+        limited = c.post("/login", data=right)  # even the right password waits now
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    assert row(email.id).status == "pending"

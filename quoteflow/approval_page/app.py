@@ -34,6 +34,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from quoteflow import approvals
+from quoteflow.approval_page.auth import (
+    SESSION_COOKIE,
+    LoginLimiter,
+    make_session,
+    read_session,
+    verify_password,
+)
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
@@ -287,9 +294,19 @@ class LoopbackHostOnly:
 class ApprovalPage:
     """The routes; holds the template environment and the per-process form token."""
 
-    def __init__(self, token: str, link_key: str | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        link_key: str | None = None,
+        *,
+        password_hash: str | None = None,
+        secure_cookies: bool = False,
+    ) -> None:
         self.token = token
         self._link_key = link_key
+        self.password_hash = password_hash
+        self.secure_cookies = secure_cookies
+        self.limiter = LoginLimiter()
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -550,6 +567,73 @@ class ApprovalPage:
             return self.action_page(action, status=409, error=str(exc))
         return RedirectResponse(f"/actions/{draft.id}?done={draft.status}", status_code=303)
 
+    # ------------------------------------------------------------ login
+
+    def session_user(self, request: Request) -> str | None:
+        """Who is logged in (None: nobody, or no login needed)."""
+        hours = get_settings().page_session_hours
+        return read_session(
+            self.link_key(),
+            request.cookies.get(SESSION_COOKIE),
+            max_age_seconds=int(hours * 3600),
+        )
+
+    async def login_form(self, request: Request) -> Response:
+        return self.render(
+            "login.html",
+            token=self.token,
+            token_field=TOKEN_FIELD,
+            next=_safe_next(request.query_params.get("next")),
+            error=None,
+        )
+
+    async def login(self, request: Request) -> Response:
+        """Check the password; a client gets a few tries per quarter hour."""
+        client = request.client.host if request.client else "?"
+        wait = self.limiter.retry_after(client)
+        if wait:
+            response = self.error_page(429, f"Too many failed logins: try again in {wait} s.")
+            response.headers["Retry-After"] = str(wait)
+            return response
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.error_page(exc.status, exc.message)
+        target = _safe_next(values.get("next"))
+        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
+            return self.error_page(403, "The form token is missing or stale: reload the page.")
+        ok = self.password_hash is not None and await run_in_threadpool(
+            verify_password, values.get("password", ""), self.password_hash
+        )
+        if not ok:
+            self.limiter.failed(client)
+            return self.render(
+                "login.html",
+                401,
+                token=self.token,
+                token_field=TOKEN_FIELD,
+                next=target,
+                error="That password is not right.",
+            )
+        self.limiter.succeeded(client)
+        user = get_settings().approvers[0]
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            make_session(self.link_key(), user),
+            max_age=int(get_settings().page_session_hours * 3600),
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookies,
+            path="/",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
     # ------------------------------------------------------------ signed links
 
     def _open_link(self, token: str) -> tuple[LinkClaims, ActionView]:
@@ -643,6 +727,47 @@ class ApprovalPage:
         )
 
 
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host (``//x``) or scheme."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+OPEN_PATHS = ("/a/", "/login", "/healthz")
+
+
+class RequireLogin:
+    """With a password configured, every page but signed links, the login and the health
+    check needs a session; without one, the page stays loopback-only and open."""
+
+    def __init__(self, app: ASGIApp, page: ApprovalPage) -> None:
+        self.app = app
+        self.page = page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or self.page.password_hash is None
+            or scope["path"].startswith(OPEN_PATHS)
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if self.page.session_user(request) is not None:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD"):
+            from urllib.parse import quote
+
+            response: Response = RedirectResponse(
+                f"/login?next={quote(scope['path'])}", status_code=303
+            )
+        else:
+            response = self.page.error_page(401, "Please log in first.")
+        await response(scope, receive, send)
+
+
 def link_spent(action: ActionView) -> str | None:
     """Why a link to this action can no longer be used (it was decided or it expired)."""
     if action.status == ActionStatus.pending:
@@ -669,15 +794,26 @@ def create_app(
     allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
     token: str | None = None,
     link_key: str | None = None,
+    password_hash: str | None = None,
+    secure_cookies: bool = False,
 ) -> Starlette:
     """The approval page as an ASGI app. The form token is random per app (per process)
     unless given; only requests addressed to ``allowed_hosts`` are answered. Signed links
-    are checked with ``link_key`` (default: the key in its Prefect block)."""
-    page = ApprovalPage(token or secrets.token_urlsafe(32), link_key)
+    and sessions are signed with ``link_key`` (default: the key in its Prefect block).
+    With ``password_hash`` every page but signed links needs a login."""
+    page = ApprovalPage(
+        token or secrets.token_urlsafe(32),
+        link_key,
+        password_hash=password_hash,
+        secure_cookies=secure_cookies,
+    )
     app = Starlette(
         routes=[
             Route("/", page.index, methods=["GET"]),
             Route("/healthz", lambda _r: PlainTextResponse("ok"), methods=["GET"]),
+            Route("/login", page.login_form, methods=["GET"]),
+            Route("/login", page.login, methods=["POST"]),
+            Route("/logout", page.logout, methods=["POST"]),
             Route("/actions/{action_id:int}", page.show, methods=["GET"]),
             Route("/actions/{action_id:int}/approve", page.approve, methods=["POST"]),
             Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
@@ -686,6 +822,9 @@ def create_app(
             Route("/a/{token}", page.link_show, methods=["GET"]),
             Route("/a/{token}", page.link_decide, methods=["POST"]),
         ],
-        middleware=[Middleware(LoopbackHostOnly, allowed_hosts=allowed_hosts)],
+        middleware=[
+            Middleware(LoopbackHostOnly, allowed_hosts=allowed_hosts),
+            Middleware(RequireLogin, page=page),
+        ],
     )
     return app
