@@ -22,12 +22,14 @@ A group never mixes the two sources, so a real host is never paired with local s
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from prefect.blocks.core import Block
+from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -35,6 +37,7 @@ from prefect_aws import AwsCredentials, S3Bucket
 from pydantic import BaseModel, SecretBytes, SecretStr
 
 from blocks.netsuite import NetSuiteCredentials
+from blocks.notify import EmailNotification
 from blocks.smtp import SmtpServer
 from blocks.storage import make_aws_credentials, make_s3_bucket
 from quoteflow.settings import get_settings
@@ -273,7 +276,7 @@ def register_blocks(
     overwrite: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Create or update the five blocks; returns {block name: block document id}.
+    """Create or update the seven blocks (the link key is only ever created); returns {block name: block document id}.
 
     ``state`` is the local stack to fall back on (default: the one in Settings.state_dir,
     loaded only if needed). ``env`` replaces os.environ as the first source (tests pass ``{}``
@@ -316,4 +319,10 @@ def register_blocks(
             from_address=smtp.from_address,
         )
         ids[settings.smtp_block] = _save(smtp_block, settings.smtp_block, overwrite=overwrite)
+        notify_name = settings.notify_block.rsplit("/", 1)[-1]
+        notifier = EmailNotification(smtp=smtp_block, to=settings.approver_email)
+        ids[notify_name] = _save(notifier, notify_name, overwrite=overwrite)
+        # The link key is made once and never replaced: replacing it voids every link out.
+        link_key = Secret(value=secrets.token_urlsafe(32))
+        ids[settings.link_key_block] = _save(link_key, settings.link_key_block, overwrite=False)
     return ids

@@ -59,6 +59,7 @@ from tasks.context import (
 from tasks.email import draft_quote_email
 from tasks.ledger import emit_workflow_event, log_run, stage_verify_checks, write_reflexion
 from tasks.netsuite import push_estimate
+from tasks.notify import notify_waiting_action
 from tasks.pdf import render_pdf
 from tasks.profiles import touch_ar_forecast
 from tasks.quotes import build_quote_preview, write_quote
@@ -261,6 +262,8 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
         # Lane 3: the HITL gate (risk 3 >= 3). Nothing below happens before approval.
         gate = stage_gate_action(run_id, preview, settings.approval_window_minutes)
         log_run(run_id, RunStatus.awaiting_approval)
+        # A failed notice never holds the gate: the reminder sweep sends it again.
+        notify_waiting_action(gate.id, return_state=True)
         decision, gate = _await_decision(preview, gate)
         if decision is None:
             record_gate_expired(gate.id)

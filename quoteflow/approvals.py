@@ -526,6 +526,57 @@ def reject(
     )
 
 
+REOPENABLE = (ActionStatus.expired, ActionStatus.rejected)
+
+
+def reopen(
+    action_id: int, *, approver: str = "mike", notes: str | None = None, url: str | None = None
+) -> ActionView:
+    """Quote again what an expired or rejected quote gate proposed, without retyping: a
+    quote_draft for the same request that keeps the quote id, approved at once, so a new
+    customer-quote run starts and its gate comes back to Mike. Re-opening one gate twice
+    gives the same draft."""
+    gate = get_action(action_id, url=url)
+    if gate.action_type != GATE_ACTION_TYPE:
+        raise ApprovalError(
+            f"proposed action {action_id} is a {gate.action_type}: only a quote approval can be re-opened"
+        )
+    if gate.status not in REOPENABLE:
+        raise ApprovalError(
+            f"proposed action {action_id} is {gate.status}: only an expired or rejected quote "
+            "can be re-opened; nothing changed"
+        )
+    preview = staged_preview(gate)
+    request = QuoteRequest(
+        customer_id=preview.customer_id,
+        item_codes=[line.item_code for line in preview.lines],
+        school_year=preview.school_year,
+        quote_id=preview.quote_id,
+        catalog=preview.catalog,
+        include_pdf=preview.include_pdf,
+    )
+    draft = stage_action(
+        action_type=QUOTE_DRAFT_ACTION_TYPE,
+        entity_ref=f"reopen:{gate.id}",
+        payload={"request": request.model_dump(mode="json"), "reopens_action_id": gate.id},
+        url=url,
+    )
+    if draft.status != ActionStatus.pending:
+        return draft
+    try:
+        return approve(
+            draft.id,
+            approver=approver,
+            notes=notes or f"re-opened quote {preview.quote_id} (action #{gate.id})",
+            url=url,
+        )
+    except ApprovalError:
+        again = get_action(draft.id, url=url)
+        if again.status == ActionStatus.approved:  # a concurrent re-open won: same draft
+            return again
+        raise
+
+
 class RecordedDecision(BaseModel):
     """What the run learnt recording a decision: the action as recorded, or why the typed
     decision was refused (the gate stays pending; the run asks again)."""

@@ -118,6 +118,15 @@ def record_event(
     return created
 
 
+def recorded_keys(keys: list[str]) -> set[str]:
+    """Which of these idempotency keys the ledger already holds."""
+    if not keys:
+        return set()
+    with session_scope() as s:
+        stmt = sa.select(Event.idempotency_key).where(Event.idempotency_key.in_(keys))
+        return set(s.execute(stmt).scalars())
+
+
 def record_alert(*, run_id: str, step: str, attempts: int, error: str) -> bool:
     """One alert per failed step per run (not per attempt)."""
     return record_event(

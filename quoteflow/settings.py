@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,51 @@ class Settings(BaseSettings):
         default="northwind-supply.example", description="Domain of quote emails' Message-IDs."
     )
     currency: str = Field(default="USD")
+
+    # Telling Mike: notifications, signed links, reminders (issue 10).
+    notify_block: str = Field(
+        default="quoteflow-email-notification/quoteflow-notify",
+        description="Notification block as 'type-slug/name': our email block by default, or "
+        "any Prefect notification block (e.g. 'slack-webhook/mike').",
+    )
+    approver_email: str = Field(
+        default="mike@northwind-supply.example",
+        description="Where the default email notification block sends Mike's notices.",
+    )
+    link_key_block: str = Field(
+        default="quoteflow-link-key", description="Secret block holding the link signing key."
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:4620",
+        description="Base URL of the approval page as Mike reaches it; used in signed links.",
+    )
+    link_ttl_hours: float = Field(
+        default=72, gt=0, le=24 * 30, description="Lifetime of a link to an action with no expiry."
+    )
+    reminder_minutes: float = Field(
+        default=15, ge=0, le=24 * 60, description="Remind Mike this long before a gate expires."
+    )
+    expiry_grace_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="A paused run records its own expiry; after this grace the sweep does.",
+    )
+    page_password_hash: SecretStr | None = Field(
+        default=None,
+        description="scrypt hash of the approval page password (`quoteflow page hash-password`); "
+        "required to serve the page beyond loopback. Else read from page_password_block.",
+    )
+    page_password_block: str = Field(
+        default="quoteflow-page-password",
+        description="Secret block holding the page password hash, when not in the environment.",
+    )
+    page_session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="How long a page login lasts."
+    )
+    local_timezone: str = Field(
+        default="America/Chicago", description="Mike's timezone, for deadlines in messages."
+    )
 
     # Retry policy of every fan-out step (contract section 9).
     retry_attempts: int = Field(default=3, ge=1, le=10)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from prefect import task
+from prefect.logging import get_logger
 
 from quoteflow.approvals import ActionView, stage_action
 from quoteflow.mail import SEND_ACTION_TYPE, compose_quote_email
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
+from tasks.notify import send_waiting_notice
 from tasks.pdf import StoredPdf
 from tasks.policy import PermanentStepError, fanout_task_options
 
@@ -28,10 +30,17 @@ def draft_quote_email(
         )
     except ValueError as exc:
         raise PermanentStepError(str(exc)) from exc
-    return stage_action(
+    staged = stage_action(
         action_type=SEND_ACTION_TYPE,
         entity_ref=f"quote:{preview.quote_id}",
         payload=draft.model_dump(mode="json"),
         approver="mike",
         flow_run_id=flow_run_id,
     )
+    try:
+        send_waiting_notice(staged.id)
+    except Exception as exc:  # the draft is staged; the reminder sweep re-sends the notice
+        get_logger("quoteflow.notify").warning(
+            "notice for action %s not sent yet: %s", staged.id, exc
+        )
+    return staged

@@ -25,6 +25,7 @@ from quoteflow.approval_page import create_app
 from quoteflow.approvals import GATE_ACTION_TYPE, ActionView, draft_quote, get_action, stage_action
 from quoteflow.cli.page import app as page_cli
 from quoteflow.db import get_engine
+from quoteflow.links import LinkClaims, sign_link
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ProposedAction, Quote, QuoteLine, utcnow
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
@@ -410,3 +411,180 @@ def test_a_decision_on_a_page_older_than_the_payload_is_refused(client):
     )
     assert refused.status_code == 409 and "not what you were shown" in refused.text
     assert row(gate.id).status == "pending"
+
+
+# ---------------------------------------------------------------- signed links
+
+KEY = "test-link-key-" + "x" * 20
+
+
+@pytest.fixture
+def link_client(page_env) -> Iterator[TestClient]:
+    with TestClient(create_app(link_key=KEY), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def link_for(action, *, expires_in: timedelta = timedelta(hours=1), key: str = KEY) -> str:
+    claims = LinkClaims(action.id, payload_hash(action.payload), utcnow() + expires_in)
+    return f"/a/{sign_link(key, claims)}"
+
+
+def test_opening_a_link_shows_the_action_and_decides_nothing(link_client):
+    email = staged_email()
+    link = link_for(email)
+    for _ in range(2):  # a mail scanner, then Mike
+        page = link_client.get(link)
+        assert page.status_code == 200
+        assert email.payload["subject"] in page.text
+        assert f'formaction="{link}"' in page.text and 'value="approve"' in page.text
+        assert 'name="csrf_token"' not in page.text  # the link is the credential
+    assert row(email.id).status == "pending"
+
+
+def test_a_link_decides_once_then_answers_gone(link_client):
+    email = staged_email()
+    link = link_for(email)
+    seen = hash_of(link_client.get(link).text)
+    done = link_client.post(link, data={"decision": "approve", "notes": "go", "expect_hash": seen})
+    assert done.status_code == 200, done.text
+    assert 'class="badge approved"' in done.text
+    decided = row(email.id)
+    assert decided.status == "approved" and decided.decision_notes == "go"
+    assert decided.approved_payload_hash == payload_hash(email.payload)
+
+    for again in (link_client.get(link), link_client.post(link, data={"decision": "reject"})):
+        assert again.status_code == 410
+        assert re.search(r"already used: approved by mike at \d{4}-\d\d-\d\d", again.text)
+    assert row(email.id).status == "approved"
+
+
+def test_expired_tampered_and_foreign_links_are_refused(link_client):
+    email = staged_email()
+    expired = link_for(email, expires_in=timedelta(seconds=-1))
+    assert link_client.get(expired).status_code == 410
+    assert link_client.post(expired, data={"decision": "approve"}).status_code == 410
+    good = link_for(email)
+    tampered = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    foreign = link_for(email, key="another-key-" + "y" * 20)
+    for bad in (tampered, foreign):
+        assert link_client.get(bad).status_code == 403
+        assert link_client.post(bad, data={"decision": "approve"}).status_code == 403
+    bogus = link_client.post(good, data={"decision": "maybe", "expect_hash": "0" * 64})
+    assert bogus.status_code == 400 and "not approve or reject" in bogus.text
+    assert row(email.id).status == "pending"
+
+
+def test_a_link_to_a_changed_action_shows_the_new_payload_and_cannot_decide(link_client):
+    gate = staged_gate()
+    link = link_for(gate)
+    with Session(get_engine()) as s:  # the price is lowered after the message went out
+        stored = s.get(ProposedAction, gate.id)
+        assert stored is not None
+        preview = dict(stored.payload["preview"])
+        preview["lines"] = [dict(preview["lines"][0], case_price="12.00"), preview["lines"][1]]
+        stored.payload = {**stored.payload, "preview": preview}
+        s.add(stored)
+        s.commit()
+    page = link_client.get(link)
+    assert page.status_code == 200
+    assert 'id="locked"' in page.text and "$12.00" in page.text
+    assert 'value="approve"' not in page.text
+    refused = link_client.post(link, data={"decision": "approve", "expect_hash": gate.payload_hash})
+    assert refused.status_code == 409
+    assert row(gate.id).status == "pending"
+
+
+# ---------------------------------------------------------------- re-opening
+
+
+def test_an_expired_quote_is_reopened_once_as_the_same_request(client):
+    from quoteflow.approvals import expire, reopen
+
+    gate = staged_gate()
+    preview = QuotePreview.model_validate(gate.payload["preview"])
+    page = client.get(f"/actions/{gate.id}")
+    assert 'id="reopen"' not in page.text  # pending: nothing to re-open
+    refused = client.post(f"/actions/{gate.id}/reopen", data={"csrf_token": token_of(page.text)})
+    assert refused.status_code == 409 and "only an expired or rejected quote" in refused.text
+
+    expire(gate.id)
+    page = client.get(f"/actions/{gate.id}")
+    assert 'id="reopen"' in page.text
+    done = client.post(f"/actions/{gate.id}/reopen", data={"csrf_token": token_of(page.text)})
+    assert done.status_code == 303
+    draft_id = int(done.headers["location"].split("/")[2].split("?")[0])
+    draft = get_action(draft_id)
+    assert draft.action_type == "quote_draft" and draft.status == "approved"
+    request = QuoteRequest.model_validate(draft.payload["request"])
+    assert request.quote_id == preview.quote_id
+    assert request.item_codes == [line.item_code for line in preview.lines]
+    assert (request.customer_id, request.school_year) == (preview.customer_id, preview.school_year)
+    assert reopen(gate.id).id == draft_id  # twice: the same draft, no second run
+
+
+# ---------------------------------------------------------------- login beyond loopback
+
+
+def test_password_hashes_sessions_and_the_limiter() -> None:
+    from quoteflow.approval_page.auth import (
+        LoginLimiter,
+        hash_password,
+        make_session,
+        read_session,
+        verify_password,
+    )
+
+    stored = hash_password("correct horse battery")
+    assert stored.startswith("scrypt$") and "correct" not in stored
+    assert verify_password("correct horse battery", stored)
+    assert not verify_password("correct horse batterY", stored)
+    assert not verify_password("anything", "not-a-hash")
+    with pytest.raises(ValueError, match="at least 10"):
+        hash_password("short")
+    cookie = make_session(KEY, "mike")
+    assert read_session(KEY, cookie, max_age_seconds=60) == "mike"
+    assert read_session("other-key-" + "z" * 20, cookie, max_age_seconds=60) is None
+    assert read_session(KEY, cookie + "x", max_age_seconds=60) is None
+    limiter = LoginLimiter(attempts=2, window_seconds=60)
+    limiter.failed("ip", now=0)
+    assert limiter.retry_after("ip", now=1) == 0
+    limiter.failed("ip", now=1)
+    assert limiter.retry_after("ip", now=2) == 59
+    assert limiter.retry_after("ip", now=59.5) == 1 and limiter.retry_after("ip", now=60) == 0
+
+
+def test_beyond_loopback_every_page_but_links_needs_the_password(page_env):
+    from quoteflow.approval_page.auth import hash_password
+
+    app = create_app(
+        link_key=KEY,
+        password_hash=hash_password("correct horse battery"),
+        allowed_hosts={"quotes.example"},
+        secure_cookies=True,
+    )
+    email = staged_email()
+    with TestClient(app, base_url="https://quotes.example", follow_redirects=False) as c:
+        first = c.get(f"/actions/{email.id}")
+        assert first.status_code == 303
+        assert first.headers["location"] == f"/login?next=/actions/{email.id}"
+        assert c.post(f"/actions/{email.id}/reject", data={}).status_code == 401
+        assert c.get(link_for(email)).status_code == 200  # a signed link needs no login
+
+        form = c.get("/login")
+        token = token_of(form.text)
+        wrong = {"csrf_token": token, "password": "guess", "next": f"/actions/{email.id}"}
+        assert c.post("/login", data=wrong).status_code == 401
+        right = dict(wrong, password="correct horse battery")
+        ok = c.post("/login", data=right)
+        assert ok.status_code == 303 and ok.headers["location"] == f"/actions/{email.id}"
+        cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie
+        assert c.get(f"/actions/{email.id}").status_code == 200
+        offsite = c.post("/login", data=dict(right, next="//evil.example/"))
+        assert offsite.headers["location"] == "/"
+
+        for _ in range(5):
+            assert c.post("/login", data=wrong).status_code == 401
+        limited = c.post("/login", data=right)  # even the right password waits now
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    assert row(email.id).status == "pending"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
 from prefect_aws import AwsCredentials, S3Bucket
 from typer.testing import CliRunner
@@ -70,6 +71,7 @@ async def _documents() -> list[tuple[str | None, bool, str]]:
 
 def test_register_twice_keeps_the_same_documents(stack: StackState) -> None:
     # The stack fixture registered once already; this is the second and third time.
+    key_before = Secret.load(get_settings().link_key_block).get()
     first = register_blocks(stack, env={})
     second = register_blocks(stack, env={})
     kept = register_blocks(stack, overwrite=False, env={})
@@ -81,7 +83,11 @@ def test_register_twice_keeps_the_same_documents(stack: StackState) -> None:
         settings.results_block,
         settings.netsuite_block,
         settings.smtp_block,
+        settings.notify_block.rsplit("/", 1)[-1],
+        settings.link_key_block,
     }
+    # The link key is made once: registering again never replaces it (it would void links).
+    assert Secret.load(settings.link_key_block).get() == key_before
     assert (
         str(S3Bucket.load(settings.s3_bucket_block)._block_document_id)
         == (first[settings.s3_bucket_block])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlmodel import Session, select
 
 from deployments.deploy import deploy_all, work_pool_name
 from deployments.worker import start_worker, stop_worker
+from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     ApprovalError,
@@ -26,6 +28,7 @@ from quoteflow.approvals import (
     gate_entity_ref,
 )
 from quoteflow.db import get_engine
+from quoteflow.links import read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import OutboundEmailLog, Quote, QuoteLine
 from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
@@ -97,6 +100,12 @@ def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
     gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
     assert gate is not None and gate.status == "pending"
     preview = QuotePreview.model_validate(gate.payload["preview"])
+    # Mike was told, with a signed link to exactly this gate.
+    mike = get_settings().approver_email
+    notices = smtp_messages.wait_for(1, to=mike)
+    [notice] = [m for m in notices if preview.quote_id in m["Subject"]]
+    token = notice.get_content().split("/a/", 1)[1].split()[0]
+    assert read_link(signing_key(), token).action_id == gate.id
     target = preview.quotable_lines[0]
     approve(gate.id, notes="ok", price_overrides={target.item_code: 99.99})
     with pytest.raises(ApprovalError, match="already approved"):
@@ -145,8 +154,11 @@ def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
         what="send-quote-email to finish",
     )
     assert sent.state.is_completed(), sent.state.message
-    (message,) = smtp_messages.wait_for(1)
+    customer = preview.customer_email
+    assert customer
+    (message,) = smtp_messages.wait_for(1, to=customer)
     assert quote.id in message["Subject"]
+    assert any("is ready to send" in m["Subject"] for m in smtp_messages.new(to=mike))
     assert any(p.get_content_type() == "application/pdf" for p in message.iter_attachments())
     with pytest.raises(ApprovalError):
         approve(email.id)  # a second approval is refused; nothing is sent again
@@ -158,7 +170,23 @@ def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
         ).one()
         quote = s.get(Quote, quote.id)
     assert logs == 1 and quote.lifecycle_status == "sent"
-    assert len(smtp_messages.new()) == 1
+    assert len(smtp_messages.new(to=customer)) == 1
+
+
+def test_an_alert_reaches_mike_through_the_automation(deployed, smtp_messages):
+    run_id = str(uuid.uuid4())
+    ledger.record_alert(run_id=run_id, step="ns_push", attempts=3, error="NetSuite 503")
+    subject = f"Step ns_push failed for good in run {run_id}"
+    deadline = time.monotonic() + 180
+    found: list = []
+    while not found and time.monotonic() < deadline:
+        found = [
+            m
+            for m in smtp_messages.wait_for(1, timeout=2, to=get_settings().approver_email)
+            if subject in m["Subject"]
+        ]
+    assert found, "the alert never reached Mike's inbox"
+    assert "after 3 attempt(s): NetSuite 503" in found[0].get_content()
 
 
 def test_deployments_registered_with_schedule(deployed):

@@ -34,6 +34,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from quoteflow import approvals
+from quoteflow.approval_page.auth import (
+    SESSION_COOKIE,
+    LoginLimiter,
+    make_session,
+    read_session,
+    verify_password,
+)
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
@@ -49,6 +56,7 @@ from quoteflow.decision import (
     parse_price,
     price_concerns,
 )
+from quoteflow.links import LinkClaims, LinkError, read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ActionStatus
 from quoteflow.pdf import format_money
@@ -286,8 +294,19 @@ class LoopbackHostOnly:
 class ApprovalPage:
     """The routes; holds the template environment and the per-process form token."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(
+        self,
+        token: str,
+        link_key: str | None = None,
+        *,
+        password_hash: str | None = None,
+        secure_cookies: bool = False,
+    ) -> None:
         self.token = token
+        self._link_key = link_key
+        self.password_hash = password_hash
+        self.secure_cookies = secure_cookies
+        self.limiter = LoginLimiter()
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -305,6 +324,12 @@ class ApprovalPage:
 
     def error_page(self, status: int, message: str) -> HTMLResponse:
         return self.render("error.html", status, status=status, message=message)
+
+    def link_key(self) -> str:
+        """The link signing key, read from its block once per process."""
+        if self._link_key is None:
+            self._link_key = signing_key()
+        return self._link_key
 
     async def index(self, request: Request) -> Response:
         actions = await run_in_threadpool(approvals.list_actions)
@@ -344,12 +369,19 @@ class ApprovalPage:
         error_field: str | None = None,
         values: Mapping[str, str] | None = None,
         review: dict[str, Any] | None = None,
+        link: str | None = None,
+        seen_hash: str | None = None,
+        locked: str | None = None,
     ) -> HTMLResponse:
         """The action with what it proposes, and the decision form while it is pending;
-        once decided, what was decided and what followed."""
+        once decided, what was decided and what followed. Opened from a signed ``link``,
+        the form posts back to it; ``locked`` says why no decision can be taken here."""
         run_url = _run_url(action.flow_run_id)
         context: dict[str, Any] = {
             "a": action,
+            "link": link,
+            "seen_hash": seen_hash or action.payload_hash,
+            "locked": locked,
             "token": self.token,
             "token_field": TOKEN_FIELD,
             "hash_field": HASH_FIELD,
@@ -420,20 +452,42 @@ class ApprovalPage:
             action = await run_in_threadpool(approvals.get_action, action_id)
         except ApprovalError as exc:
             return self.error_page(404, str(exc))
+        return await self._decide_action(action, values, decision)
+
+    async def _decide_action(
+        self,
+        action: ActionView,
+        values: Mapping[str, str],
+        decision: approvals.Decision,
+        *,
+        link: str | None = None,
+        link_hash: str | None = None,
+    ) -> Response:
+        """Check the form and decide through the approvals contract. From a signed link the
+        hash that counts is the one the link was signed with (what the message showed)."""
+        action_id = action.id
         preview = _gate_preview(action)
         try:
             form = check_decision_form(values, preview, with_prices=decision == "approve")
         except FormError as exc:
             return self.action_page(
-                action, status=exc.status, error=exc.message, error_field=exc.field, values=values
+                action,
+                status=exc.status,
+                error=exc.message,
+                error_field=exc.field,
+                values=values,
+                link=link,
+                seen_hash=link_hash,
             )
+        if link_hash is not None:
+            form.expect_hash = link_hash
         confirmed = False
         pending = action.status == ActionStatus.pending
         if decision == "approve" and form.price_overrides and preview is not None and pending:
             digest = review_digest(action, form.price_overrides)
             confirmed = secrets.compare_digest(values.get(CONFIRM_FIELD, ""), digest)
             if not confirmed:
-                return self._review(action, preview, form, digest, values)
+                return self._review(action, preview, form, digest, values, link, link_hash)
         approver = get_settings().approvers[0]  # the page is the (single) admin's own
         decide: Callable[[], ActionView]
         if decision == "approve":
@@ -459,7 +513,11 @@ class ApprovalPage:
         except ApprovalError as exc:
             with contextlib.suppress(ApprovalError):  # show the fresh status when we can
                 action = await run_in_threadpool(approvals.get_action, action_id)
-            return self.action_page(action, status=409, error=str(exc), values=values)
+            return self.action_page(
+                action, status=409, error=str(exc), values=values, link=link, seen_hash=link_hash
+            )
+        if link is not None:  # the link is spent: show the outcome here, not a 410
+            return self.action_page(decided, done=decided.status)
         return RedirectResponse(f"/actions/{decided.id}?done={decided.status}", status_code=303)
 
     def _review(
@@ -469,6 +527,8 @@ class ApprovalPage:
         form: DecisionForm,
         digest: str,
         values: Mapping[str, str],
+        link: str | None = None,
+        link_hash: str | None = None,
     ) -> HTMLResponse:
         """The review step: the quote recomputed with the typed prices, and what needs
         confirming. Nothing is decided until it is confirmed."""
@@ -477,14 +537,165 @@ class ApprovalPage:
         try:
             recomputed = approved_preview(preview, prices, confirm=True, margin_floor=floor)
         except DecisionError as exc:
-            return self.action_page(action, status=400, error=str(exc), values=values)
+            return self.action_page(
+                action, status=400, error=str(exc), values=values, link=link, seen_hash=link_hash
+            )
         review = {
             "digest": digest,
             "approved": recomputed,
             "rows": compare_rows(preview, recomputed),
             "concerns": price_concerns(preview, prices, margin_floor=floor),
         }
-        return self.action_page(action, values=values, review=review)
+        return self.action_page(
+            action, values=values, review=review, link=link, seen_hash=link_hash
+        )
+
+    async def reopen(self, request: Request) -> Response:
+        """Re-open an expired or rejected quote gate: a new run for the same request."""
+        action_id: int = request.path_params["action_id"]
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.error_page(exc.status, exc.message)
+        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
+            return self.error_page(
+                403, "The form token is missing or stale: reload the page and try again."
+            )
+        try:
+            draft = await run_in_threadpool(
+                lambda: approvals.reopen(action_id, approver=get_settings().approvers[0])
+            )
+        except ApprovalError as exc:
+            try:
+                action = await run_in_threadpool(approvals.get_action, action_id)
+            except ApprovalError:
+                return self.error_page(404, str(exc))
+            return self.action_page(action, status=409, error=str(exc))
+        return RedirectResponse(f"/actions/{draft.id}?done={draft.status}", status_code=303)
+
+    # ------------------------------------------------------------ login
+
+    def session_user(self, request: Request) -> str | None:
+        """Who is logged in (None: nobody, or no login needed)."""
+        hours = get_settings().page_session_hours
+        return read_session(
+            self.link_key(),
+            request.cookies.get(SESSION_COOKIE),
+            max_age_seconds=int(hours * 3600),
+        )
+
+    async def login_form(self, request: Request) -> Response:
+        return self.render(
+            "login.html",
+            token=self.token,
+            token_field=TOKEN_FIELD,
+            next=_safe_next(request.query_params.get("next")),
+            error=None,
+        )
+
+    async def login(self, request: Request) -> Response:
+        """Check the password; a client gets a few tries per quarter hour."""
+        client = request.client.host if request.client else "?"
+        wait = self.limiter.retry_after(client)
+        if wait:
+            response = self.error_page(429, f"Too many failed logins: try again in {wait} s.")
+            response.headers["Retry-After"] = str(wait)
+            return response
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.error_page(exc.status, exc.message)
+        target = _safe_next(values.get("next"))
+        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
+            return self.error_page(403, "The form token is missing or stale: reload the page.")
+        ok = self.password_hash is not None and await run_in_threadpool(
+            verify_password, values.get("password", ""), self.password_hash
+        )
+        if not ok:
+            self.limiter.failed(client)
+            return self.render(
+                "login.html",
+                401,
+                token=self.token,
+                token_field=TOKEN_FIELD,
+                next=target,
+                error="That password is not right.",
+            )
+        self.limiter.succeeded(client)
+        user = get_settings().approvers[0]
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            make_session(self.link_key(), user),
+            max_age=int(get_settings().page_session_hours * 3600),
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookies,
+            path="/",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # ------------------------------------------------------------ signed links
+
+    def _open_link(self, token: str) -> tuple[LinkClaims, ActionView]:
+        """The link's claims and its action; LinkError or ApprovalError when unusable."""
+        claims = read_link(self.link_key(), token)
+        return claims, approvals.get_action(claims.action_id)
+
+    async def link_show(self, request: Request) -> Response:
+        """GET of a signed link: the action with Approve and Reject. Never decides: mail
+        scanners and link previewers open links."""
+        return await self._link(request, None)
+
+    async def link_decide(self, request: Request) -> Response:
+        """POST to a signed link: ``decision=approve|reject``, notes, prices. The link is
+        the only credential; it decides once."""
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.error_page(exc.status, exc.message)
+        return await self._link(request, values)
+
+    async def _link(self, request: Request, values: Mapping[str, str] | None) -> Response:
+        token: str = request.path_params["token"]
+        try:
+            claims, action = await run_in_threadpool(self._open_link, token)
+        except LinkError as exc:
+            return self.error_page(exc.status_code, str(exc))
+        except ApprovalError as exc:
+            return self.error_page(404, str(exc))
+        spent = link_spent(action)
+        if spent:
+            return self.error_page(410, spent)
+        link = f"/a/{token}"
+        if payload_hash(action.payload) != claims.payload_hash:
+            locked = (
+                "This action changed after the message you opened was sent: what is shown "
+                "below is the new version. The link cannot decide it; open it from the "
+                "approval page or wait for the new message."
+            )
+            status = 409 if values is not None else 200
+            return self.action_page(action, status=status, link=link, locked=locked)
+        if values is None:
+            return self.action_page(action, link=link, seen_hash=claims.payload_hash)
+        decision = values.get("decision", "")
+        if decision not in ("approve", "reject"):
+            return self.action_page(
+                action,
+                status=400,
+                error=f"decision: {decision!r} is not approve or reject",
+                values=values,
+                link=link,
+                seen_hash=claims.payload_hash,
+            )
+        return await self._decide_action(
+            action, values, decision, link=link, link_hash=claims.payload_hash
+        )
 
     async def pdf(self, request: Request) -> Response:
         """The quote PDF of a decided gate, read from the bucket."""
@@ -522,6 +733,62 @@ class ApprovalPage:
         )
 
 
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host (``//x``) or scheme."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+OPEN_PATHS = ("/a/", "/login", "/healthz")
+
+
+class RequireLogin:
+    """With a password configured, every page but signed links, the login and the health
+    check needs a session; without one, the page stays loopback-only and open."""
+
+    def __init__(self, app: ASGIApp, page: ApprovalPage) -> None:
+        self.app = app
+        self.page = page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or self.page.password_hash is None
+            or scope["path"].startswith(OPEN_PATHS)
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if self.page.session_user(request) is not None:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD"):
+            from urllib.parse import quote
+
+            response: Response = RedirectResponse(
+                f"/login?next={quote(scope['path'])}", status_code=303
+            )
+        else:
+            response = self.page.error_page(401, "Please log in first.")
+        await response(scope, receive, send)
+
+
+def link_spent(action: ActionView) -> str | None:
+    """Why a link to this action can no longer be used (it was decided or it expired)."""
+    if action.status == ActionStatus.pending:
+        if action.expires_at is not None and _aware(action.expires_at) <= datetime.now(UTC):
+            return f"This action expired at {format_utc(action.expires_at)}; nothing was decided."
+        return None
+    if action.status == ActionStatus.expired:
+        return f"This action expired ({format_utc(action.decided_at)}); nothing was decided."
+    notes = f' Notes: "{action.decision_notes}".' if action.decision_notes else ""
+    return (
+        f"This link was already used: {action.status} by {action.approver} at "
+        f"{format_utc(action.decided_at)}.{notes}"
+    )
+
+
 def _run_url(flow_run_id: str | None) -> str | None:
     """The flow run in the Prefect UI, when this process knows the UI."""
     ui = get_current_settings().ui_url
@@ -529,21 +796,43 @@ def _run_url(flow_run_id: str | None) -> str | None:
 
 
 def create_app(
-    *, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS, token: str | None = None
+    *,
+    allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
+    token: str | None = None,
+    link_key: str | None = None,
+    password_hash: str | None = None,
+    secure_cookies: bool = False,
 ) -> Starlette:
     """The approval page as an ASGI app. The form token is random per app (per process)
-    unless given; only requests addressed to ``allowed_hosts`` are answered."""
-    page = ApprovalPage(token or secrets.token_urlsafe(32))
+    unless given; only requests addressed to ``allowed_hosts`` are answered. Signed links
+    and sessions are signed with ``link_key`` (default: the key in its Prefect block).
+    With ``password_hash`` every page but signed links needs a login."""
+    page = ApprovalPage(
+        token or secrets.token_urlsafe(32),
+        link_key,
+        password_hash=password_hash,
+        secure_cookies=secure_cookies,
+    )
     app = Starlette(
         routes=[
             Route("/", page.index, methods=["GET"]),
+            Route("/healthz", lambda _r: PlainTextResponse("ok"), methods=["GET"]),
+            Route("/login", page.login_form, methods=["GET"]),
+            Route("/login", page.login, methods=["POST"]),
+            Route("/logout", page.logout, methods=["POST"]),
             Route("/actions/{action_id:int}", page.show, methods=["GET"]),
             Route("/actions/{action_id:int}/approve", page.approve, methods=["POST"]),
             Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
             Route("/actions/{action_id:int}/pdf", page.pdf, methods=["GET"]),
             *quote_routes(page),
+            Route("/actions/{action_id:int}/reopen", page.reopen, methods=["POST"]),
+            Route("/a/{token}", page.link_show, methods=["GET"]),
+            Route("/a/{token}", page.link_decide, methods=["POST"]),
         ],
-        middleware=[Middleware(LoopbackHostOnly, allowed_hosts=allowed_hosts)],
+        middleware=[
+            Middleware(LoopbackHostOnly, allowed_hosts=allowed_hosts),
+            Middleware(RequireLogin, page=page),
+        ],
     )
     return app
 

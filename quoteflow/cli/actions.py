@@ -168,3 +168,22 @@ def reject_cmd(
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"rejected {_line(a)}")
+
+
+@app.command("reopen")
+def reopen_cmd(
+    action_id: int,
+    notes: Annotated[str | None, typer.Option(help="Why (kept on the new draft).")] = None,
+    approver: Annotated[str, typer.Option(help="A configured approver.")] = "mike",
+) -> None:
+    """Quote again an expired or rejected quote gate: same request, same quote id."""
+    from quoteflow.approvals import ApprovalError, reopen
+    from quoteflow.cli.context import use_stack_api
+
+    use_stack_api()
+    try:
+        draft = reopen(action_id, approver=approver, notes=notes)
+    except ApprovalError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"re-opened as draft {_line(draft)}; its quote comes back for approval")

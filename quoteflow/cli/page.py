@@ -12,7 +12,7 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.callback()
 def page() -> None:
-    """Mike's approval page (proposed actions) in a browser, local only."""
+    """Mike's approval page (proposed actions) in a browser."""
 
 
 def is_loopback(host: str) -> bool:
@@ -25,31 +25,74 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def configured_password_hash() -> str | None:
+    """The page password hash: from the environment, else its Secret block, else none."""
+    from quoteflow.settings import get_settings
+
+    settings = get_settings()
+    if settings.page_password_hash is not None:
+        return settings.page_password_hash.get_secret_value()
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(settings.page_password_block).get())
+    except ValueError:  # no such block: no password configured
+        return None
+
+
+@app.command("hash-password")
+def hash_password_cmd() -> None:
+    """Print the hash of a new page password (typed twice, never echoed); put it in
+    QUOTEFLOW_PAGE_PASSWORD_HASH or a Secret block named by QUOTEFLOW_PAGE_PASSWORD_BLOCK."""
+    from quoteflow.approval_page.auth import hash_password
+
+    password = typer.prompt("New page password", hide_input=True, confirmation_prompt=True)
+    try:
+        typer.echo(hash_password(password))
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind; beyond loopback a password is required.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 4620,
 ) -> None:
     """Serve the approval page until interrupted (Ctrl-C)."""
-    if not is_loopback(host):
-        typer.echo(
-            f"refusing to serve on {host}: the approval page decides without a login, so it "
-            "binds loopback addresses only (127.0.0.1, ::1, localhost)",
-            err=True,
-        )
-        raise typer.Exit(2)
     from quoteflow.cli.context import use_stack_api
 
     use_stack_api()  # approving a quote gate resumes its flow run through the Prefect API
+    from urllib.parse import urlsplit
+
+    from quoteflow.approval_page.app import LOOPBACK_HOSTS
+    from quoteflow.settings import get_settings
+
+    password_hash = configured_password_hash()
+    if not is_loopback(host) and password_hash is None:
+        typer.echo(
+            f"refusing to serve on {host}: beyond loopback the page needs a login. Set "
+            "QUOTEFLOW_PAGE_PASSWORD_HASH (make one with `quoteflow page hash-password`).",
+            err=True,
+        )
+        raise typer.Exit(2)
     import uvicorn
 
     from quoteflow.approval_page import create_app
-    from quoteflow.approval_page.app import LOOPBACK_HOSTS
 
+    public = urlsplit(get_settings().public_base_url)
+    allowed = LOOPBACK_HOSTS | {host.lower()} | ({public.hostname} if public.hostname else set())
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"approval page on http://{shown}:{port}/  (Ctrl-C to stop)")
+    login = "login required" if password_hash else "no login: loopback only"
+    typer.echo(f"approval page on http://{shown}:{port}/  ({login}; Ctrl-C to stop)")
     uvicorn.run(
-        create_app(allowed_hosts=LOOPBACK_HOSTS | {host.lower()}),
+        create_app(
+            allowed_hosts=allowed,
+            password_hash=password_hash,
+            secure_cookies=public.scheme == "https",
+        ),
         host=host,
         port=port,
         proxy_headers=False,

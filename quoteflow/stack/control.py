@@ -16,6 +16,7 @@ from quoteflow.stack.services import (
     ServiceSpec,
     health_check,
     netsuite_spec,
+    page_spec,
     prefect_spec,
     s3_spec,
     smtp_spec,
@@ -105,6 +106,9 @@ class Stack:
             return s3_spec(self.state_dir, port, self.bucket)
         if name == "netsuite":
             return netsuite_spec(self.state_dir, port)
+        if name == "page":
+            prefect = self.state.prefect
+            return page_spec(self.state_dir, port, prefect.port if prefect else self.ports.prefect)
         return smtp_spec(self.state_dir, port)
 
     @contextmanager

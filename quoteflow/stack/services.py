@@ -1,4 +1,4 @@
-"""The four services of the local stack: how each is launched, checked and described."""
+"""The services of the local stack: how each is launched, checked and described."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import httpx
 from quoteflow.stack.state import (
     NETSUITE_CREDENTIALS_FILE,
     NetSuiteServiceState,
+    PageServiceState,
     PrefectServiceState,
     S3ServiceState,
     ServiceName,
@@ -324,6 +325,41 @@ def smtp_spec(state_dir: Path, port: int) -> ServiceSpec:
     )
 
 
+def quoteflow_command() -> list[str]:
+    """The venv's ``quoteflow`` entry point (sibling of sys.executable), else ``python -m``."""
+    script = Path(sys.executable).with_name("quoteflow")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "quoteflow.cli"]
+
+
+def page_spec(state_dir: Path, port: int, prefect_port: int) -> ServiceSpec:
+    """The approval page, talking to this stack's Prefect server and database."""
+
+    def make_state(pid: int, log_file: Path) -> ServiceState:
+        return PageServiceState(
+            pid=pid,
+            host=HOST,
+            port=port,
+            url=f"http://{HOST}:{port}",
+            log_file=log_file,
+            started_at=_now(),
+        )
+
+    env = _base_env(state_dir, "page")
+    env["PREFECT_API_URL"] = f"http://{HOST}:{prefect_port}/api"
+    env.setdefault("QUOTEFLOW_STATE_DIR", str(state_dir))
+    return ServiceSpec(
+        name="page",
+        port=port,
+        command=[*quoteflow_command(), "page", "serve", "--host", HOST, "--port", str(port)],
+        env=env,
+        startup_timeout=60.0,
+        health=lambda: _http_ok(f"http://{HOST}:{port}/healthz"),
+        make_state=make_state,
+    )
+
+
 def health_check(name: ServiceName, entry: ServiceState) -> bool:
     """Is the service described by ``entry`` answering on its port?"""
     if name == "prefect":
@@ -335,4 +371,6 @@ def health_check(name: ServiceName, entry: ServiceState) -> bool:
         return _http_ok(f"{entry.url}/_fake/health")
     if name == "smtp":
         return smtp_ok(entry.host, entry.port)
+    if name == "page":
+        return _http_ok(f"{entry.url}/healthz")
     raise StackError(f"unknown service {name!r}")

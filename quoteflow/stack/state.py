@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, SecretStr
 
 from quoteflow.settings import get_settings
 
-ServiceName = Literal["prefect", "s3", "netsuite", "smtp"]
-SERVICE_NAMES: tuple[ServiceName, ...] = ("prefect", "s3", "netsuite", "smtp")
+ServiceName = Literal["prefect", "s3", "netsuite", "smtp", "page"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("prefect", "s3", "netsuite", "smtp", "page")
 
 STATE_FILE = "stack.json"
 SECRETS_FILE = "secrets.json"
@@ -41,10 +41,11 @@ class StackPorts(BaseModel):
     s3: int = Field(default=4566, ge=1, le=65535)
     netsuite: int = Field(default=4610, ge=1, le=65535)
     smtp: int = Field(default=2525, ge=1, le=65535)
+    page: int = Field(default=4620, ge=1, le=65535)
 
     @classmethod
     def free(cls) -> StackPorts:
-        """Four distinct ports that are free on 127.0.0.1 right now (for tests)."""
+        """Distinct ports, one per service, that are free on 127.0.0.1 right now (for tests)."""
         with ExitStack() as stack:
             ports = []
             for _ in SERVICE_NAMES:
@@ -101,6 +102,10 @@ class SmtpServiceState(ServiceState):
     maildir: Path
 
 
+class PageServiceState(ServiceState):
+    """Mike's approval page (signed links in notices point here in the demo)."""
+
+
 class StackState(BaseModel):
     """The content of <state_dir>/stack.json: one entry per running service."""
 
@@ -109,6 +114,7 @@ class StackState(BaseModel):
     s3: S3ServiceState | None = None
     netsuite: NetSuiteServiceState | None = None
     smtp: SmtpServiceState | None = None
+    page: PageServiceState | None = None
 
     def services(self) -> dict[ServiceName, ServiceState]:
         """The services that have an entry, by name."""

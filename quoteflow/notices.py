@@ -1,0 +1,198 @@
+"""What Mike is told, in plain words: an action waits, a gate nears expiry or expired,
+a step or a verify check failed. Pure: composition only; sending lives in tasks/notify.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from quoteflow.pdf import format_money
+from quoteflow.quote import QuotePreview
+
+GATE_ACTION_TYPE = "workflow_customer_quote"
+SEND_ACTION_TYPE = "send_quote_to_customer"
+
+
+class Notice(BaseModel):
+    """One message to Mike."""
+
+    subject: str = Field(max_length=300)
+    body: str
+
+
+def local_time(moment: datetime, tz: str) -> str:
+    """``Fri Nov 27, 2:05 PM CST``: how a person reads a deadline."""
+    local = moment.astimezone(ZoneInfo(tz))
+    hour = local.strftime("%I").lstrip("0")
+    return f"{local:%a %b} {local.day}, {hour}:{local:%M %p %Z}"
+
+
+def _remaining(expires_at: datetime, now: datetime) -> str:
+    minutes = max(int((expires_at - now).total_seconds() // 60), 0)
+    if minutes >= 120:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes} min"
+
+
+def _quote_lines(preview: QuotePreview) -> list[str]:
+    out = []
+    for line in preview.lines:
+        if line.case_price is None:
+            out.append(f"  - {line.item_code} {line.description}: no price (left off the quote)")
+            continue
+        margin = f", margin {line.margin_pct}%" if line.margin_pct is not None else ""
+        out.append(
+            f"  - {line.item_code} {line.description}: "
+            f"{format_money(line.case_price, preview.currency)} per {line.unit}{margin}"
+        )
+    return out
+
+
+def describe_action(action_type: str, payload: dict[str, Any]) -> tuple[str, list[str]]:
+    """(headline, detail lines) for a waiting action."""
+    if action_type == GATE_ACTION_TYPE and "preview" in payload:
+        preview = QuotePreview.model_validate(payload["preview"])
+        margin = f"{preview.margin_pct}%" if preview.margin_pct is not None else "unknown"
+        detail = [
+            f"Customer: {preview.customer_name} ({preview.customer_id}), "
+            f"school year {preview.school_year}",
+            *_quote_lines(preview),
+            f"Subtotal: {format_money(preview.subtotal, preview.currency)}, "
+            f"overall margin {margin}",
+        ]
+        detail += [f"Warning: {w.message}" for w in preview.warnings]
+        return f"Quote {preview.quote_id} for {preview.customer_name} needs your approval", detail
+    if action_type == SEND_ACTION_TYPE:
+        to = payload.get("to_name") or payload.get("to")
+        detail = [
+            f"To: {to} <{payload.get('to')}>",
+            f"Subject: {payload.get('subject')}",
+            "",
+            str(payload.get("body", "")),
+        ]
+        return f"Email for quote {payload.get('quote_id')} is ready to send", detail
+    return f"A {action_type} action waits for you", []
+
+
+def waiting_notice(
+    *,
+    action_id: int,
+    action_type: str,
+    payload: dict[str, Any],
+    expires_at: datetime | None,
+    link: str,
+    tz: str,
+    now: datetime,
+    reminder: bool = False,
+) -> Notice:
+    """The message that tells Mike an action waits, with its signed link."""
+    headline, detail = describe_action(action_type, payload)
+    when = (
+        f"Decide by {local_time(expires_at, tz)} (in {_remaining(expires_at, now)})."
+        if expires_at
+        else "No deadline."
+    )
+    prefix = "Reminder: " if reminder else ""
+    body = "\n".join(
+        [
+            f"{prefix}{headline}.",
+            "",
+            *detail,
+            "",
+            when,
+            "",
+            f"Open to approve or reject (the link shows the action first; it decides nothing "
+            f"until you press a button): {link}",
+            "",
+            f"Action #{action_id}.",
+        ]
+    )
+    return Notice(subject=f"{prefix}{headline}"[:300], body=body)
+
+
+def expired_notice(*, action_id: int, action_type: str, payload: dict[str, Any]) -> Notice:
+    """The message that tells Mike a gate closed without a decision."""
+    headline, detail = describe_action(action_type, payload)
+    body = "\n".join(
+        [
+            f"No decision was made in time: {headline[0].lower()}{headline[1:]} has expired.",
+            "Nothing was sent to the customer or to NetSuite.",
+            "",
+            *detail,
+            "",
+            f"Action #{action_id}. Re-open it from the approval page to quote again.",
+        ]
+    )
+    return Notice(subject=f"Expired: {headline}"[:300], body=body)
+
+
+def alert_notice(event_type: str, payload: dict[str, Any]) -> Notice:
+    """The message for a failed step (``alert``) or a verify check that failed or timed out."""
+    run_id = payload.get("run_id", "?")
+    if event_type == "alert":
+        subject = f"Step {payload.get('step')} failed for good in run {run_id}"
+        body = (
+            f"The {payload.get('step')} step of customer-quote run {run_id} failed after "
+            f"{payload.get('attempts')} attempt(s): {payload.get('error')}\n\n"
+            "The re-drive deployments retry what can be retried; anything else needs a look."
+        )
+    else:
+        outcome = "timed out" if event_type.endswith("timeout") else "failed"
+        check = payload.get("check_name") or payload.get("check") or "a verify check"
+        subject = f"Verify check {check} {outcome} for run {run_id}"
+        details = payload.get("detail") or payload.get("observed") or payload.get("reason") or ""
+        body = f"The verify check {check} of run {run_id} {outcome}. {details}".strip()
+    return Notice(subject=subject[:300], body=body)
+
+
+# ---------------------------------------------------------------- which notices are due
+
+NoticeKind = str  # "waiting" | "reminder" | "expired"
+
+
+def notice_key(kind: NoticeKind, action_id: int) -> str:
+    """The ledger idempotency key of one notice: each kind goes out once per action."""
+    return f"notice:{kind}:{action_id}"
+
+
+class NoticeCandidate(BaseModel):
+    """The facts about an action that decide which notice it is due."""
+
+    action_id: int
+    status: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+def due_notices(
+    actions: list[NoticeCandidate],
+    sent: set[str],
+    *,
+    now: datetime,
+    reminder_minutes: float,
+    first_notice_delay_seconds: float = 60,
+) -> list[tuple[int, NoticeKind]]:
+    """Pending actions whose first notice never went out (the run that staged them sends it;
+    this catches a failed send), pending gates inside the reminder window, and expired
+    gates nobody told Mike about. Each at most once (``sent`` holds the keys already out)."""
+    due: list[tuple[int, NoticeKind]] = []
+    for a in actions:
+        if a.status == "pending":
+            age = (now - a.created_at).total_seconds()
+            if notice_key("waiting", a.action_id) not in sent and age >= first_notice_delay_seconds:
+                due.append((a.action_id, "waiting"))
+            elif (
+                a.expires_at is not None
+                and reminder_minutes > 0
+                and now < a.expires_at
+                and (a.expires_at - now).total_seconds() <= reminder_minutes * 60
+                and notice_key("reminder", a.action_id) not in sent
+            ):
+                due.append((a.action_id, "reminder"))
+        elif a.status == "expired" and notice_key("expired", a.action_id) not in sent:
+            due.append((a.action_id, "expired"))
+    return due

@@ -1,0 +1,138 @@
+"""Telling Mike: waiting actions (with a signed link), reminders, expiry, alerts. Each
+notice is sent through the configured notification block and recorded in the ledger
+under its own key, so it goes out once; a failed send is retried by the next sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import prefect.blocks.notifications  # noqa: F401  (Prefect's own notifier types, by slug)
+import sqlalchemy as sa
+from prefect import task
+from prefect.blocks.core import Block
+from prefect.logging import get_logger
+
+from blocks.notify import EmailNotification  # noqa: F401  (our default notifier, by slug)
+from quoteflow import ledger
+from quoteflow.approvals import get_action
+from quoteflow.db import session_scope
+from quoteflow.links import action_link
+from quoteflow.models import ActionStatus, ProposedAction, utcnow
+from quoteflow.notices import (
+    GATE_ACTION_TYPE,
+    Notice,
+    NoticeCandidate,
+    alert_notice,
+    due_notices,
+    expired_notice,
+    notice_key,
+    waiting_notice,
+)
+from quoteflow.settings import get_settings
+
+
+def _deliver(key: str, notice: Notice, event_type: str) -> bool:
+    """Send once per key: skipped when the ledger holds it, recorded after the send (a
+    crash in between sends it again rather than never)."""
+    if ledger.recorded_keys([key]):
+        return False
+    notifier: Any = Block.load(get_settings().notify_block)
+    notifier.notify(notice.body, notice.subject)
+    ledger.record_event(
+        event_type,
+        key,
+        payload={"subject": notice.subject},
+        resource_id=f"quoteflow.{key.replace(':', '.')}",
+    )
+    return True
+
+
+def _compose(action_id: int, kind: str) -> Notice:
+    settings = get_settings()
+    action = get_action(action_id)
+    if kind == "expired":
+        return expired_notice(
+            action_id=action.id, action_type=action.action_type, payload=action.payload
+        )
+    return waiting_notice(
+        action_id=action.id,
+        action_type=action.action_type,
+        payload=action.payload,
+        expires_at=action.expires_at,
+        link=action_link(action.id),
+        tz=settings.local_timezone,
+        now=utcnow(),
+        reminder=kind == "reminder",
+    )
+
+
+def send_waiting_notice(action_id: int) -> bool:
+    """Tell Mike this action waits for him, with its signed link (once per action)."""
+    if get_action(action_id).status != ActionStatus.pending:
+        return False
+    return _deliver(notice_key("waiting", action_id), _compose(action_id, "waiting"), "notice.sent")
+
+
+@task(retries=2, retry_delay_seconds=[1.5, 3.0])
+def notify_waiting_action(action_id: int) -> bool:
+    """Tell Mike this action waits for him (the gate calls it right after staging)."""
+    return send_waiting_notice(action_id)
+
+
+def _candidates(since_hours: float = 24) -> list[NoticeCandidate]:
+    recent = utcnow() - timedelta(hours=since_hours)
+    stmt = sa.select(ProposedAction).where(
+        sa.or_(
+            ProposedAction.status == ActionStatus.pending,
+            sa.and_(
+                ProposedAction.status == ActionStatus.expired,
+                ProposedAction.action_type == GATE_ACTION_TYPE,
+                ProposedAction.decided_at >= recent,
+            ),
+        )
+    )
+    with session_scope() as s:
+        return [
+            NoticeCandidate(
+                action_id=r.id,
+                status=r.status,
+                created_at=r.created_at,
+                expires_at=r.expires_at,
+            )
+            for r in s.execute(stmt).scalars()
+            if r.id is not None
+        ]
+
+
+@task
+def send_due_notices() -> list[str]:
+    """Missed first notices, reminders before expiry, and expiry notices; returns the keys
+    sent. One failing send is logged and left for the next sweep, never stops the others."""
+    settings = get_settings()
+    logger = get_logger("quoteflow.notify")
+    candidates = _candidates()
+    keys = [
+        notice_key(k, c.action_id) for c in candidates for k in ("waiting", "reminder", "expired")
+    ]
+    due = due_notices(
+        candidates,
+        ledger.recorded_keys(keys),
+        now=utcnow(),
+        reminder_minutes=settings.reminder_minutes,
+    )
+    sent: list[str] = []
+    for action_id, kind in due:
+        key = notice_key(kind, action_id)
+        try:
+            if _deliver(key, _compose(action_id, kind), "notice.sent"):
+                sent.append(key)
+        except Exception as exc:  # one bad action or a flaky relay must not stop the sweep
+            logger.warning("notice %s not sent: %s: %s", key, type(exc).__name__, exc)
+    return sent
+
+
+@task(retries=2, retry_delay_seconds=[1.5, 3.0])
+def notify_alert(event_type: str, event_id: str, payload: dict[str, Any]) -> bool:
+    """Tell Mike a step failed for good or a verify check failed or timed out (once per event)."""
+    return _deliver(f"notice:event:{event_id}", alert_notice(event_type, payload), "notice.sent")
