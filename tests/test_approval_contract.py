@@ -34,6 +34,7 @@ from quoteflow.approvals import (
 from quoteflow.cli.actions import app as actions_cli
 from quoteflow.db import get_engine
 from quoteflow.decision import approved_preview, parse_overrides, price_concerns
+from quoteflow.lifecycle import accept
 from quoteflow.models import PricingMaster, ProposedAction, Quote, QuoteLine, utcnow
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
@@ -332,10 +333,13 @@ def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision():
                 QuoteLine.quote_id == quote.id, QuoteLine.item_code == "FS-1004"
             )
         ).one()
-        written = s.exec(select(PricingMaster).where(*FS1004)).one()
     assert line.case_price == Decimal("0.00") and line.margin_pct is None
-    # The zero price is written back with no margin; the next context load still works.
-    assert written.case_price == Decimal("0.00")
+    # The zero price is proposed; once the customer accepts it is written with no margin,
+    # and the next context load still works.
+    accept(quote.id)
+    with Session(get_engine()) as s:
+        written = s.exec(select(PricingMaster).where(*FS1004)).one()
+    assert written.case_price == Decimal("0.00") and written.margin_pct is None
     (loaded,) = load_current_pricing.fn(DEMO_CUSTOMER_ID, ["FS-1004"], DEMO_SCHOOL_YEAR)
     assert loaded.case_price == Decimal("0.00")
     # The same proposed_action.approved event every channel emits, once.

@@ -87,12 +87,13 @@ def request(**over) -> QuoteRequest:
     return QuoteRequest(**{**data, **over})
 
 
-def approved_quote(price: float | None = None, **req) -> tuple[Quote, str]:
+def approved_quote(price: str | None = None, **req) -> tuple[Quote, str]:
     """A customer-quote run approved by Mike (with one price override when given)."""
     handle = FlowRunHandle(customer_quote, request=request(**req))
     handle.wait_paused()
     overrides = [{"item_code": TARGET, "case_price": price}] if price is not None else []
-    handle.resume(decision="approve", price_overrides=overrides)
+    # The override may raise the margin a lot: confirmed, as Mike would in the form.
+    handle.resume(decision="approve", price_overrides=overrides, confirm=bool(overrides))
     state = handle.join()
     assert state.is_completed(), state.message
     with session() as s:
@@ -186,7 +187,7 @@ def test_override_is_proposed_until_the_customer_accepts_then_applied_once(quote
     before = pricing()
     assert before is not None
     try:
-        quote, run_id = approved_quote(price=77.77)
+        quote, run_id = approved_quote(price="77.77")
         # Approval records a proposal; the price list is untouched.
         after_approval = pricing()
         assert (after_approval.case_price, after_approval.source) == (
