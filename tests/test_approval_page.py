@@ -21,14 +21,14 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from flows.customer_quote import customer_quote
-from quoteflow.approval_page import create_app
+from quoteflow.approval_page import create_app, plain
 from quoteflow.approvals import GATE_ACTION_TYPE, ActionView, draft_quote, get_action, stage_action
 from quoteflow.cli.page import app as page_cli
 from quoteflow.db import get_engine
 from quoteflow.links import LinkClaims, sign_link
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ProposedAction, Quote, QuoteLine, utcnow
-from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
+from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, QuoteWarning, payload_hash
 from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tests.flow_runner import FlowRunHandle
@@ -156,11 +156,16 @@ def test_list_shows_pending_first_then_decided(client):
     older_at = html.index(f'href="/actions/{older.id}"')
     email_at = html.index(f'href="/actions/{email.id}"')
     assert pending_at < newer_at < older_at < decided_at < email_at
-    assert newer.entity_ref in html and "quote_draft" in html
-    assert f"customer {DEMO_CUSTOMER_ID}, 1 item(s), {DEMO_SCHOOL_YEAR}" in html
-    assert f"{newer.created_at:%Y-%m-%d %H:%M} UTC" in html
+    assert (
+        f"Cedar Ridge Unified School District: new quote, 1 item(s), school year {DEMO_SCHOOL_YEAR}"
+        in html
+    )
+    local = plain.local(newer.created_at, get_settings().local_timezone)
+    assert local in html and f"Times are {get_settings().local_timezone}" in html
+    assert 'http-equiv="refresh"' in html  # the list refreshes itself; pages with forms never
+    assert 'http-equiv="refresh"' not in client.get(f"/actions/{newer.id}").text
     decided_part = html[decided_at:]
-    assert "send_quote_to_customer" in decided_part and 'class="badge rejected"' in decided_part
+    assert "Customer email" in decided_part and 'class="badge rejected"' in decided_part
 
 
 def test_quote_draft_page_shows_the_request(client):
@@ -168,9 +173,14 @@ def test_quote_draft_page_shows_the_request(client):
     page = client.get(f"/actions/{draft.id}")
     assert page.status_code == 200
     html = page.text
-    assert f"<code>{DEMO_CUSTOMER_ID}</code>" in html and DEMO_SCHOOL_YEAR in html
+    assert f"<strong>Cedar Ridge Unified School District</strong> ({DEMO_CUSTOMER_ID})" in html
+    assert DEMO_SCHOOL_YEAR in html
     for code in DEMO_ITEM_CODES:
         assert f"<code>{code}</code>" in html
+    assert (
+        "<code>FS-1001</code> Chicken Breast Fillet" in html
+    )  # what the item is, not only its code
+    assert draft.entity_ref in html.split('id="details"', 1)[1]  # technical ids: in Details
     assert f'formaction="/actions/{draft.id}/approve"' in html
     assert f'formaction="/actions/{draft.id}/reject"' in html
     assert 'class="badge pending"' in html
@@ -588,3 +598,152 @@ def test_beyond_loopback_every_page_but_links_needs_the_password(page_env):
         limited = c.post("/login", data=right)  # even the right password waits now
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     assert row(email.id).status == "pending"
+
+
+def drafts_count() -> int:
+    with Session(get_engine()) as s:
+        rows = s.exec(select(ProposedAction).where(ProposedAction.action_type == "quote_draft"))
+        return len(rows.all())
+
+
+def new_quote_form(client: TestClient, **fields: object) -> dict[str, object]:
+    page = client.get("/new-quote")
+    assert page.status_code == 200
+    form_id = re.search(r'name="form_id" value="([^"]+)"', page.text)
+    assert form_id
+    return {"csrf_token": token_of(page.text), "form_id": form_id.group(1), **fields}
+
+
+def test_new_quote_form_stages_and_approves_a_draft(client):
+    page = client.get("/new-quote")
+    assert '<option value="Cedar Ridge Unified School District (1107)">' in page.text
+    assert f'<option value="{DEMO_SCHOOL_YEAR}">' in page.text
+    assert "Cheese Pizza, Whole Grain Crust" in page.text  # items by description
+    # "Show prices": the chosen customer's prices for the year; nothing staged.
+    before = drafts_count()
+    priced = client.post(
+        "/new-quote",
+        data=new_quote_form(
+            client,
+            customer="cedar ridge",
+            school_year=DEMO_SCHOOL_YEAR,
+            item=["FS-1004"],
+            step="prices",
+        ),
+    )
+    assert priced.status_code == 200 and drafts_count() == before
+    assert "prices for Cedar Ridge Unified School District, 2026-27" in priced.text
+    assert re.search(r'value="FS-1004" checked>', priced.text)  # the pick survives
+    assert re.search(r"FS-1004</code>[^$]*\$\d", priced.text)
+
+    form = new_quote_form(
+        client,
+        customer="Cedar Ridge Unified School District (1107)",
+        school_year=DEMO_SCHOOL_YEAR,
+        item=["FS-1001", "FS-1004"],
+        step="create",
+    )
+    done = client.post("/new-quote", data=form)
+    assert done.status_code == 303, done.text
+    draft_id = int(re.search(r"/actions/(\d+)", done.headers["location"]).group(1))
+    draft = get_action(draft_id)
+    assert draft.action_type == "quote_draft" and draft.status == "approved"
+    assert draft.approver == get_settings().approvers[0]
+    assert draft.payload["request"] == {
+        **draft.payload["request"],
+        "customer_id": DEMO_CUSTOMER_ID,
+        "item_codes": ["FS-1001", "FS-1004"],
+        "school_year": DEMO_SCHOOL_YEAR,
+        "include_pdf": False,  # the PDF box was not ticked
+    }
+    # A double tap posts the same form again: the same draft, nothing new staged.
+    again = client.post("/new-quote", data=form)
+    assert again.headers["location"] == done.headers["location"]
+    assert drafts_count() == before + 1
+    shown = client.get(done.headers["location"])
+    assert "Approved." in shown.text and "Cedar Ridge Unified School District" in shown.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"customer": "Nowhere ISD"}, "customer: 'Nowhere ISD' is not one customer"),
+        ({"customer": "schools"}, "customer: 'schools' is not one customer"),  # several
+        ({"customer": "1131"}, "customer: 'Silver Lake Public Schools (1131)': customer 1131"),
+        ({"school_year": "2026-28"}, "school_year: '2026-28': school year must span consecutive"),
+        ({"school_year": "next year"}, "school_year: 'next year': String should match pattern"),
+        ({"item": []}, "item: []: pick at least one item"),
+        ({"item": ["FS 1001"]}, "item: 'FS 1001': String should match pattern"),
+    ],
+)
+def test_new_quote_form_refuses_bad_input_naming_the_field(client, fields, expected):
+    good = {"customer": DEMO_CUSTOMER_ID, "school_year": DEMO_SCHOOL_YEAR, "item": ["FS-1001"]}
+    before = drafts_count()
+    refused = client.post(
+        "/new-quote", data=new_quote_form(client, **{**good, **fields}, step="create")
+    )
+    assert refused.status_code == 400
+    message = re.search(r'id="form-error"><strong>Not created:</strong> (.*?)</div>', refused.text)
+    assert message and expected in message.group(1).replace("&#39;", "'"), refused.text
+    assert 'aria-invalid="true"' in refused.text or 'class="card items invalid"' in refused.text
+    assert drafts_count() == before  # nothing staged
+
+
+def test_new_quote_form_needs_the_form_token(client):
+    before = drafts_count()
+    forged = client.post(
+        "/new-quote",
+        data={
+            "customer": DEMO_CUSTOMER_ID,
+            "school_year": DEMO_SCHOOL_YEAR,
+            "item": "FS-1001",
+            "step": "create",
+            "csrf_token": "forged",
+        },
+    )
+    assert forged.status_code == 403 and drafts_count() == before
+
+
+def test_gate_warnings_read_as_sentences_with_the_floor(client):
+    now = utcnow()
+    preview = QuotePreview(
+        quote_id=f"QTEST-{uuid.uuid4().hex[:8].upper()}",
+        customer_id=DEMO_CUSTOMER_ID,
+        customer_name="Cedar Ridge Unified School District",
+        school_year=DEMO_SCHOOL_YEAR,
+        generated_at=now,
+        valid_until=(now + timedelta(days=30)).date(),
+        lines=[
+            QuoteLineView(
+                line_no=1,
+                item_code="FS-1004",
+                description="Cheese Pizza",
+                case_price=Decimal("75.59"),
+                cost_basis=Decimal("66.90"),
+                margin_pct=Decimal("11.50"),
+                flags=["below_margin_floor"],
+            ),
+        ],
+        warnings=[
+            QuoteWarning(
+                check="margin_floor",
+                message="1 line(s) under the 15% margin floor",
+                item_codes=["FS-1004"],
+            )
+        ],
+        open_quote_ids=["Q-OPEN-1"],
+        subtotal=Decimal("75.59"),
+    )
+    gate = stage_action(
+        action_type=GATE_ACTION_TYPE,
+        entity_ref=f"test:page:{uuid.uuid4().hex}",
+        payload={"preview": preview.model_dump(mode="json"), "workflow_type": "customer_quote"},
+        expires_at=now + timedelta(minutes=42, seconds=30),
+    )
+    html = client.get(f"/actions/{gate.id}").text
+    floor = f"{get_settings().margin_floor_pct:g}"
+    assert f"FS-1004 (Cheese Pizza) would earn 11.5%, under your {floor}% floor." in html
+    assert "$66.90" in html and "$75.59" in html  # money columns carry "$"
+    assert "expires in 42 min" in html
+    assert '<a href="/quotes/Q-OPEN-1">Q-OPEN-1</a>' in html
+    assert gate.payload_hash in html.split('id="details"', 1)[1]  # behind "Details"

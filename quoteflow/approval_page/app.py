@@ -33,7 +33,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from quoteflow import approvals
+from quoteflow import approvals, directory
+from quoteflow.approval_page import plain
 from quoteflow.approval_page.auth import (
     SESSION_COOKIE,
     LoginLimiter,
@@ -72,6 +73,9 @@ CONFIRM_FIELD = "confirm"  # the review step's digest of the prices it showed
 PRICE_FIELD_PREFIX = "price."
 MAX_FORM_BYTES = 64 * 1024
 RECENT_DECIDED = 25
+# The list reloads itself (no scripts under this CSP): only the list, which has no form
+# whose typing a reload would lose.
+INDEX_REFRESH_SECONDS = 30
 
 TYPE_LABELS = {
     GATE_ACTION_TYPE: "Quote approval",
@@ -136,9 +140,9 @@ def _window_closed(action: ActionView, now: datetime) -> bool:
     )
 
 
-def _summary(action: ActionView) -> str:
+def _summary(action: ActionView, names: Mapping[str, str]) -> str:
     """One line saying what the action is about, for the list (approved prices once
-    approved)."""
+    approved); ``names``: customer names by id, for drafts."""
     try:
         if action.action_type == GATE_ACTION_TYPE:
             approved = approved_gate_preview(action)
@@ -150,7 +154,8 @@ def _summary(action: ActionView) -> str:
             )
         if action.action_type == QUOTE_DRAFT_ACTION_TYPE:
             r = QuoteRequest.model_validate(action.payload["request"])
-            return f"customer {r.customer_id}, {len(r.item_codes)} item(s), {r.school_year}"
+            who = names.get(r.customer_id, f"customer {r.customer_id}")
+            return f"{who}: new quote, {len(r.item_codes)} item(s), school year {r.school_year}"
         if action.action_type == SEND_ACTION_TYPE:
             e = EmailDraft.model_validate(action.payload)
             return f"to {e.to}: {e.subject}"
@@ -173,6 +178,11 @@ def _gate_preview(action: ActionView) -> QuotePreview | None:
 
 async def _read_form(request: Request) -> dict[str, str]:
     """An url-encoded form body as {name: first value}."""
+    return {name: values[0] for name, values in (await read_form_lists(request)).items()}
+
+
+async def read_form_lists(request: Request) -> dict[str, list[str]]:
+    """An url-encoded form body as {name: every value} (checkbox groups repeat a name)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
         raise FormError(415, "expected a form post (application/x-www-form-urlencoded)")
@@ -187,7 +197,7 @@ async def _read_form(request: Request) -> dict[str, str]:
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormError(400, f"unreadable form: {exc}") from exc
-    return {name: values[0] for name, values in parsed.items()}
+    return parsed
 
 
 def check_decision_form(
@@ -252,7 +262,9 @@ def compare_rows(staged: QuotePreview, approved: QuotePreview) -> list[dict[str,
                 if line.case_price is not None
                 else "—",
                 "changed": line.case_price != quoted.case_price,
-                "cost": "" if line.cost_basis is None else str(line.cost_basis),
+                "cost": ""
+                if line.cost_basis is None
+                else format_money(line.cost_basis, approved.currency),
                 "margin": "n/a" if line.margin_pct is None else f"{line.margin_pct}%",
                 "flags": line.flags,
             }
@@ -315,6 +327,9 @@ class ApprovalPage:
             lstrip_blocks=True,
         )
         self.env.filters["utc"] = format_utc
+        self.env.filters["local"] = lambda v: plain.local(v, get_settings().local_timezone)
+        self.env.filters["expires"] = plain.expires
+        self.env.globals["tz"] = lambda: get_settings().local_timezone
         self.env.filters["money"] = format_money
         self.env.globals["type_label"] = lambda t: TYPE_LABELS.get(t, t)
 
@@ -341,13 +356,16 @@ class ApprovalPage:
             reverse=True,
         )[:RECENT_DECIDED]
 
+        names = {c.id: c.name for c in await run_in_threadpool(directory.customers)}
+
         def row(a: ActionView) -> dict[str, Any]:
-            return {"a": a, "summary": _summary(a), "closed": _window_closed(a, now)}
+            return {"a": a, "summary": _summary(a, names), "closed": _window_closed(a, now)}
 
         return self.render(
             "index.html",
             pending=[row(a) for a in pending],
             decided=[row(a) for a in decided],
+            refresh_seconds=INDEX_REFRESH_SECONDS,
         )
 
     async def show(self, request: Request) -> Response:
@@ -409,12 +427,20 @@ class ApprovalPage:
                     {
                         **r,
                         "code": line.item_code,
+                        "cost": ""
+                        if line.cost_basis is None
+                        else format_money(line.cost_basis, preview.currency),
                         "priceable": line.resolved,
                         "flagged": bool(line.flags),
                     }
                     for r, line in zip(preview_rows(preview), preview.lines, strict=True)
                 ]
-                context.update(kind="gate", preview=preview, rows=rows)
+                context.update(
+                    kind="gate",
+                    preview=preview,
+                    rows=rows,
+                    plain_warnings=plain.plain_warnings(preview, get_settings().margin_floor_pct),
+                )
                 approved = approved_gate_preview(action)
                 if approved is not None:
                     context.update(approved=approved, compare=compare_rows(preview, approved))
@@ -426,7 +452,12 @@ class ApprovalPage:
                 context.update(kind="email", email=EmailDraft.model_validate(action.payload))
             elif action.action_type == QUOTE_DRAFT_ACTION_TYPE:
                 request = QuoteRequest.model_validate(action.payload["request"])
-                context.update(kind="draft", request=request)
+                context.update(
+                    kind="draft",
+                    request=request,
+                    customer_name=directory.customer_name(request.customer_id),
+                    descriptions=directory.item_descriptions(request.item_codes),
+                )
         except (KeyError, TypeError, ValidationError) as exc:
             context.update(kind="raw", payload_problem=str(exc).splitlines()[0])
         context.setdefault("payload_problem", None)
@@ -813,6 +844,8 @@ def create_app(
         password_hash=password_hash,
         secure_cookies=secure_cookies,
     )
+    from quoteflow.approval_page.new_quote import new_quote_routes
+
     app = Starlette(
         routes=[
             Route("/", page.index, methods=["GET"]),
@@ -825,6 +858,7 @@ def create_app(
             Route("/actions/{action_id:int}/reject", page.reject, methods=["POST"]),
             Route("/actions/{action_id:int}/pdf", page.pdf, methods=["GET"]),
             *quote_routes(page),
+            *new_quote_routes(page),
             Route("/actions/{action_id:int}/reopen", page.reopen, methods=["POST"]),
             Route("/a/{token}", page.link_show, methods=["GET"]),
             Route("/a/{token}", page.link_decide, methods=["POST"]),

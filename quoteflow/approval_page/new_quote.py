@@ -1,0 +1,174 @@
+"""The "New quote" form: pick a customer, a school year and catalog items; the page
+stages a quote_draft through ``quoteflow.approvals.draft_quote`` and approves it as the
+page's approver, so a customer-quote run starts and its quote comes back for approval.
+
+Checks are QuoteRequest's own (plus: the customer must exist and not be on hold, by
+``quoteflow.quote.check_blocking``): bad input names the field, the value and the rule,
+and nothing is staged. A form submitted twice (a double tap) stages one draft.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from functools import partial
+from itertools import groupby
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from quoteflow import approvals, directory
+from quoteflow.approval_page.app import TOKEN_FIELD, ApprovalPage, FormError, read_form_lists
+from quoteflow.quote import CustomerRecord, QuoteContext, QuoteRequest, check_blocking
+from quoteflow.settings import get_settings
+
+NONCE_FIELD = "form_id"
+REMEMBERED_FORMS = 500
+# Form field names, and the QuoteRequest field each one feeds.
+FORM_FIELD_OF = {"customer_id": "customer", "item_codes": "item", "school_year": "school_year"}
+
+
+def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
+    """The QuoteRequest a submitted form asks for; FormError naming the field otherwise."""
+    text = (values.get("customer") or [""])[0].strip()
+    if not text:
+        raise FormError(400, "customer: empty: type a customer's name or id", "customer")
+    customer = directory.find_customer(text)
+    if customer is None:
+        raise FormError(
+            400,
+            f"customer: {text!r} is not one customer: type a name or id from the list",
+            "customer",
+        )
+    blocked = check_blocking(QuoteContext(customer=CustomerRecord(**customer.model_dump())))
+    if blocked:
+        raise FormError(
+            400,
+            f"customer: {customer.label!r}: {blocked[0].message}; it cannot be quoted",
+            "customer",
+        )
+    year = (values.get("school_year") or [""])[0].strip()
+    try:
+        return QuoteRequest(
+            customer_id=customer.id,
+            item_codes=[c.strip() for c in values.get("item", []) if c.strip()],
+            school_year=year,
+            include_pdf=bool(values.get("include_pdf")),
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "form"
+        field = FORM_FIELD_OF.get(name, name)
+        rule = err["msg"].removeprefix("Value error, ")
+        if name == "item_codes" and err["type"] == "too_short":
+            rule = "pick at least one item"
+        raise FormError(400, f"{field}: {err.get('input')!r}: {rule}", field) from exc
+
+
+class NewQuote:
+    """GET shows the form; POST either shows it again with prices (``step=prices``) or
+    stages and approves the draft (``step=create``)."""
+
+    def __init__(self, page: ApprovalPage) -> None:
+        self.page = page
+        self._done: OrderedDict[str, int] = OrderedDict()  # form id -> draft id
+        self._lock = threading.Lock()
+
+    def _form(
+        self,
+        values: Mapping[str, list[str]],
+        *,
+        status: int = 200,
+        error: str | None = None,
+        error_field: str | None = None,
+    ) -> Response:
+        first = {k: (v[0] if v else "") for k, v in values.items()}
+        years = directory.school_years()
+        year = first.get("school_year") or (years[0] if years else "")
+        customer = directory.find_customer(first.get("customer", ""))
+        priced = customer is not None and year in years
+        items = directory.catalog_items(
+            customer.id if priced and customer else None, year if priced else None
+        )
+        catalogs = [(name, list(group)) for name, group in groupby(items, lambda i: i.catalog)]
+        context: dict[str, Any] = {
+            "customers": directory.customers(),
+            "years": years,
+            "customer_text": first.get("customer", ""),
+            "customer": customer,
+            "year": year,
+            "priced": priced,
+            "catalogs": catalogs,
+            "checked": set(values.get("item", [])),
+            "include_pdf": bool(values.get("include_pdf")) if "step" in values else True,
+            "error": error,
+            "error_field": error_field,
+            "token": self.page.token,
+            "token_field": TOKEN_FIELD,
+            "nonce_field": NONCE_FIELD,
+            "nonce": first.get(NONCE_FIELD) or secrets.token_urlsafe(16),
+        }
+        return self.page.render("new_quote.html", status, **context)
+
+    async def show(self, request: Request) -> Response:
+        values = {k: request.query_params.getlist(k) for k in ("customer", "school_year")}
+        return await run_in_threadpool(self._form, values)
+
+    async def submit(self, request: Request) -> Response:
+        try:
+            values = await read_form_lists(request)
+        except FormError as exc:
+            return self.page.error_page(exc.status, exc.message)
+        token = (values.get(TOKEN_FIELD) or [""])[0]
+        if not secrets.compare_digest(token, self.page.token):
+            return self.page.error_page(
+                403, "The form token is missing or stale: reload the page and try again."
+            )
+        if (values.get("step") or [""])[0] != "create":
+            return await run_in_threadpool(self._form, values)
+        try:
+            draft_id = await run_in_threadpool(self._create, values)
+        except FormError as exc:
+            return await run_in_threadpool(
+                partial(
+                    self._form, values, status=exc.status, error=exc.message, error_field=exc.field
+                )
+            )
+        return RedirectResponse(f"/actions/{draft_id}?done=approved", status_code=303)
+
+    def _create(self, values: Mapping[str, list[str]]) -> int:
+        """Stage the draft and approve it; the same form id gives the same draft."""
+        nonce = (values.get(NONCE_FIELD) or [""])[0]
+        with self._lock:
+            if nonce and nonce in self._done:
+                return self._done[nonce]
+            request = request_from_form(values)
+            draft = approvals.draft_quote(request)
+            if nonce:
+                self._done[nonce] = draft.id
+                while len(self._done) > REMEMBERED_FORMS:
+                    self._done.popitem(last=False)
+        # Should approving fail, the draft stays pending on its page, where Mike can decide.
+        with contextlib.suppress(approvals.ApprovalError):
+            approvals.approve(
+                draft.id,
+                approver=get_settings().approvers[0],
+                notes="new quote from the approval page",
+                expected_hash=draft.payload_hash,
+            )
+        return draft.id
+
+
+def new_quote_routes(page: ApprovalPage) -> list[Route]:
+    form = NewQuote(page)
+    return [
+        Route("/new-quote", form.show, methods=["GET"]),
+        Route("/new-quote", form.submit, methods=["POST"]),
+    ]
