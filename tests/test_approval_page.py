@@ -672,7 +672,7 @@ def test_new_quote_form_stages_and_approves_a_draft(client):
         ({"customer": "1131"}, "customer: 'Silver Lake Public Schools (1131)': customer 1131"),
         ({"school_year": "2026-28"}, "school_year: '2026-28': school year must span consecutive"),
         ({"school_year": "next year"}, "school_year: 'next year': String should match pattern"),
-        ({"item": []}, "item: []: pick at least one item"),
+        ({"item": []}, "item: none picked: pick at least one item"),
         ({"item": ["FS 1001"]}, "item: 'FS 1001': String should match pattern"),
     ],
 )

@@ -330,6 +330,7 @@ class ApprovalPage:
         self.env.filters["local"] = lambda v: plain.local(v, get_settings().local_timezone)
         self.env.filters["expires"] = plain.expires
         self.env.globals["tz"] = lambda: get_settings().local_timezone
+        self.env.globals["words"] = lambda term: plain.WORDS.get(term, term)
         self.env.filters["money"] = format_money
         self.env.globals["type_label"] = lambda t: TYPE_LABELS.get(t, t)
 

@@ -69,7 +69,9 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
         rule = err["msg"].removeprefix("Value error, ")
         if name == "item_codes" and err["type"] == "too_short":
             rule = "pick at least one item"
-        raise FormError(400, f"{field}: {err.get('input')!r}: {rule}", field) from exc
+        value = err.get("input")
+        shown = "none picked" if value == [] else repr(value)
+        raise FormError(400, f"{field}: {shown}: {rule}", field) from exc
 
 
 class NewQuote:

@@ -10,6 +10,16 @@ from quoteflow.notices import local_time
 from quoteflow.pdf import format_money
 from quoteflow.quote import QuotePreview
 
+# Line flags and price sources as people say them.
+WORDS = {
+    "below_margin_floor": "under margin floor",
+    "no_pricing": "no price",
+    "unresolved": "not in catalog",
+    "override": "your price",
+    "pricing_master": "price list",
+    "none": "—",
+}
+
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
