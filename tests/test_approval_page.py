@@ -660,6 +660,10 @@ def test_new_quote_form_stages_and_approves_a_draft(client):
     again = client.post("/new-quote", data=form)
     assert again.headers["location"] == done.headers["location"]
     assert drafts_count() == before + 1
+    # Back, another item, create: a new request is a new draft.
+    other = client.post("/new-quote", data={**form, "item": ["FS-1002"]})
+    assert other.status_code == 303 and other.headers["location"] != done.headers["location"]
+    assert drafts_count() == before + 2
     shown = client.get(done.headers["location"])
     assert "Approved." in shown.text and "Cedar Ridge Unified School District" in shown.text
 

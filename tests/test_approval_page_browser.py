@@ -133,6 +133,9 @@ def test_decide_with_review_then_see_what_happened(page_url, browser):
     assert not phone.locator("#details dl").is_visible()  # ids and hashes behind Details
     shot(phone, "gate-pending-phone")
     assert_fits(phone)
+    phone.click("#details summary")
+    assert gate.payload_hash in phone.locator("#details dl").inner_text()
+    assert_fits(phone)  # long ids and the hash wrap
 
     page = browser.new_page(viewport=DESKTOP)
     page.goto(f"{page_url}/actions/{gate.id}")

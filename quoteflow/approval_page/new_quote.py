@@ -26,11 +26,17 @@ from starlette.routing import Route
 
 from quoteflow import approvals, directory
 from quoteflow.approval_page.app import TOKEN_FIELD, ApprovalPage, FormError, read_form_lists
-from quoteflow.quote import CustomerRecord, QuoteContext, QuoteRequest, check_blocking
+from quoteflow.quote import (
+    CustomerRecord,
+    QuoteContext,
+    QuoteRequest,
+    check_blocking,
+    payload_hash,
+)
 from quoteflow.settings import get_settings
 
 NONCE_FIELD = "form_id"
-REMEMBERED_FORMS = 500
+REMEMBERED_FORMS = 500  # requests remembered per process, against double submits
 # Form field names, and the QuoteRequest field each one feeds.
 FORM_FIELD_OF = {"customer_id": "customer", "item_codes": "item", "school_year": "school_year"}
 
@@ -146,15 +152,17 @@ class NewQuote:
         return RedirectResponse(f"/actions/{draft_id}?done=approved", status_code=303)
 
     def _create(self, values: Mapping[str, list[str]]) -> int:
-        """Stage the draft and approve it; the same form id gives the same draft."""
+        """Stage the draft and approve it; the same form sent again with the same request
+        (a double tap) gives the same draft, a changed request a new one."""
+        request = request_from_form(values)
         nonce = (values.get(NONCE_FIELD) or [""])[0]
+        key = f"{nonce}:{payload_hash(request.model_dump(mode='json'))}" if nonce else ""
         with self._lock:
-            if nonce and nonce in self._done:
-                return self._done[nonce]
-            request = request_from_form(values)
+            if key and key in self._done:
+                return self._done[key]
             draft = approvals.draft_quote(request)
-            if nonce:
-                self._done[nonce] = draft.id
+            if key:
+                self._done[key] = draft.id
                 while len(self._done) > REMEMBERED_FORMS:
                     self._done.popitem(last=False)
         # Should approving fail, the draft stays pending on its page, where Mike can decide.
