@@ -454,3 +454,34 @@ def test_a_tampered_gate_decided_in_the_ui_form_writes_nothing():
     assert get_action(gate_id).status == "pending"
     with Session(get_engine()) as s:
         assert s.exec(select(Quote).where(Quote.flow_run_id == run_id)).first() is None
+
+
+def test_a_decision_whose_run_cannot_be_resumed_is_taken_back(monkeypatch):
+    import quoteflow.approvals as approvals_module
+
+    handle = FlowRunHandle(
+        customer_quote,
+        request=QuoteRequest(
+            customer_id=DEMO_CUSTOMER_ID, item_codes=["FS-1001"], school_year=DEMO_SCHOOL_YEAR
+        ),
+    )
+    run_id = str(handle.wait_paused().id)
+    with Session(get_engine()) as s:
+        gate_id = s.exec(
+            select(ProposedAction.id).where(ProposedAction.flow_run_id == run_id)
+        ).one()
+
+    def server_refuses(action, run_input):
+        raise ApprovalError("the Prefect server refused the decision: test; nothing changed")
+
+    resume = approvals_module._resume_gate
+    monkeypatch.setattr(approvals_module, "_resume_gate", server_refuses)
+    with pytest.raises(ApprovalError, match="refused the decision"):
+        approve(gate_id, notes="first try")
+    after = get_action(gate_id)
+    assert after.status == "pending" and after.decided_at is None and after.decision_notes is None
+    assert after.approved_payload_hash is None
+    monkeypatch.setattr(approvals_module, "_resume_gate", resume)
+    approve(gate_id, notes="second try")
+    assert handle.join().is_completed()
+    assert get_action(gate_id).decision_notes == "second try"
