@@ -41,6 +41,29 @@ def _load_bucket(name: str) -> tuple[S3Bucket | None, str | None]:
         return None, f"S3Bucket block {name!r} could not be loaded: {type(exc).__name__}: {exc}"
 
 
+def _expire_stale_gates(as_of: datetime) -> list[str]:
+    """Housekeeping: suspended quote runs whose approval window closed with no decision.
+    Runs after the checks' events are recorded, and never fails the sweep: what it could
+    not record is returned for the sweep report."""
+    logger = get_run_logger()
+    stale = expire_stale_gates(now=as_of, return_state=True)
+    if not stale.is_completed():
+        problem = f"approval-gate housekeeping failed: {stale.message}"
+        logger.error(problem)
+        return [problem]
+    housekeeping = stale.result()
+    if housekeeping.expired:
+        logger.warning(
+            "recorded %d expired approval gate(s): %s",
+            len(housekeeping.expired),
+            housekeeping.expired,
+        )
+    problems = [f"approval gate: {p}" for p in housekeeping.problems]
+    for problem in problems:
+        logger.error("skipped %s", problem)
+    return problems
+
+
 @flow(
     name="verify-checks",
     description="Contract section 8: run the due verify checks staged by customer-quote runs "
@@ -79,23 +102,9 @@ def verify_checks(
         if len(batch) < batch_size:
             break
     new_events = record_verify_events(results)
-    # Housekeeping: suspended quote runs whose approval window closed with no decision.
-    # After the checks' events: whatever happens here, they are kept.
-    stale = expire_stale_gates(now=started_at, return_state=True)
-    if stale.is_completed():
-        housekeeping = stale.result()
-        if housekeeping.expired:
-            logger.warning(
-                "recorded %d expired approval gate(s): %s",
-                len(housekeeping.expired),
-                housekeeping.expired,
-            )
-        for problem in housekeeping.problems:
-            logger.error("approval gate skipped: %s", problem)
-    else:
-        logger.error("approval-gate housekeeping failed: %s", stale.message)
+    problems = _expire_stale_gates(started_at)
     counts = sweep_counts([r.new_status for r in results], errors=sum(r.error for r in results))
-    publish_sweep_report(results, counts, started_at)
+    publish_sweep_report(results, counts, started_at, problems)
     logger.info("verify sweep: %s; %d new failure/timeout event(s)", counts, new_events)
     publish_contract_page()
     return counts

@@ -148,6 +148,7 @@ def test_exactly_one_of_racing_approvers_wins_and_the_others_are_told_who():
 
 
 def test_approve_racing_reject_records_exactly_one_decision():
+    started = utcnow() - timedelta(seconds=5)
     action = a_draft()
     results, errors = race(
         6,
@@ -161,6 +162,9 @@ def test_approve_racing_reject_records_exactly_one_decision():
     stored = get_action(action.id)
     assert stored.status == results[0].status
     assert all(f"already {stored.status} by {stored.approver}" in str(e) for e in errors)
+    # Only the winner's event: a rejected draft never also starts a run.
+    (event,) = decision_events(action.id, since=started)
+    assert event.event == f"proposed_action.{stored.status}"
 
 
 # ---------------------------------------------------------------- 1. bound to what was seen
@@ -431,3 +435,57 @@ def test_a_price_row_without_cost_or_margin_still_loads_and_quotes():
     lines = {line.item_code: line for line in preview.lines}
     assert lines["FS-1001"].case_price == Decimal("0.00") and lines["FS-1001"].margin_pct is None
     assert lines["FS-1002"].cost_basis is None and lines["FS-1002"].quotable
+
+
+def test_a_tampered_gate_decided_in_the_ui_form_writes_nothing():
+    handle = FlowRunHandle(
+        customer_quote,
+        request=QuoteRequest(
+            customer_id=DEMO_CUSTOMER_ID, item_codes=["FS-1001"], school_year=DEMO_SCHOOL_YEAR
+        ),
+    )
+    run_id = str(handle.wait_paused().id)
+    with Session(get_engine()) as s:
+        gate = s.exec(select(ProposedAction).where(ProposedAction.flow_run_id == run_id)).one()
+        tampered = {**gate.payload, "preview": {**gate.payload["preview"], "subtotal": "0.01"}}
+        gate.payload = tampered  # changed after staging; payload_hash still the staged one
+        s.add(gate)
+        s.commit()
+        gate_id = gate.id
+    handle.resume(decision="approve", notes="looks fine")
+    state = handle.join()
+    assert state.is_failed() and "no longer matches what was staged" in state.message
+    assert get_action(gate_id).status == "pending"
+    with Session(get_engine()) as s:
+        assert s.exec(select(Quote).where(Quote.flow_run_id == run_id)).first() is None
+
+
+def test_a_decision_whose_run_cannot_be_resumed_is_taken_back(monkeypatch):
+    import quoteflow.approvals as approvals_module
+
+    handle = FlowRunHandle(
+        customer_quote,
+        request=QuoteRequest(
+            customer_id=DEMO_CUSTOMER_ID, item_codes=["FS-1001"], school_year=DEMO_SCHOOL_YEAR
+        ),
+    )
+    run_id = str(handle.wait_paused().id)
+    with Session(get_engine()) as s:
+        gate_id = s.exec(
+            select(ProposedAction.id).where(ProposedAction.flow_run_id == run_id)
+        ).one()
+
+    def server_refuses(action, run_input):
+        raise ApprovalError("the Prefect server refused the decision: test; nothing changed")
+
+    resume = approvals_module._resume_gate
+    monkeypatch.setattr(approvals_module, "_resume_gate", server_refuses)
+    with pytest.raises(ApprovalError, match="refused the decision"):
+        approve(gate_id, notes="first try")
+    after = get_action(gate_id)
+    assert after.status == "pending" and after.decided_at is None and after.decision_notes is None
+    assert after.approved_payload_hash is None
+    monkeypatch.setattr(approvals_module, "_resume_gate", resume)
+    approve(gate_id, notes="second try")
+    assert handle.join().is_completed()
+    assert get_action(gate_id).decision_notes == "second try"

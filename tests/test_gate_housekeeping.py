@@ -83,6 +83,7 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
 
     state = verify_checks(as_of=as_of, return_state=True)
     assert state.is_completed(), state.message
+    assert f"gate #{malformed.id}" in sweep_summary(state.state_details.flow_run_id)
     verify_checks(as_of=as_of)  # a second sweep changes nothing more
 
     assert get_action(gate.id).status == "expired"
@@ -100,6 +101,26 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run.id).state
     assert state.is_failed() and state.name == "Expired"
+
+
+def sweep_summary(flow_run_id) -> str:
+    """The sweep's markdown summary artifact, as the Prefect UI shows it."""
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    from tasks.verify import SUMMARY_ARTIFACT_KEY
+
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[SUMMARY_ARTIFACT_KEY]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+            )
+        )
+    return str(artifact.data)
 
 
 def test_one_bad_gate_is_reported_and_the_rest_still_recorded(stack, seeded_db):

@@ -51,8 +51,9 @@ from quoteflow.approvals import (
 )
 from quoteflow.decision import (
     NOTES_MAX_CHARS,
-    PRICE_PATTERN,
+    ApprovalDecision,
     DecisionError,
+    PriceOverride,
     approved_preview,
     parse_price,
     price_concerns,
@@ -333,6 +334,14 @@ class ApprovalPage:
         self.env.globals["words"] = lambda term: plain.WORDS.get(term, term)
         self.env.filters["money"] = format_money
         self.env.globals["type_label"] = lambda t: TYPE_LABELS.get(t, t)
+        # The form's limits are the decision model's own (what the Prefect server checks).
+        price = PriceOverride.model_json_schema()["properties"]["case_price"]
+        notes = ApprovalDecision.model_json_schema()["properties"]["notes"]
+        self.env.globals["limits"] = {
+            "price_pattern": price["pattern"],
+            "price_max_length": price["maxLength"],
+            "notes_max_length": notes["maxLength"],
+        }
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(**context)
@@ -405,7 +414,6 @@ class ApprovalPage:
             "token_field": TOKEN_FIELD,
             "hash_field": HASH_FIELD,
             "confirm_field": CONFIRM_FIELD,
-            "price_pattern": PRICE_PATTERN,
             "review": review,
             "compare": None,
             "approved": None,
