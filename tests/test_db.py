@@ -65,7 +65,7 @@ def table_names(url: str) -> set[str]:
 
 
 def test_upgrade_creates_every_model_table_at_head(migrated_url: str) -> None:
-    assert migrate.current(migrated_url) == migrate.head() == "0001"
+    assert migrate.current(migrated_url) == migrate.head() is not None
     assert table_names(migrated_url) == MODEL_TABLES | {"alembic_version"}
 
 
