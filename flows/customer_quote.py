@@ -8,7 +8,7 @@ in quoteflow.quote and quoteflow.runs.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import Flow, FlowRun
@@ -23,8 +23,8 @@ from prefect_aws import S3Bucket
 from pydantic import BaseModel, Field
 
 from blocks.netsuite import NetSuiteCredentials
-from quoteflow import ledger
-from quoteflow.approvals import ActionView
+from quoteflow import WORKFLOW_TYPE, ledger
+from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, ActionView
 from quoteflow.models import RunStatus
 from quoteflow.quote import (
     BlockReason,
@@ -49,6 +49,7 @@ from tasks.approvals import (
     record_gate_expired,
     stage_gate_action,
 )
+from tasks.claims import claim_proposed_action, log_claim_refused
 from tasks.context import (
     allocate_quote_id,
     load_current_pricing,
@@ -193,7 +194,7 @@ def _record_abnormal_end(flow: Flow, flow_run: FlowRun, state: State[Any]) -> No
     """A crashed or cancelled run still gets its run log, reflexion and event."""
     run_id = str(flow_run.id)
     reason = f"run {state.name.lower()}: {state.message or ''}".strip()
-    params = flow_run.parameters.get("request", {}) if flow_run.parameters else {}
+    params = (flow_run.parameters or {}).get("request") or {}
     ledger.record_run_outcome(
         run_id,
         RunStatus.failed,
@@ -211,11 +212,41 @@ def _record_abnormal_end(flow: Flow, flow_run: FlowRun, state: State[Any]) -> No
     on_crashed=[_record_abnormal_end],
     on_cancellation=[_record_abnormal_end],
 )
-def customer_quote(request: QuoteRequest) -> State[Any]:
-    """Run one customer quote end to end; Mike's approval gates every side effect."""
+def customer_quote(
+    request: QuoteRequest | None = None,
+    proposed_action_id: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="The approved quote_draft proposed action this run acts on (its "
+            "trigger passes it); the run claims it first and takes the request from it.",
+        ),
+    ] = None,
+) -> State[Any]:
+    """Run one customer quote end to end; Mike's approval gates every side effect.
+
+    Args:
+        request: The quote request (only for runs not started from a quote draft).
+        proposed_action_id: The approved quote_draft action this run acts on.
+    """
     settings = get_settings()
     logger = get_run_logger()
     run_id = str(current_run.id)
+    # START: one approved draft -> exactly one run. Claim it before doing anything; a
+    # run for a pending/rejected draft, or one another run claimed, ends here.
+    if proposed_action_id is not None:
+        claim = claim_proposed_action(proposed_action_id, run_id, QUOTE_DRAFT_ACTION_TYPE)
+        if not claim.acquired:
+            logger.warning("%s", claim.message)
+            log_claim_refused(run_id, claim, WORKFLOW_TYPE)
+            return Completed(name=claim.state_name, message=claim.message)
+        logger.info("%s", claim.message)
+        request = QuoteRequest.model_validate(claim.payload["request"])
+    elif request is None:
+        raise ValueError(
+            "customer-quote needs proposed_action_id (an approved quote draft) or request; "
+            "got neither"
+        )
     log_run(run_id, RunStatus.running, started_at=_now())
     preview: QuotePreview | None = None
     try:

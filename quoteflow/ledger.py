@@ -31,6 +31,8 @@ TERMINAL = {
     RunStatus.blocked,
     RunStatus.rejected,
     RunStatus.expired,
+    RunStatus.duplicate,
+    RunStatus.not_approved,
 }
 
 
