@@ -62,6 +62,7 @@ from tasks.email import draft_quote_email
 from tasks.ledger import emit_workflow_event, log_run, stage_verify_checks, write_reflexion
 from tasks.netsuite import push_estimate
 from tasks.pdf import render_pdf
+from tasks.policy import is_retryable_failure
 from tasks.profiles import touch_ar_forecast
 from tasks.quotes import build_quote_preview, write_quote
 from tasks.reports import (
@@ -356,6 +357,7 @@ def customer_quote(
                     completed=seen[name].is_completed(),
                     name=seen[name].name,
                     message=seen[name].message,
+                    retryable=seen[name].is_completed() or is_retryable_failure(seen[name]),
                 )
                 if name in futures
                 else None

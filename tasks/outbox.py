@@ -70,13 +70,19 @@ def _final_attempt() -> bool:
 @task(name="redrive_ns_push", **fanout_task_options())
 def redrive_ns_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
     """Upsert one staged estimate by its external id (an applied row is left as it is);
-    the row turns failed only when no retry follows."""
+    the row turns failed only when no retry follows, dead_letter (alerted once, never
+    re-driven) when NetSuite refuses it for good or it runs out of attempts."""
     # The same global concurrency limit as the customer-quote flow's ns_push.
     with (
         concurrency(get_settings().netsuite_concurrency_limit, occupy=1, strict=False),
         netsuite.get_client() as client,
     ):
-        return apply_push(push_id, client, final_attempt=_final_attempt())
+        return apply_push(
+            push_id,
+            client,
+            final_attempt=_final_attempt(),
+            max_attempts=get_settings().ns_push_max_attempts,
+        )
 
 
 @task(name="load_pushes", retries=2, retry_delay_seconds=[1.5, 3.0])

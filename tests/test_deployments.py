@@ -27,11 +27,18 @@ SAMPLE_EVENT = {
 MINIMAL_PARAMETERS = {
     "verify-checks": {},
     "ns-push-retry": {},
+    "reconcile": {},
 }
 
 
 def test_the_four_deployments_are_declared():
-    assert set(SPECS) == {"customer-quote", "send-quote-email", "verify-checks", "ns-push-retry"}
+    assert set(SPECS) == {
+        "customer-quote",
+        "send-quote-email",
+        "verify-checks",
+        "ns-push-retry",
+        "reconcile",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -77,11 +84,13 @@ def test_schedules_and_result_storage():
     assert verify["cron"] == "8,38 * * * *"
     assert "QUOTEFLOW_VERIFY_TIMEZONE" in verify["timezone"]
     assert SPECS["ns-push-retry"]["schedules"][0]["interval"] > 0
+    assert SPECS["reconcile"]["schedules"][0]["interval"] == 60
     env = yaml.safe_load(PREFECT_YAML.read_text())["definitions"]["work_pools"]["process_pool"][
         "job_variables"
     ]["env"]
     assert env["PREFECT_DEFAULT_RESULT_STORAGE_BLOCK"] == "s3-bucket/quoteflow-results"
     assert env["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "true"
+    assert int(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]) >= 30  # Prefect's minimum
 
 
 def test_bad_customer_quote_parameters_name_the_field():

@@ -121,6 +121,9 @@ def approve_cmd(
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"approved {_line(a)}")
+    from quoteflow.recovery import start_report
+
+    typer.echo(start_report(a))
 
 
 @app.command("reject")
