@@ -57,6 +57,9 @@ def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
     env = dict(os.environ)
     env["QUOTEFLOW_PROJECT_DIR"] = str(project_dir)
     env["QUOTEFLOW_VERIFY_TIMEZONE"] = get_settings().verify_timezone
+    env["QUOTEFLOW_RECONCILE_SCHEDULE_ACTIVE"] = str(
+        get_settings().reconcile_schedule_active
+    ).lower()
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url:
         from prefect.settings import get_current_settings

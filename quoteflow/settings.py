@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     reconcile_lookback_hours: float = Field(
         default=48, gt=0, description="How far back the reconciler looks for runs and decisions."
     )
+    reconcile_schedule_active: bool = Field(
+        default=True,
+        description="Deploy the reconcile deployment's every-minute schedule active (tests "
+        "turn it off and drive its passes themselves).",
+    )
     ns_push_max_attempts: int = Field(
         default=12, ge=1, le=1000, description="NetSuite push attempts before the dead letter."
     )
