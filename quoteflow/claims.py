@@ -140,10 +140,14 @@ def claim_action(
 
 
 def unclaimed_approved(
-    action_types: list[str], *, decided_before: datetime, url: str | None = None
+    action_types: list[str],
+    *,
+    decided_before: datetime,
+    decided_after: datetime,
+    url: str | None = None,
 ) -> list[ProposedAction]:
-    """Approved actions no run has claimed, decided before ``decided_before`` (older than
-    the time their trigger normally needs), oldest first."""
+    """Approved actions no run has claimed, decided between ``decided_after`` and
+    ``decided_before`` (older than the time their trigger normally needs), oldest first."""
     stmt = (
         sa.select(ProposedAction)
         .where(
@@ -151,6 +155,7 @@ def unclaimed_approved(
             ProposedAction.status == ActionStatus.approved,
             ProposedAction.claimed_by_run_id.is_(None),
             ProposedAction.decided_at < decided_before,
+            ProposedAction.decided_at > decided_after,
         )
         .order_by(ProposedAction.decided_at)
     )

@@ -296,8 +296,10 @@ def decided_gates(*, decided_after: datetime) -> list[ActionView]:
         return [ActionView.of(r) for r in s.execute(stmt).scalars().all()]
 
 
-def actions_to_start(*, decided_before: datetime) -> list[ProposedAction]:
-    return unclaimed_approved(list(DEPLOYMENT_OF_ACTION), decided_before=decided_before)
+def actions_to_start(*, decided_before: datetime, decided_after: datetime) -> list[ProposedAction]:
+    return unclaimed_approved(
+        list(DEPLOYMENT_OF_ACTION), decided_before=decided_before, decided_after=decided_after
+    )
 
 
 def recovery_of(run_id: str) -> RunRecovery | None:
@@ -382,7 +384,9 @@ def start_unclaimed(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
     """Approved drafts whose run never started (or never claimed them) get one."""
     return [
         start_action_run(a, now=now)
-        for a in actions_to_start(decided_before=now - policy.start_grace)
+        for a in actions_to_start(
+            decided_before=now - policy.start_grace, decided_after=now - policy.lookback
+        )
     ]
 
 
@@ -451,7 +455,40 @@ def heal_stranded(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
         )
         if done is not None:
             out.append(done)
+    mark_healed()
     return out
+
+
+def mark_healed() -> None:
+    """Re-driven runs that have since completed are healed (kept for the record)."""
+    with session_scope() as s:
+        active = list(
+            s.execute(
+                sa.select(RunRecovery.run_id).where(RunRecovery.status == RecoveryStatus.active)
+            )
+            .scalars()
+            .all()
+        )
+    if not active:
+        return
+    from prefect.exceptions import ObjectNotFound
+
+    done = []
+    with _client() as client:
+        for run_id in active:
+            try:
+                state = client.read_flow_run(UUID(run_id)).state
+            except ObjectNotFound:
+                continue
+            if state is not None and state.is_completed():
+                done.append(run_id)
+    if done:
+        with session_scope() as s:
+            s.execute(
+                sa.update(RunRecovery)
+                .where(RunRecovery.run_id.in_(done))
+                .values(status=RecoveryStatus.healed, updated_at=utcnow())
+            )
 
 
 def redrive_incomplete(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
@@ -521,3 +558,49 @@ def start_report(action: ActionView, *, wait_seconds: float = 10, poll: float = 
         f"reconcile deployment {'resumes' if gate else 'starts'} its run within a minute "
         f"if the event was lost{problem})"
     )
+
+
+# ---------------------------------------------------------------- operator commands
+
+
+class RecoveryView(BaseModel):
+    run_id: str
+    deployment: str
+    status: str
+    redrives: int
+    last_reason: str | None
+    updated_at: datetime
+
+
+def list_recoveries(*, status: str | None = None) -> list[RecoveryView]:
+    """Runs the reconciler re-drove or dead-lettered, newest first."""
+    stmt = sa.select(RunRecovery).order_by(RunRecovery.updated_at.desc())
+    if status:
+        stmt = stmt.where(RunRecovery.status == status)
+    with session_scope() as s:
+        return [
+            RecoveryView.model_validate(r.model_dump()) for r in s.execute(stmt).scalars().all()
+        ]
+
+
+def manual_redrive(run_id: str, *, reason: str = "re-driven by hand") -> int:
+    """A person re-drives a run (past the cap, after fixing its cause): counted, the dead
+    letter lifted, the run rescheduled. Returns the re-drive count."""
+    with _client() as client:
+        run = client.read_flow_run(UUID(run_id))
+    if run.state is not None and not run.state.is_final() and not run.state.is_pending():
+        raise ValueError(
+            f"run {run_id} is {run.state.name}: only ended or stuck runs are re-driven"
+        )
+    deployment = "manual"
+    with session_scope() as s:
+        row = (
+            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
+        )
+        if row is not None:
+            deployment = row.deployment
+            row.status = RecoveryStatus.active
+            s.add(row)
+    count = count_redrive(run_id, deployment, reason)
+    reschedule(run_id, reason)
+    return count

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from prefect import get_client
+from prefect.states import Pending
 from sqlmodel import select
 
 from deployments.automations import declared_automations
@@ -198,3 +199,23 @@ def test_worker_killed_mid_fanout_heals_without_a_person(worker, fault_env):
             )
         ).scalar_one()
     assert later == "workflow.completed"
+    recovery.mark_healed()
+    (rec,) = [r for r in recovery.list_recoveries() if r.run_id == run_id]
+    assert rec.status == "healed" and rec.redrives == 1
+
+
+def test_a_run_stuck_pending_after_its_worker_died_is_resubmitted(worker, fault_env):
+    draft = draft_quote(new_request())  # left pending: its run ends NotApproved at once
+    with get_client(sync_client=True) as client:
+        dep = client.read_deployment_by_name(QUOTE_DEPLOYMENT)
+        # What a worker that died while submitting leaves behind: Pending, nobody on it.
+        run = client.create_flow_run_from_deployment(
+            dep.id, parameters={"proposed_action_id": draft.id}, state=Pending()
+        )
+    policy = quick_policy().model_copy(update={"stuck_pending": timedelta(0)})
+
+    done = recovery.heal_stranded(policy, datetime.now(UTC))
+
+    assert [d.kind for d in done if d.run_id == str(run.id)] == ["redriven"]
+    ended = wait_state(str(run.id), lambda r: r.state.is_final(), "the resubmitted run to end")
+    assert ended.state.is_completed() and ended.state.name == "NotApproved"

@@ -16,11 +16,22 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+PRE_CLAIMS_MARKER = "before-0004-claims"
+
 
 def upgrade() -> None:
     with op.batch_alter_table("proposed_actions") as batch:
         batch.add_column(sa.Column("claimed_by_run_id", sa.String(length=36), nullable=True))
         batch.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True))
+    # Drafts approved before claims existed already had their run (or were handled by a
+    # person): mark them claimed, or the reconciler would start them all again.
+    op.execute(
+        sa.text(
+            "UPDATE proposed_actions SET claimed_by_run_id = :marker, claimed_at = decided_at "
+            "WHERE status = 'approved' AND claimed_by_run_id IS NULL "
+            "AND action_type IN ('quote_draft', 'send_quote_to_customer')"
+        ).bindparams(marker=PRE_CLAIMS_MARKER)
+    )
     op.create_table(
         "run_recoveries",
         sa.Column("id", sa.Integer(), nullable=False),
