@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from flows.customer_quote import customer_quote
 from quoteflow.approvals import decide, draft_quote
@@ -112,3 +114,35 @@ def test_racing_claims_have_one_winner():
     assert claim_action(draft.id, winner, action_type="quote_draft").outcome == "mine"
     with pytest.raises(ClaimError, match="expected send_quote_to_customer"):
         claim_action(draft.id, winner, action_type="send_quote_to_customer")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_drafts_approved_before_claims_are_not_started_again(backend, fresh_database_url):
+    """Upgrading marks already-approved drafts claimed: the reconciler must not start
+    every historical approval again."""
+    from quoteflow import migrate
+    from quoteflow.approvals import stage_action
+    from quoteflow.claims import unclaimed_approved
+    from quoteflow.models import utcnow
+
+    url = fresh_database_url(backend)
+    migrate.upgrade(url, "0001")
+    engine = sa.create_engine(migrate.database_url(url))
+    with engine.begin() as conn:
+        for ref, status in (("old-approved", "approved"), ("old-pending", "pending")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO proposed_actions (action_type, entity_ref, status, payload, "
+                    "payload_hash, approver, decided_at, created_at) VALUES ('quote_draft', "
+                    ":ref, :status, '{}', 'h', 'mike', :now, :now)"
+                ),
+                {"ref": ref, "status": status, "now": utcnow().replace(tzinfo=None)},
+            )
+    engine.dispose()
+    migrate.upgrade(url)
+
+    fresh = stage_action(action_type="quote_draft", entity_ref="new", payload={}, url=url)
+    decide(fresh.id, "approve", url=url)
+    now = utcnow()
+    window = {"decided_before": now, "decided_after": now - timedelta(days=1)}
+    assert [a.id for a in unclaimed_approved(["quote_draft"], url=url, **window)] == [fresh.id]
