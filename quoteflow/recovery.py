@@ -47,6 +47,9 @@ DEPLOYMENT_OF_ACTION = {
     SEND_ACTION_TYPE: SEND_DEPLOYMENT,
 }
 HEALED_DEPLOYMENTS = (QUOTE_DEPLOYMENT, SEND_DEPLOYMENT)
+# A run for an action is created after its decision: looking only at runs created since
+# then (less this margin) keeps runs of an older database's same action id out.
+CLOCK_SKEW = timedelta(seconds=5)
 
 Decision = Literal["redrive", "dead_letter", "wait"]
 
@@ -154,9 +157,7 @@ def start_action_run(action: ProposedAction, *, now: datetime) -> Recovered:
     subject = f"proposed action {action.id} ({action.action_type})"
     waiting = [
         r
-        for r in runs_for_action(
-            action.id, deployment, since=action.decided_at - timedelta(minutes=1)
-        )
+        for r in runs_for_action(action.id, deployment, since=action.decided_at - CLOCK_SKEW)
         if r.state is not None and not r.state.is_final()
     ]
     if waiting:
@@ -519,6 +520,12 @@ def redrive_incomplete(policy: RecoveryPolicy, now: datetime) -> list[Recovered]
 # ---------------------------------------------------------------- what a channel reports
 
 
+def _claimed_by(action_id: int) -> str | None:
+    with session_scope() as s:
+        row = s.get(ProposedAction, action_id)
+        return row.claimed_by_run_id if row else None
+
+
 def start_report(action: ActionView, *, wait_seconds: float = 10, poll: float = 1) -> str:
     """After a decision: "started <run link>" once Prefect shows the run, else "queued,
     starting..." (the reconciler starts it within a minute). Never raises."""
@@ -538,10 +545,13 @@ def start_report(action: ActionView, *, wait_seconds: float = 10, poll: float = 
                     return f"resumed {flow_run_url(action.flow_run_id)}"
             elif action.action_type in DEPLOYMENT_OF_ACTION:
                 assert action.decided_at is not None
+                owner = _claimed_by(action.id)
+                if owner:
+                    return f"started {flow_run_url(owner)}"
                 runs = runs_for_action(
                     action.id,
                     DEPLOYMENT_OF_ACTION[action.action_type],
-                    since=action.decided_at - timedelta(minutes=1),
+                    since=action.decided_at - CLOCK_SKEW,
                 )
                 if runs:
                     return f"started {flow_run_url(str(runs[-1].id))}"

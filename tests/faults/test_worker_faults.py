@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from prefect import get_client
+from prefect.events import emit_event
 from prefect.states import Pending
 from sqlmodel import select
 
@@ -44,7 +46,7 @@ from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
-from tests.faults.invariants import assert_one_clean_quote, session
+from tests.faults.invariants import assert_one_clean_quote, quotes_of_runs, session
 from tests.test_operator_day import _flow_run_processes
 
 pytestmark = pytest.mark.usefixtures("fault_env")
@@ -79,22 +81,18 @@ def wait_state(run_id: str, until, what: str, timeout: float = 180):
 
 
 def suspended_run_of(draft_id: int) -> str:
-    run = wait_for_flow_run(
-        lambda: next(
-            (
-                r
-                for r in runs_for_action(
-                    draft_id, QUOTE_DEPLOYMENT, since=datetime.now(UTC) - timedelta(hours=1)
-                )
-                if r.state is not None and r.state.is_paused()
-            ),
-            None,
-        ),
-        lambda r: True,
-        timeout=180,
-        what=f"the run of draft {draft_id} to suspend at its gate",
-    )
-    return str(run.id)
+    """The run that claimed the draft, once it waits at its gate (found through the claim:
+    a Prefect server kept across test sessions may hold older runs for the same id)."""
+    deadline = time.monotonic() + 180
+    while True:
+        with session() as s:
+            owner = s.get(ProposedAction, draft_id).claimed_by_run_id
+        if owner:
+            break
+        assert time.monotonic() < deadline, f"no run claimed draft {draft_id}"
+        time.sleep(0.5)
+    wait_state(owner, lambda r: r.state.is_paused(), f"run {owner} to suspend at its gate")
+    return owner
 
 
 def test_deploy_creates_the_zombie_run_automation_once(worker):
@@ -136,8 +134,6 @@ def test_a_lost_approval_event_still_gets_its_run(worker, fault_env, monkeypatch
 
     run_id = suspended_run_of(draft.id)
     assert start_report(get_action(draft.id)).startswith("started http")
-    with session() as s:
-        assert s.get(ProposedAction, draft.id).claimed_by_run_id == run_id
     gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
     assert gate is not None
     approve(gate.id, notes="ok")
@@ -145,6 +141,36 @@ def test_a_lost_approval_event_still_gets_its_run(worker, fault_env, monkeypatch
     assert run.state.is_completed(), run.state.message
     assert_one_clean_quote(fault_env, run_id)
     assert len(runs_for_action(draft.id, QUOTE_DEPLOYMENT, since=decided.decided_at)) == 1
+
+    # The approval event replayed with a new id: the trigger starts another run, which
+    # finds the draft claimed and ends at once.
+    emit_event(
+        event="proposed_action.approved",
+        resource={
+            "prefect.resource.id": f"proposed-action.{draft.id}",
+            "action_type": "quote_draft",
+            "entity_ref": decided.entity_ref,
+        },
+        payload={**decided.payload, "proposed_action_id": draft.id},
+        id=uuid.uuid4(),
+    )
+    replay = wait_for_flow_run(
+        lambda: next(
+            (
+                r
+                for r in runs_for_action(draft.id, QUOTE_DEPLOYMENT, since=decided.decided_at)
+                if str(r.id) != run_id
+            ),
+            None,
+        ),
+        lambda r: r.state is not None and r.state.is_final(),
+        timeout=120,
+        what="the replayed event's run to end",
+    )
+    assert replay.state.is_completed() and replay.state.name == "Duplicate"
+    assert f"already claimed by run {run_id}" in replay.state.message
+    assert_one_clean_quote(fault_env, run_id)
+    assert quotes_of_runs([str(replay.id)]) == []
 
 
 def test_worker_killed_mid_fanout_heals_without_a_person(worker, fault_env):
