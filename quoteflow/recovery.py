@@ -135,7 +135,7 @@ def runs_for_action(action_id: int, deployment: str, *, since: datetime) -> list
         FlowRunFilterExpectedStartTime,
     )
 
-    flow_name, dep_name = deployment.split("/")
+    dep_name = deployment.split("/")[1]
     with _client() as client:
         runs = client.read_flow_runs(
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[dep_name])),
@@ -285,13 +285,14 @@ def reschedule(run_id: str, reason: str) -> None:
 # ---------------------------------------------------------------- database I/O
 
 
-def decided_gates(*, decided_after: datetime) -> list[ActionView]:
-    """Gates decided (approved or rejected) since ``decided_after``, with their run."""
+def decided_gates(*, decided_after: datetime, decided_before: datetime) -> list[ActionView]:
+    """Gates decided (approved or rejected) in the window, with their run."""
     stmt = sa.select(ProposedAction).where(
         ProposedAction.action_type == GATE_ACTION_TYPE,
         ProposedAction.status.in_([ActionStatus.approved, ActionStatus.rejected]),
         ProposedAction.flow_run_id.is_not(None),
         ProposedAction.decided_at > decided_after,
+        ProposedAction.decided_at < decided_before,
     )
     with session_scope() as s:
         return [ActionView.of(r) for r in s.execute(stmt).scalars().all()]
@@ -393,7 +394,12 @@ def start_unclaimed(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
 
 def resume_decided_gates(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
     """Decided gates whose run is still waiting for the decision get it."""
-    done = [resume_gate(g) for g in decided_gates(decided_after=now - policy.lookback)]
+    # Only after the grace: the approving process resumes the run itself right after
+    # committing the decision, and must not race us.
+    gates = decided_gates(
+        decided_after=now - policy.lookback, decided_before=now - policy.start_grace
+    )
+    done = [resume_gate(g) for g in gates]
     return [d for d in done if d is not None]
 
 

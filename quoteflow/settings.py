@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         default=45,
         ge=0,
         description="How long an approved draft may wait for its trigger's run to claim it "
-        "before the reconciler starts one.",
+        "(and a decided gate for its approver to resume it) before the reconciler steps in.",
     )
     stuck_pending_seconds: float = Field(
         default=180, ge=10, description="A run Pending this long lost its worker: resubmit it."

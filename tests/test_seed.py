@@ -290,7 +290,7 @@ def test_cli_seed_migrates_then_loads(
     )
     assert done.returncode == 0, done.stderr
     total = sum(len(rows) for rows in dump(url).values())
-    assert "migrated empty -> 0001 (head)" in done.stdout
+    assert f"migrated empty -> {migrate.head()} (head)" in done.stdout
     assert f"demo data loaded ({total} new rows)" in done.stdout
     assert re.search(rf"pricing_master +{len(seed.PRICING)}$", done.stdout, re.MULTILINE)
     assert f"demo customer {seed.DEMO_CUSTOMER_ID}" in done.stdout

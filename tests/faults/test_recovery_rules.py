@@ -124,12 +124,15 @@ def test_a_decided_gate_whose_resume_was_lost_is_resumed(fault_env):
     # The decision committed, then the approving process died before resuming the run.
     decide(gate.id, "approve", notes="approved, resume lost")
 
-    done = recovery.resume_decided_gates(recovery_policy(), datetime.now(UTC))
+    within_grace = recovery.resume_decided_gates(recovery_policy(), datetime.now(UTC))
+    assert run_id not in {d.run_id for d in within_grace}  # the approver may still resume it
+    no_grace = recovery_policy().model_copy(update={"start_grace": timedelta(0)})
+    done = recovery.resume_decided_gates(no_grace, datetime.now(UTC))
 
     assert [(d.kind, d.run_id) for d in done] == [("resumed", run_id)]
     state = handle.join()
     assert state.is_completed(), state.message
     assert_one_clean_quote(fault_env, run_id)
     # Nothing left to resume: the next pass does nothing for it.
-    again = recovery.resume_decided_gates(recovery_policy(), datetime.now(UTC))
+    again = recovery.resume_decided_gates(no_grace, datetime.now(UTC))
     assert run_id not in {d.run_id for d in again}
