@@ -27,6 +27,7 @@ class PushView(BaseModel):
     record_type: str
     external_id: str
     quote_id: str
+    run_id: str | None = None
     status: str
     attempts: int
     last_error: str | None

@@ -608,7 +608,11 @@ def manual_redrive(run_id: str, *, reason: str = "re-driven by hand") -> int:
         raise ValueError(
             f"run {run_id} is {run.state.name}: only ended or stuck runs are re-driven"
         )
-    deployment = "manual"
+    return _lift_and_redrive(run_id, "manual", reason)
+
+
+def _lift_and_redrive(run_id: str, deployment: str, reason: str) -> int:
+    """Count a re-drive outside the automatic cap, lift any dead letter, reschedule."""
     with session_scope() as s:
         row = (
             s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
@@ -620,3 +624,34 @@ def manual_redrive(run_id: str, *, reason: str = "re-driven by hand") -> int:
     count = count_redrive(run_id, deployment, reason)
     reschedule(run_id, reason)
     return count
+
+
+def refresh_after_late_success(run_ids: list[str], reason: str) -> list[Recovered]:
+    """Partial or failed customer-quote runs one of whose steps succeeded later, outside
+    the run (ns-push-retry applied its push): re-drive them, past the cap, so the replay
+    records the run's new outcome (run log, ``workflow.completed`` under its own key)."""
+    from prefect.exceptions import ObjectNotFound
+
+    done: list[Recovered] = []
+    for run_id in dict.fromkeys(run_ids):
+        log = run_log_of(run_id)
+        if log is None or log.status not in (RunStatus.partial, RunStatus.failed):
+            continue
+        try:
+            with _client() as client:
+                run = client.read_flow_run(UUID(run_id))
+        except ObjectNotFound:
+            continue
+        # Only deployment runs can be picked up again by a worker.
+        if run.deployment_id is None or run.state is None or not run.state.is_final():
+            continue
+        count = _lift_and_redrive(run_id, QUOTE_DEPLOYMENT, reason)
+        done.append(
+            Recovered(
+                kind="redriven",
+                subject=QUOTE_DEPLOYMENT,
+                run_id=run_id,
+                detail=f"{reason}; re-drive {count}",
+            )
+        )
+    return done

@@ -13,6 +13,7 @@ from prefect.runtime import task_run
 from pydantic import BaseModel
 
 from blocks.netsuite import NetSuiteCredentials
+from quoteflow import recovery
 from quoteflow.db import session_scope
 from quoteflow.models import NsPendingPush, PushStatus, utcnow
 from quoteflow.outbox import PushView, apply_push, pushes_to_redrive
@@ -27,6 +28,7 @@ class RedriveOutcome(BaseModel):
 
     push_id: int
     quote_id: str
+    run_id: str | None = None
     external_id: str
     status_before: str
     status: str
@@ -45,6 +47,7 @@ def redrive_outcomes(before: list[PushView], after: list[PushView]) -> list[Redr
             RedriveOutcome(
                 push_id=old.id,
                 quote_id=old.quote_id,
+                run_id=old.run_id,
                 external_id=old.external_id,
                 status_before=old.status,
                 status=new.status,
@@ -120,3 +123,15 @@ def publish_redrive_report(outcomes: list[RedriveOutcome], older_than_minutes: f
             f"{len(outcomes) - applied} still not applied."
         ),
     )
+
+
+@task(name="refresh_runs_of_applied_pushes", retries=1, retry_delay_seconds=2)
+def refresh_runs_of_applied_pushes(outcomes: list[RedriveOutcome]) -> list[recovery.Recovered]:
+    """Runs left partial by a push this run applied are re-driven (even past their cap),
+    so their run log and ledger outcome catch up with NetSuite."""
+    late = [
+        o.run_id
+        for o in outcomes
+        if o.run_id and o.status == PushStatus.applied and o.status_before != PushStatus.applied
+    ]
+    return recovery.refresh_after_late_success(late, "its NetSuite push was applied later")

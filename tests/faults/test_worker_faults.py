@@ -27,6 +27,7 @@ from sqlmodel import select
 from deployments.automations import declared_automations
 from deployments.deploy import deploy_all, work_pool_name
 from deployments.worker import start_worker, stop_worker
+from flows.ns_push_retry import ns_push_retry
 from flows.reconcile import reconcile
 from quoteflow import ledger, recovery
 from quoteflow.approvals import (
@@ -245,3 +246,30 @@ def test_a_run_stuck_pending_after_its_worker_died_is_resubmitted(worker, fault_
     assert [d.kind for d in done if d.run_id == str(run.id)] == ["redriven"]
     ended = wait_state(str(run.id), lambda r: r.state.is_final(), "the resubmitted run to end")
     assert ended.state.is_completed() and ended.state.name == "NotApproved"
+
+
+def test_netsuite_down_then_ns_push_retry_brings_the_run_outcome_up_to_date(worker, fault_env):
+    draft = draft_quote(new_request())
+    approve(draft.id, notes="NetSuite is down")
+    run_id = suspended_run_of(draft.id)
+    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    assert gate is not None
+    netsuite(fault_env, "inject", mode="status", status=503, count=1000)
+    approve(gate.id, notes="ok")
+    run = wait_state(run_id, lambda r: r.state.is_final(), "the run to end partial")
+    assert run.state.name == "Partial", run.state
+    netsuite(fault_env, "reset")
+
+    result = ns_push_retry(older_than_minutes=0, limit=1000)
+
+    assert any(p.run_id == run_id and p.status == "applied" for p in result.pushes)
+    run = wait_state(run_id, lambda r: r.state.is_completed(), "the re-driven run to complete")
+    assert_one_clean_quote(fault_env, run_id)
+    with session() as s:
+        outcomes = dict(
+            s.exec(sa.select(Event.idempotency_key, Event.type).where(Event.run_id == run_id)).all()
+        )
+    assert outcomes[ledger.outcome_key(run_id)] == "workflow.partial"
+    assert outcomes[ledger.later_outcome_key(run_id, "workflow.completed")] == (
+        "workflow.completed"
+    )
