@@ -48,14 +48,18 @@ def ensure_netsuite_limit(limit: int = 2) -> None:
 
 
 def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
-    """`prefect --no-prompt deploy --all` from the project directory; returns its output.
+    """`prefect --no-prompt deploy --all` from the project directory, then the declared
+    Automations (deployments/automations.yaml); returns the output.
 
-    Re-deploying updates the deployments in place (one automation per trigger)."""
+    Re-deploying updates the deployments and automations in place (one of each)."""
     ensure_work_pool(work_pool_name())
     ensure_netsuite_limit()
     env = dict(os.environ)
     env["QUOTEFLOW_PROJECT_DIR"] = str(project_dir)
     env["QUOTEFLOW_VERIFY_TIMEZONE"] = get_settings().verify_timezone
+    env["QUOTEFLOW_RECONCILE_SCHEDULE_ACTIVE"] = str(
+        get_settings().reconcile_schedule_active
+    ).lower()
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url:
         from prefect.settings import get_current_settings
@@ -74,4 +78,6 @@ def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
         raise RuntimeError(
             f"prefect deploy failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
         )
-    return proc.stdout
+    from deployments.automations import ensure_automations
+
+    return proc.stdout + "\n".join(ensure_automations()) + "\n"

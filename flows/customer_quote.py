@@ -8,7 +8,7 @@ in quoteflow.quote and quoteflow.runs.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import Flow, FlowRun
@@ -19,10 +19,11 @@ from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_run
 from prefect.states import Completed, Failed, State
 from prefect_aws import S3Bucket
+from pydantic import Field
 
 from blocks.netsuite import NetSuiteCredentials
-from quoteflow import ledger
-from quoteflow.approvals import ActionView, preview_to_execute
+from quoteflow import WORKFLOW_TYPE, ledger
+from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, ActionView, preview_to_execute
 from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionStatus, RunStatus
 from quoteflow.quote import (
@@ -47,6 +48,7 @@ from tasks.approvals import (
     record_gate_expired,
     stage_gate_action,
 )
+from tasks.claims import claim_proposed_action, log_claim_refused
 from tasks.context import (
     allocate_quote_id,
     load_current_pricing,
@@ -61,6 +63,7 @@ from tasks.ledger import emit_workflow_event, log_run, stage_verify_checks, writ
 from tasks.netsuite import push_estimate
 from tasks.notify import notify_waiting_action
 from tasks.pdf import render_pdf
+from tasks.policy import is_retryable_failure
 from tasks.profiles import touch_ar_forecast
 from tasks.quotes import build_quote_preview, write_quote
 from tasks.reports import (
@@ -189,7 +192,7 @@ def _record_abnormal_end(flow: Flow, flow_run: FlowRun, state: State[Any]) -> No
     """A crashed or cancelled run still gets its run log, reflexion and event."""
     run_id = str(flow_run.id)
     reason = f"run {state.name.lower()}: {state.message or ''}".strip()
-    params = flow_run.parameters.get("request", {}) if flow_run.parameters else {}
+    params = (flow_run.parameters or {}).get("request") or {}
     ledger.record_run_outcome(
         run_id,
         RunStatus.failed,
@@ -207,11 +210,41 @@ def _record_abnormal_end(flow: Flow, flow_run: FlowRun, state: State[Any]) -> No
     on_crashed=[_record_abnormal_end],
     on_cancellation=[_record_abnormal_end],
 )
-def customer_quote(request: QuoteRequest) -> State[Any]:
-    """Run one customer quote end to end; Mike's approval gates every side effect."""
+def customer_quote(
+    request: QuoteRequest | None = None,
+    proposed_action_id: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="The approved quote_draft proposed action this run acts on (its "
+            "trigger passes it); the run claims it first and takes the request from it.",
+        ),
+    ] = None,
+) -> State[Any]:
+    """Run one customer quote end to end; Mike's approval gates every side effect.
+
+    Args:
+        request: The quote request (only for runs not started from a quote draft).
+        proposed_action_id: The approved quote_draft action this run acts on.
+    """
     settings = get_settings()
     logger = get_run_logger()
     run_id = str(current_run.id)
+    # START: one approved draft -> exactly one run. Claim it before doing anything; a
+    # run for a pending/rejected draft, or one another run claimed, ends here.
+    if proposed_action_id is not None:
+        claim = claim_proposed_action(proposed_action_id, run_id, QUOTE_DRAFT_ACTION_TYPE)
+        if not claim.acquired:
+            logger.warning("%s", claim.message)
+            log_claim_refused(run_id, claim, WORKFLOW_TYPE)
+            return Completed(name=claim.state_name, message=claim.message)
+        logger.info("%s", claim.message)
+        request = QuoteRequest.model_validate(claim.payload["request"])
+    elif request is None:
+        raise ValueError(
+            "customer-quote needs proposed_action_id (an approved quote draft) or request; "
+            "got neither"
+        )
     log_run(run_id, RunStatus.running, started_at=_now())
     preview: QuotePreview | None = None
     try:
@@ -327,6 +360,7 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
                     completed=seen[name].is_completed(),
                     name=seen[name].name,
                     message=seen[name].message,
+                    retryable=seen[name].is_completed() or is_retryable_failure(seen[name]),
                 )
                 if name in futures
                 else None

@@ -23,6 +23,7 @@ from tasks.outbox import (
     publish_redrive_report,
     redrive_ns_push,
     redrive_outcomes,
+    refresh_runs_of_applied_pushes,
 )
 
 
@@ -87,4 +88,7 @@ def ns_push_retry(
     logger.info(
         "Re-drove %s push(es): %s applied, %s still failed", len(outcomes), applied, still_failed
     )
+    # Runs left partial by these pushes: re-driven so their outcome catches up.
+    for r in refresh_runs_of_applied_pushes(outcomes):
+        logger.info("Run %s re-driven: %s", r.run_id, r.detail)
     return NsPushRetryResult(applied=applied, still_failed=still_failed, pushes=outcomes)

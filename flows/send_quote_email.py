@@ -1,7 +1,7 @@
 """send-quote-email: send the customer email of a quote once Mike approved its
 send_quote_to_customer proposed action. A repeat never sends twice.
 
-load the approved draft -> already sent? -> fetch the PDF -> deliver once -> quote sent.
+claim the approved action -> load the approved draft -> already sent? -> fetch the PDF -> deliver once -> quote sent.
 The flow only sequences tasks; reads and writes live in tasks/sending.py, rules in
 quoteflow.sending.
 """
@@ -9,14 +9,18 @@ quoteflow.sending.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run as current_run
+from prefect.states import Completed, State
 from prefect_aws import S3Bucket
 from pydantic import BaseModel, Field
 
 from blocks.smtp import SmtpServer
+from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.settings import get_settings
+from tasks.claims import claim_proposed_action, log_claim_refused
 from tasks.policy import PermanentStepError
 from tasks.sending import (
     deliver_quote_email,
@@ -47,14 +51,23 @@ def send_quote_email(
     proposed_action_id: Annotated[
         int, Field(ge=1, description="Id of the approved send_quote_to_customer proposed action.")
     ],
-) -> SendQuoteEmailResult:
+) -> SendQuoteEmailResult | State[Any]:
     """Send the approved email of one proposed action (nothing, if it was already sent).
+    A second run for the same action, or a run for an action not approved, ends at once
+    (Completed "Duplicate" / "NotApproved"); a run may take over from one that failed.
 
     Args:
         proposed_action_id: Id of the approved send_quote_to_customer proposed action.
     """
     settings = get_settings()
     logger = get_run_logger()
+    run_id = str(current_run.id)
+    claim = claim_proposed_action(proposed_action_id, run_id, SEND_ACTION_TYPE, True)
+    if not claim.acquired:
+        logger.warning("%s", claim.message)
+        log_claim_refused(run_id, claim, "send_quote_email")
+        return Completed(name=claim.state_name, message=claim.message)
+    logger.info("%s", claim.message)
     draft = load_approved_email(proposed_action_id)
 
     existing = find_sent_email(draft.message_id)

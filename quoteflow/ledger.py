@@ -31,6 +31,8 @@ TERMINAL = {
     RunStatus.blocked,
     RunStatus.rejected,
     RunStatus.expired,
+    RunStatus.duplicate,
+    RunStatus.not_approved,
 }
 
 
@@ -40,8 +42,35 @@ def event_uuid(idempotency_key: str) -> uuid.UUID:
 
 
 def outcome_key(run_id: str) -> str:
-    """The idempotency key of a run's outcome event: one per run, whatever the outcome."""
+    """The idempotency key of a run's first outcome event, whatever the outcome."""
     return f"workflow-outcome:{run_id}"
+
+
+def later_outcome_key(run_id: str, event_type: str) -> str:
+    """The key of a later, different outcome of the same run (a re-driven partial or
+    crashed run that completed): ``workflow.completed`` after ``workflow.partial``."""
+    return f"{outcome_key(run_id)}:{event_type}"
+
+
+def record_outcome_event(run_id: str, event_type: str, payload: dict[str, Any]) -> bool:
+    """A run's outcome event: the first under ``outcome_key``; a later outcome of another
+    type under its own key; a repeat of an outcome already recorded collapses."""
+    with session_scope() as s:
+        seen = dict(
+            s.execute(
+                sa.select(Event.type, Event.idempotency_key).where(
+                    Event.run_id == run_id,
+                    Event.idempotency_key.startswith(outcome_key(run_id), autoescape=True),
+                )
+            ).all()
+        )
+    if event_type in seen:
+        key = seen[event_type]
+    elif not seen:
+        key = outcome_key(run_id)
+    else:
+        key = later_outcome_key(run_id, event_type)
+    return record_event(event_type, key, payload=payload, run_id=run_id)
 
 
 def upsert_run_log(
@@ -177,4 +206,4 @@ def record_run_outcome(
     crashed run, a suspended run whose window closed): run log, reflexion, outcome event."""
     upsert_run_log(run_id, status, summary=summary)
     upsert_reflexion(run_id, narrative, tags)
-    record_event(ledger_event_type(status), outcome_key(run_id), payload=summary, run_id=run_id)
+    record_outcome_event(run_id, ledger_event_type(status), summary)

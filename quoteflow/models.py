@@ -90,6 +90,10 @@ class RunStatus(StrEnum):
     blocked = "blocked"
     rejected = "rejected"
     expired = "expired"
+    # A run that found its proposed action not approved, or claimed by another run: it
+    # ended at once and wrote nothing but its run log.
+    duplicate = "duplicate"
+    not_approved = "not_approved"
 
 
 class VerifyStatus(StrEnum):
@@ -104,6 +108,13 @@ class PushStatus(StrEnum):
     pending = "pending"
     applied = "applied"
     failed = "failed"
+    dead_letter = "dead_letter"  # a permanent refusal (or the attempt cap): never re-driven
+
+
+class RecoveryStatus(StrEnum):
+    active = "active"  # may still be re-driven
+    healed = "healed"  # a re-drive ended the run completed
+    dead_letter = "dead_letter"  # cap reached or a permanent failure: alerted, left alone
 
 
 class ProposalStatus(StrEnum):
@@ -267,6 +278,27 @@ class ProposedAction(SQLModel, table=True):
     flow_run_id: str | None = Field(default=None, max_length=36, index=True)
     expires_at: datetime | None = _ts(default=None)
     created_at: datetime = _ts(default_factory=utcnow)
+    # The one run that acts on this approved action (a quote draft's customer-quote run,
+    # an email draft's send-quote-email run); set once, by a conditional UPDATE.
+    claimed_by_run_id: str | None = Field(default=None, max_length=36)
+    claimed_at: datetime | None = _ts(default=None)
+
+
+class RunRecovery(SQLModel, table=True):
+    """Automatic re-drives of one flow run (crashed, stuck or partial): counted, capped,
+    then dead-lettered with one alert."""
+
+    __tablename__ = "run_recoveries"
+    __table_args__ = (sa.Index("ix_run_recoveries_status", "status", "updated_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=36, unique=True)
+    deployment: str = Field(max_length=128)
+    status: str = Field(default=RecoveryStatus.active, max_length=16)
+    redrives: int = 0
+    last_reason: str | None = None
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
 
 
 class WorkflowRunLog(SQLModel, table=True):

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from quoteflow import ledger
 from quoteflow.db import session_scope
 from quoteflow.models import NsPendingPush, PushStatus, Quote, utcnow
 from quoteflow.netsuite.client import NetSuiteClient
@@ -23,11 +24,17 @@ ESTIMATE = "estimate"
 ESTIMATE_SUPERSEDED = "estimate_superseded"
 
 
+class DeadLetteredPushError(Exception):
+    """The push was dead-lettered (NetSuite refused it for good, or it ran out of
+    attempts): it is never sent again without a person."""
+
+
 class PushView(BaseModel):
     id: int
     record_type: str
     external_id: str
     quote_id: str
+    run_id: str | None = None
     status: str
     attempts: int
     last_error: str | None
@@ -111,15 +118,49 @@ def superseded_estimates_to_mark(limit: int = 100) -> list[tuple[str, str]]:
         return [(old, new) for old, new in s.execute(stmt).all()]
 
 
-def apply_push(push_id: int, client: NetSuiteClient, *, final_attempt: bool) -> PushView:
+def dead_letter_reason(exc: NetSuiteError, attempts: int, max_attempts: int) -> str | None:
+    """Why a failed push goes to the dead letter (None: it stays failed, re-driven later)."""
+    if not exc.retryable:
+        return f"NetSuite refused it for good: {exc}"
+    if attempts >= max_attempts:
+        return f"still failing after {attempts} attempts: {exc}"
+    return None
+
+
+def _alert_dead_letter(row: NsPendingPush, reason: str) -> None:
+    """One alert per dead-lettered push (not one per re-drive run)."""
+    ledger.record_event(
+        "alert",
+        f"alert:ns-push-dead-letter:{row.record_type}:{row.external_id}",
+        payload={
+            "step": "ns_push",
+            "quote_id": row.quote_id,
+            "external_id": row.external_id,
+            "attempts": row.attempts,
+            "error": reason,
+            "run_id": row.run_id,
+        },
+        run_id=row.run_id,
+        resource_id=f"quoteflow.quote.{row.quote_id}",
+    )
+
+
+def apply_push(
+    push_id: int, client: NetSuiteClient, *, final_attempt: bool, max_attempts: int = 12
+) -> PushView:
     """Upsert the staged estimate in NetSuite by external id. Applied only on NetSuite's
-    confirmation; an error is recorded and re-raised (failed when it will not be retried)."""
+    confirmation; an error is recorded and re-raised (failed when it will not be retried,
+    dead-lettered with one alert when it never will be). A dead-lettered row is not sent."""
     with session_scope() as s:
         row = s.get(NsPendingPush, push_id)
         if row is None:
             raise LookupError(f"ns_pending_pushes row {push_id} does not exist")
         if row.status == PushStatus.applied:
             return PushView.of(row)
+        if row.status == PushStatus.dead_letter:
+            raise DeadLetteredPushError(
+                f"estimate {row.external_id} is dead-lettered ({row.last_error}); not sent again"
+            )
         row.attempts += 1
         row.updated_at = utcnow()
         external_id, payload = row.external_id, dict(row.payload)
@@ -130,9 +171,14 @@ def apply_push(push_id: int, client: NetSuiteClient, *, final_attempt: bool) -> 
             row = s.get(NsPendingPush, push_id)
             assert row is not None
             row.last_error = str(exc)
-            if final_attempt or not exc.retryable:
+            reason = dead_letter_reason(exc, row.attempts, max_attempts)
+            if reason is not None:
+                row.status = PushStatus.dead_letter
+            elif final_attempt:
                 row.status = PushStatus.failed
             row.updated_at = utcnow()
+            if reason is not None:
+                _alert_dead_letter(row, reason)
         raise
     with session_scope() as s:
         row = s.get(NsPendingPush, push_id)

@@ -111,6 +111,34 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=1.5, ge=0)
     retry_max_seconds: float = Field(default=30.0, ge=0)
 
+    # Recovery (the reconciler and ns-push-retry): every automatic re-drive is capped.
+    redrive_max: int = Field(
+        default=3, ge=0, le=20, description="Automatic re-drives of one run before it alerts."
+    )
+    redrive_interval_minutes: float = Field(
+        default=5, ge=0, description="Least time between re-drives of a partial run."
+    )
+    reconcile_start_grace_seconds: float = Field(
+        default=45,
+        ge=0,
+        description="How long an approved draft may wait for its trigger's run to claim it "
+        "(and a decided gate for its approver to resume it) before the reconciler steps in.",
+    )
+    stuck_pending_seconds: float = Field(
+        default=180, ge=10, description="A run Pending this long lost its worker: resubmit it."
+    )
+    reconcile_lookback_hours: float = Field(
+        default=48, gt=0, description="How far back the reconciler looks for runs and decisions."
+    )
+    reconcile_schedule_active: bool = Field(
+        default=True,
+        description="Deploy the reconcile deployment's every-minute schedule active (tests "
+        "turn it off and drive its passes themselves).",
+    )
+    ns_push_max_attempts: int = Field(
+        default=12, ge=1, le=1000, description="NetSuite push attempts before the dead letter."
+    )
+
     # NetSuite push throttle: a Prefect global concurrency limit of this name.
     netsuite_concurrency_limit: str = Field(default="netsuite-api")
     netsuite_timeout_seconds: float = Field(default=20.0, gt=0)

@@ -35,10 +35,9 @@ def write_reflexion(run_id: str, narrative: str, tags: list[str]) -> None:
 
 @task(**POST_OPTIONS)
 def emit_workflow_event(event_type: str, run_id: str, payload: dict[str, Any]) -> bool:
-    """workflow.completed | partial | failed: one outcome event per run (the key is the run)."""
-    return ledger.record_event(
-        event_type, ledger.outcome_key(run_id), payload=payload, run_id=run_id
-    )
+    """workflow.completed | partial | failed: one event per run and outcome (a re-driven
+    run that completes after a partial outcome records both, each under its own key)."""
+    return ledger.record_outcome_event(run_id, event_type, payload)
 
 
 @task(**POST_OPTIONS)

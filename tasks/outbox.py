@@ -13,6 +13,7 @@ from prefect.runtime import task_run
 from pydantic import BaseModel
 
 from blocks.netsuite import NetSuiteCredentials
+from quoteflow import recovery
 from quoteflow.db import session_scope
 from quoteflow.models import NsPendingPush, PushStatus, utcnow
 from quoteflow.outbox import PushView, apply_push, pushes_to_redrive
@@ -27,6 +28,7 @@ class RedriveOutcome(BaseModel):
 
     push_id: int
     quote_id: str
+    run_id: str | None = None
     external_id: str
     status_before: str
     status: str
@@ -45,6 +47,7 @@ def redrive_outcomes(before: list[PushView], after: list[PushView]) -> list[Redr
             RedriveOutcome(
                 push_id=old.id,
                 quote_id=old.quote_id,
+                run_id=old.run_id,
                 external_id=old.external_id,
                 status_before=old.status,
                 status=new.status,
@@ -70,13 +73,19 @@ def _final_attempt() -> bool:
 @task(name="redrive_ns_push", **fanout_task_options())
 def redrive_ns_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
     """Upsert one staged estimate by its external id (an applied row is left as it is);
-    the row turns failed only when no retry follows."""
+    the row turns failed only when no retry follows, dead_letter (alerted once, never
+    re-driven) when NetSuite refuses it for good or it runs out of attempts."""
     # The same global concurrency limit as the customer-quote flow's ns_push.
     with (
         concurrency(get_settings().netsuite_concurrency_limit, occupy=1, strict=False),
         netsuite.get_client() as client,
     ):
-        return apply_push(push_id, client, final_attempt=_final_attempt())
+        return apply_push(
+            push_id,
+            client,
+            final_attempt=_final_attempt(),
+            max_attempts=get_settings().ns_push_max_attempts,
+        )
 
 
 @task(name="load_pushes", retries=2, retry_delay_seconds=[1.5, 3.0])
@@ -114,3 +123,15 @@ def publish_redrive_report(outcomes: list[RedriveOutcome], older_than_minutes: f
             f"{len(outcomes) - applied} still not applied."
         ),
     )
+
+
+@task(name="refresh_runs_of_applied_pushes", retries=1, retry_delay_seconds=2)
+def refresh_runs_of_applied_pushes(outcomes: list[RedriveOutcome]) -> list[recovery.Recovered]:
+    """Runs left partial by a push this run applied are re-driven (even past their cap),
+    so their run log and ledger outcome catch up with NetSuite."""
+    late = [
+        o.run_id
+        for o in outcomes
+        if o.run_id and o.status == PushStatus.applied and o.status_before != PushStatus.applied
+    ]
+    return recovery.refresh_after_late_success(late, "its NetSuite push was applied later")

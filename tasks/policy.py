@@ -54,6 +54,15 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
     return False
 
 
+def is_retryable_failure(state: State[Any]) -> bool:
+    """Whether a failed step's final state may succeed when re-driven later."""
+    try:
+        state.result()
+    except Exception as exc:
+        return is_transient(exc)
+    return True
+
+
 def alert_on_final_failure(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> None:
     """Runs once per failed step, after its retries are spent: error log, ledger alert,
     Prefect event."""

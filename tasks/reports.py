@@ -90,6 +90,8 @@ class StepState(BaseModel):
     completed: bool
     name: str
     message: str | None = None
+    # A failure a later re-drive may fix (an outage), not one that fails the same way.
+    retryable: bool = True
 
 
 def _read_settled_task_run(
@@ -137,7 +139,9 @@ def collect_step_outcomes(
                     attempts=tr.run_count if tr else 0,
                     duration_seconds=round(tr.total_run_time.total_seconds(), 3) if tr else None,
                     error=None if seen.completed else seen.message,
-                    detail={"state": seen.name},
+                    detail={"state": seen.name}
+                    if seen.completed
+                    else {"state": seen.name, "retryable": seen.retryable},
                 )
             )
     return outcomes

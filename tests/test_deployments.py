@@ -15,6 +15,8 @@ from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 
 SPECS = {d["name"]: d for d in deployment_specs()}
 SAMPLE_EVENT = {
+    "event": "alert",
+    "id": "0d6f3a52-6c1e-4d38-9a38-4f0b9a1b2c3d",
     "payload": {
         "request": {
             "customer_id": DEMO_CUSTOMER_ID,
@@ -28,6 +30,7 @@ MINIMAL_PARAMETERS = {
     "verify-checks": {},
     "ns-push-retry": {},
     "quote-housekeeping": {},
+    "reconcile": {},
 }
 
 
@@ -38,6 +41,8 @@ def test_the_deployments_are_declared():
         "verify-checks",
         "ns-push-retry",
         "quote-housekeeping",
+        "reconcile",
+        "notify-mike",
     }
 
 
@@ -85,11 +90,13 @@ def test_schedules_and_result_storage():
     assert "QUOTEFLOW_VERIFY_TIMEZONE" in verify["timezone"]
     assert SPECS["ns-push-retry"]["schedules"][0]["interval"] > 0
     assert SPECS["quote-housekeeping"]["schedules"][0]["cron"] == "5 * * * *"
+    assert SPECS["reconcile"]["schedules"][0]["interval"] == 60
     env = yaml.safe_load(PREFECT_YAML.read_text())["definitions"]["work_pools"]["process_pool"][
         "job_variables"
     ]["env"]
     assert env["PREFECT_DEFAULT_RESULT_STORAGE_BLOCK"] == "s3-bucket/quoteflow-results"
     assert env["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "true"
+    assert int(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]) >= 30  # Prefect's minimum
 
 
 def test_bad_customer_quote_parameters_name_the_field():

@@ -89,7 +89,7 @@ def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
     )
     run_id = str(run.id)
     assert run.state.name == "Suspended"
-    assert run.parameters["request"]["customer_id"] == DEMO_CUSTOMER_ID
+    assert run.parameters["proposed_action_id"] == draft.id  # the run reads its draft
     # The flow-run process exits once the suspension is recorded (a few seconds).
     deadline = time.monotonic() + 60
     while _flow_run_processes(run_id) and time.monotonic() < deadline:

@@ -227,9 +227,10 @@ def test_approved_email_is_sent_once_with_its_pdf(env, smtp_messages) -> None:
         ).scalars()
         assert [e.type for e in sent_events] == ["email.sent"]
 
-    # The same approval again (a re-triggered deployment): nothing more goes out.
-    again = send_quote_email(proposed_action_id=action.id)
-    assert again.already_sent is True and again.message_id == draft.message_id
+    # The same approval again (a re-triggered deployment): a duplicate run, nothing more goes out.
+    again = send_quote_email(proposed_action_id=action.id, return_state=True)
+    assert again.is_completed() and again.name == "Duplicate", again
+    assert "already claimed by run" in again.message
     # The delivery task itself, past the flow's check, is guarded by the claim too.
     assert deliver_again(draft, action.id).already_sent is True
     assert len(messages_with(smtp_messages, draft.message_id, settle=1.5)) == 1
@@ -257,14 +258,15 @@ def test_unapproved_actions_are_refused_and_nothing_is_sent(env, smtp_messages) 
 
     state = send_quote_email(proposed_action_id=action.id, return_state=True)
 
-    assert state.is_failed()
+    # Not approved: the run ends at once, recorded, and writes nothing else.
+    assert state.is_completed() and state.name == "NotApproved"
     assert f"proposed action {action.id}" in state.message
     assert "pending, not approved" in state.message
     decide(action.id, "reject", notes="not yet")
     rejected = send_quote_email(proposed_action_id=action.id, return_state=True)
-    assert rejected.is_failed() and "is rejected, not approved" in rejected.message
+    assert rejected.name == "NotApproved" and "is rejected, not approved" in rejected.message
     missing = send_quote_email(proposed_action_id=10**9, return_state=True)
-    assert missing.is_failed() and f"proposed action {10**9} does not exist" in missing.message
+    assert missing.is_failed() and f"proposed_action_id={10**9}: no such" in missing.message
 
     assert messages_with(smtp_messages, draft.message_id, settle=1.5) == []
     assert log_rows(draft.message_id) == []

@@ -1,0 +1,87 @@
+"""reconcile: every minute, make sure nothing approved is lost and nothing stranded stays
+stranded. Starts runs for approved drafts nobody claimed, resumes decided gates whose run
+still waits, heals crashed or stuck runs and re-drives incomplete fan-outs (capped, then
+one alert); then records gates whose window closed and tells Mike what waits, is about to
+expire or expired. The flow only sequences tasks; the rules live in quoteflow.recovery and
+quoteflow.notices.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger
+from prefect.futures import wait
+from pydantic import BaseModel
+
+from quoteflow.recovery import Recovered
+from quoteflow.settings import get_settings
+from tasks.approvals import expire_stale_gates
+from tasks.notify import send_due_notices
+from tasks.recovery import (
+    heal_stranded_runs,
+    publish_reconcile_report,
+    redrive_incomplete_runs,
+    resume_decided_gates,
+    start_unclaimed_actions,
+)
+
+
+class ReconcileResult(BaseModel):
+    """What one pass did, and which passes failed (they run again next minute)."""
+
+    done: list[Recovered]
+    expired_runs: list[str]
+    notices_sent: list[str]
+    failed_passes: list[str]
+
+
+@flow(
+    name="reconcile",
+    description="Start approved drafts whose run never started, resume decided gates whose "
+    "run still waits, heal crashed/stuck runs, re-drive incomplete fan-outs (capped), "
+    "expire closed gates, and send Mike's due notices and reminders.",
+)
+def reconcile() -> ReconcileResult:
+    """One reconciliation pass over approvals and runs."""
+    logger = get_run_logger()
+    now = datetime.now(UTC)
+    passes = {
+        "start_unclaimed_actions": start_unclaimed_actions.submit(now),
+        "resume_decided_gates": resume_decided_gates.submit(now),
+        "heal_stranded_runs": heal_stranded_runs.submit(now),
+        "redrive_incomplete_runs": redrive_incomplete_runs.submit(now),
+    }
+    # Expiry first, so this pass tells Mike about it.
+    grace = get_settings().expiry_grace_seconds / 60
+    passes["expire_stale_gates"] = expire_stale_gates.submit(grace_minutes=grace)
+    passes["send_due_notices"] = send_due_notices.submit(wait_for=[passes["expire_stale_gates"]])
+    wait(list(passes.values()))
+    done: list[Recovered] = []
+    failed: list[str] = []
+    lists: dict[str, list] = {}
+    for name, future in passes.items():
+        if future.state.is_completed():
+            lists[name] = future.result()
+        else:
+            failed.append(name)
+            logger.error("Pass %s failed: %s", name, future.state.message)
+    expired = lists.pop("expire_stale_gates", [])
+    notices = lists.pop("send_due_notices", [])
+    for found in lists.values():
+        done.extend(found)
+    for d in done:
+        logger.info("%s %s (run %s): %s", d.kind, d.subject, d.run_id or "-", d.detail)
+    if done:
+        publish_reconcile_report(done)
+    elif not expired and not notices:
+        logger.info("Nothing to reconcile")
+    if expired:
+        logger.info("Recorded the expiry of %d gate(s): runs %s", len(expired), expired)
+    if notices:
+        logger.info("Sent %d notice(s) to Mike: %s", len(notices), notices)
+    if failed:
+        raise RuntimeError(f"reconcile passes failed: {', '.join(failed)}")
+    return ReconcileResult(
+        done=done, expired_runs=expired, notices_sent=notices, failed_passes=failed
+    )

@@ -1,0 +1,657 @@
+"""Recovery: what the reconciler does every minute so a recorded approval always reaches
+its run and a stranded run heals itself.
+
+- An approved quote or email draft no run has claimed -> start its deployment (the
+  decision's event was lost: API down, approving process killed).
+- A decided gate whose run is still paused or suspended -> resume it with the decision.
+- A crashed run (Prefect's heartbeat Automation marks runs whose process died) or one
+  stuck Pending -> post actions (crashed outcome), then reschedule it: it resumes from its
+  persisted results, which is safe because every effect is keyed by the run.
+- A partial or failed customer-quote run whose failed steps may succeed later -> re-drive
+  it, at most ``redrive_max`` times; then (or at once for a permanent failure) it is
+  dead-lettered with one alert.
+
+Pure decisions (``redrive_decision``, ``gate_run_input``) sit beside thin I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from quoteflow import ledger
+from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE, ActionView
+from quoteflow.claims import unclaimed_approved
+from quoteflow.db import session_scope
+from quoteflow.mail import SEND_ACTION_TYPE
+from quoteflow.models import (
+    ActionStatus,
+    ProposedAction,
+    RecoveryStatus,
+    RunRecovery,
+    RunStatus,
+    WorkflowRunLog,
+    utcnow,
+)
+from quoteflow.runs import reflexion_tags
+
+QUOTE_DEPLOYMENT = "customer-quote/customer-quote"
+SEND_DEPLOYMENT = "send-quote-email/send-quote-email"
+# The deployment an approved action starts (through its trigger, or the reconciler).
+DEPLOYMENT_OF_ACTION = {
+    QUOTE_DRAFT_ACTION_TYPE: QUOTE_DEPLOYMENT,
+    SEND_ACTION_TYPE: SEND_DEPLOYMENT,
+}
+HEALED_DEPLOYMENTS = (QUOTE_DEPLOYMENT, SEND_DEPLOYMENT)
+# A run for an action is created after its decision: looking only at runs created since
+# then (less this margin) keeps runs of an older database's same action id out.
+CLOCK_SKEW = timedelta(seconds=5)
+
+Decision = Literal["redrive", "dead_letter", "wait"]
+
+
+class Recovered(BaseModel):
+    """One thing the reconciler did (or refused to do), for its report and logs."""
+
+    kind: Literal["started", "resumed", "redriven", "dead_letter", "skipped"]
+    subject: str
+    run_id: str | None = None
+    detail: str
+
+
+# ---------------------------------------------------------------- pure decisions
+
+
+def redrive_decision(
+    *,
+    redrives: int,
+    redrive_max: int,
+    retryable: bool,
+    last_redrive_at: datetime | None,
+    now: datetime,
+    min_interval: timedelta,
+) -> Decision:
+    """Re-drive while under the cap and the failure may pass; a permanent failure or the
+    cap reached dead-letters the run; too soon after the last re-drive waits."""
+    if not retryable or redrives >= redrive_max:
+        return "dead_letter"
+    if last_redrive_at is not None and now - last_redrive_at < min_interval:
+        return "wait"
+    return "redrive"
+
+
+def gate_run_input(action: ActionView) -> dict[str, Any]:
+    """The typed resume input of a decided gate, as the approval channels send it."""
+    return {
+        "decision": "approve" if action.status == ActionStatus.approved else "reject",
+        "notes": action.decision_notes or "",
+        "approver": action.approver,
+        "price_overrides": list(action.payload.get("price_overrides") or []),
+    }
+
+
+def retryable_failures(summary: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(retryable, permanent) failed step names of a run log summary. A step without a
+    verdict counts as retryable: the cap bounds it."""
+    retry, permanent = [], []
+    for step in summary.get("steps") or []:
+        if step.get("status") not in ("failed", "not_run"):
+            continue
+        if (step.get("detail") or {}).get("retryable") is False:
+            permanent.append(step["name"])
+        else:
+            retry.append(step["name"])
+    return retry, permanent
+
+
+# ---------------------------------------------------------------- Prefect I/O
+
+
+def _client() -> Any:
+    from prefect import get_client
+
+    return get_client(sync_client=True)
+
+
+def flow_run_url(run_id: str) -> str:
+    """The run's page in the Prefect UI."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    base = settings.ui_url or (settings.api.url or "").removesuffix("/api")
+    return f"{base.rstrip('/')}/runs/flow-run/{run_id}"
+
+
+def runs_for_action(action_id: int, deployment: str, *, since: datetime) -> list[Any]:
+    """Flow runs of ``deployment`` created for this proposed action since ``since``."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+    )
+
+    dep_name = deployment.split("/")[1]
+    with _client() as client:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[dep_name])),
+            flow_run_filter=FlowRunFilter(
+                expected_start_time=FlowRunFilterExpectedStartTime(after_=since)
+            ),
+            limit=200,
+        )
+    return [r for r in runs if (r.parameters or {}).get("proposed_action_id") == action_id]
+
+
+def start_action_run(action: ProposedAction, *, now: datetime) -> Recovered:
+    """Start the deployment of an approved, unclaimed action, unless a run for it is
+    already on its way (created by the trigger, not yet claimed)."""
+    from prefect.deployments import run_deployment
+
+    assert action.id is not None and action.decided_at is not None
+    deployment = DEPLOYMENT_OF_ACTION[action.action_type]
+    subject = f"proposed action {action.id} ({action.action_type})"
+    waiting = [
+        r
+        for r in runs_for_action(action.id, deployment, since=action.decided_at - CLOCK_SKEW)
+        if r.state is not None and not r.state.is_final()
+    ]
+    if waiting:
+        return Recovered(
+            kind="skipped",
+            subject=subject,
+            run_id=str(waiting[0].id),
+            detail=f"run {waiting[0].id} is {waiting[0].state.name}, not started yet",
+        )
+    run = run_deployment(
+        deployment,
+        parameters={"proposed_action_id": action.id},
+        timeout=0,
+        as_subflow=False,
+        tags=["reconciled"],
+        # One reconciler start per action and minute: repeats within a tick collapse.
+        idempotency_key=f"reconcile:{action.id}:{now:%Y%m%d%H%M}",
+    )
+    return Recovered(
+        kind="started",
+        subject=subject,
+        run_id=str(run.id),
+        detail=f"approved {action.decided_at:%H:%M:%S}Z but no run had claimed it; started {deployment}",
+    )
+
+
+def resume_gate(action: ActionView) -> Recovered | None:
+    """Resume a decided gate's run if it is still paused or suspended."""
+    from prefect.client.schemas.responses import SetStateStatus
+
+    assert action.flow_run_id
+    with _client() as client:
+        run = client.read_flow_run(UUID(action.flow_run_id))
+        if run.state is None or not run.state.is_paused():
+            return None
+        result = client.resume_flow_run(UUID(action.flow_run_id), run_input=gate_run_input(action))
+    subject = f"gate {action.id}"
+    if result.status != SetStateStatus.ACCEPT:
+        reason = result.details.reason if result.details else str(result.status)
+        return Recovered(
+            kind="skipped", subject=subject, run_id=action.flow_run_id, detail=f"refused: {reason}"
+        )
+    return Recovered(
+        kind="resumed",
+        subject=subject,
+        run_id=action.flow_run_id,
+        detail=f"{action.status} but its run was still {run.state.name}; resumed",
+    )
+
+
+def stranded_runs(*, since: datetime, pending_before: datetime) -> list[tuple[str, Any]]:
+    """(deployment, run) of runs to heal: Crashed ones, and Pending ones older than
+    ``pending_before`` (their worker died while submitting them)."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    found: list[tuple[str, Any]] = []
+    with _client() as client:
+        for deployment in HEALED_DEPLOYMENTS:
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(
+                    name=DeploymentFilterName(any_=[deployment.split("/")[1]])
+                ),
+                flow_run_filter=FlowRunFilter(
+                    expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.PENDING])
+                    ),
+                ),
+                limit=200,
+            )
+            for run in runs:
+                assert run.state is not None
+                if run.state.type == StateType.PENDING and run.state.timestamp > pending_before:
+                    continue
+                found.append((deployment, run))
+    return found
+
+
+def failed_quote_runs(*, since: datetime) -> list[Any]:
+    """customer-quote runs that ended Failed (partial or failed fan-out) since ``since``."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    with _client() as client:
+        return list(
+            client.read_flow_runs(
+                deployment_filter=DeploymentFilter(
+                    name=DeploymentFilterName(any_=[QUOTE_DEPLOYMENT.split("/")[1]])
+                ),
+                flow_run_filter=FlowRunFilter(
+                    expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED])),
+                ),
+                limit=200,
+            )
+        )
+
+
+def reschedule(run_id: str, reason: str) -> None:
+    """Set the run Scheduled (forced): a worker picks it up and it resumes from its
+    persisted results."""
+    from prefect.states import Scheduled
+
+    with _client() as client:
+        client.set_flow_run_state(
+            UUID(run_id), Scheduled(message=f"re-driven by the reconciler: {reason}"), force=True
+        )
+
+
+# ---------------------------------------------------------------- database I/O
+
+
+def decided_gates(*, decided_after: datetime, decided_before: datetime) -> list[ActionView]:
+    """Gates decided (approved or rejected) in the window, with their run."""
+    stmt = sa.select(ProposedAction).where(
+        ProposedAction.action_type == GATE_ACTION_TYPE,
+        ProposedAction.status.in_([ActionStatus.approved, ActionStatus.rejected]),
+        ProposedAction.flow_run_id.is_not(None),
+        ProposedAction.decided_at > decided_after,
+        ProposedAction.decided_at < decided_before,
+    )
+    with session_scope() as s:
+        return [ActionView.of(r) for r in s.execute(stmt).scalars().all()]
+
+
+def actions_to_start(*, decided_before: datetime, decided_after: datetime) -> list[ProposedAction]:
+    return unclaimed_approved(
+        list(DEPLOYMENT_OF_ACTION), decided_before=decided_before, decided_after=decided_after
+    )
+
+
+def recovery_of(run_id: str) -> RunRecovery | None:
+    with session_scope() as s:
+        return (
+            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
+        )
+
+
+def count_redrive(run_id: str, deployment: str, reason: str) -> int:
+    """Record one more re-drive of this run; returns the new count."""
+    with session_scope() as s:
+        row = (
+            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
+        )
+        if row is None:
+            row = RunRecovery(run_id=run_id, deployment=deployment)
+        row.redrives += 1
+        row.last_reason = reason
+        row.updated_at = utcnow()
+        s.add(row)
+        s.flush()
+        return row.redrives
+
+
+def dead_letter(run_id: str, deployment: str, reason: str, redrives: int) -> bool:
+    """Mark the run dead-lettered and alert once; True when it was newly dead-lettered."""
+    with session_scope() as s:
+        row = (
+            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
+        )
+        if row is None:
+            row = RunRecovery(run_id=run_id, deployment=deployment)
+        fresh = row.status != RecoveryStatus.dead_letter
+        row.status = RecoveryStatus.dead_letter
+        row.last_reason = reason
+        row.updated_at = utcnow()
+        s.add(row)
+    ledger.record_alert(run_id=run_id, step="redrive", attempts=redrives, error=reason)
+    return fresh
+
+
+def run_log_of(run_id: str) -> WorkflowRunLog | None:
+    with session_scope() as s:
+        return (
+            s.execute(sa.select(WorkflowRunLog).where(WorkflowRunLog.run_id == run_id))
+            .scalars()
+            .first()
+        )
+
+
+def record_crash(run: Any, reason: str) -> None:
+    """A crashed customer-quote run's post actions (its process could not run them)."""
+    run_id = str(run.id)
+    request = (run.parameters or {}).get("request") or {}
+    log = run_log_of(run_id)
+    if log is not None and log.summary_json.get("customer_id"):
+        request = {**log.summary_json, **request}
+    ledger.record_run_outcome(
+        run_id,
+        RunStatus.failed,
+        narrative=f"Customer quote run {run_id} crashed ({reason}); the reconciler re-drives it.",
+        tags=reflexion_tags(str(request.get("customer_id")), str(request.get("school_year"))),
+        summary={**(log.summary_json if log else {}), "status": "failed", "reason": reason},
+    )
+
+
+# ---------------------------------------------------------------- the reconciler's passes
+
+
+class RecoveryPolicy(BaseModel):
+    """The reconciler's limits (from settings)."""
+
+    start_grace: timedelta
+    stuck_pending: timedelta
+    lookback: timedelta
+    redrive_max: int
+    redrive_interval: timedelta
+
+
+def start_unclaimed(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
+    """Approved drafts whose run never started (or never claimed them) get one."""
+    return [
+        start_action_run(a, now=now)
+        for a in actions_to_start(
+            decided_before=now - policy.start_grace, decided_after=now - policy.lookback
+        )
+    ]
+
+
+def resume_decided_gates(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
+    """Decided gates whose run is still waiting for the decision get it."""
+    # Only after the grace: the approving process resumes the run itself right after
+    # committing the decision, and must not race us.
+    gates = decided_gates(
+        decided_after=now - policy.lookback, decided_before=now - policy.start_grace
+    )
+    done = [resume_gate(g) for g in gates]
+    return [d for d in done if d is not None]
+
+
+def _redrive_or_dead_letter(
+    run_id: str,
+    deployment: str,
+    reason: str,
+    *,
+    retryable: bool,
+    policy: RecoveryPolicy,
+    now: datetime,
+) -> Recovered | None:
+    rec = recovery_of(run_id)
+    if rec is not None and rec.status == RecoveryStatus.dead_letter:
+        return None
+    redrives = rec.redrives if rec else 0
+    decision = redrive_decision(
+        redrives=redrives,
+        redrive_max=policy.redrive_max,
+        retryable=retryable,
+        last_redrive_at=rec.updated_at if rec and rec.redrives else None,
+        now=now,
+        min_interval=policy.redrive_interval,
+    )
+    if decision == "wait":
+        return None
+    if decision == "dead_letter":
+        why = (
+            f"{reason}; not re-driven: a permanent failure"
+            if not retryable
+            else f"{reason}; still not done after {redrives} automatic re-drive(s)"
+        )
+        dead_letter(run_id, deployment, why, redrives)
+        return Recovered(kind="dead_letter", subject=deployment, run_id=run_id, detail=why)
+    count = count_redrive(run_id, deployment, reason)
+    reschedule(run_id, f"{reason} (re-drive {count} of {policy.redrive_max})")
+    return Recovered(
+        kind="redriven",
+        subject=deployment,
+        run_id=run_id,
+        detail=f"{reason}; re-drive {count} of {policy.redrive_max}",
+    )
+
+
+def heal_stranded(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
+    """Crashed runs get their post actions and a bounded re-drive; runs stuck Pending
+    (their worker died) are re-submitted."""
+    out: list[Recovered] = []
+    for deployment, run in stranded_runs(
+        since=now - policy.lookback, pending_before=now - policy.stuck_pending
+    ):
+        state = run.state
+        reason = f"run {state.name} since {state.timestamp:%H:%M:%S}Z" + (
+            f": {state.message}" if state.message else ""
+        )
+        if state.is_crashed() and deployment == QUOTE_DEPLOYMENT:
+            record_crash(run, reason)
+        done = _redrive_or_dead_letter(
+            str(run.id), deployment, reason, retryable=True, policy=policy, now=now
+        )
+        if done is not None:
+            out.append(done)
+    mark_healed()
+    return out
+
+
+def mark_healed() -> None:
+    """Re-driven runs that have since completed are healed (kept for the record)."""
+    with session_scope() as s:
+        active = list(
+            s.execute(
+                sa.select(RunRecovery.run_id).where(RunRecovery.status == RecoveryStatus.active)
+            )
+            .scalars()
+            .all()
+        )
+    if not active:
+        return
+    from prefect.exceptions import ObjectNotFound
+
+    done = []
+    with _client() as client:
+        for run_id in active:
+            try:
+                state = client.read_flow_run(UUID(run_id)).state
+            except ObjectNotFound:
+                continue
+            if state is not None and state.is_completed():
+                done.append(run_id)
+    if done:
+        with session_scope() as s:
+            s.execute(
+                sa.update(RunRecovery)
+                .where(RunRecovery.run_id.in_(done))
+                .values(status=RecoveryStatus.healed, updated_at=utcnow())
+            )
+
+
+def redrive_incomplete(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
+    """customer-quote runs that ended partial or failed with failed fan-out steps: re-drive
+    them while a failed step may still succeed (PDF, email draft, AR touch, NetSuite)."""
+    out: list[Recovered] = []
+    for run in failed_quote_runs(since=now - policy.lookback):
+        log = run_log_of(str(run.id))
+        if log is None or log.status not in (RunStatus.partial, RunStatus.failed):
+            continue
+        retry, permanent = retryable_failures(log.summary_json)
+        if not retry and not permanent:
+            continue  # failed before the fan-out: nothing keyed to resume
+        reason = "incomplete steps: " + ", ".join(retry + permanent)
+        done = _redrive_or_dead_letter(
+            str(run.id),
+            QUOTE_DEPLOYMENT,
+            reason,
+            retryable=bool(retry),
+            policy=policy,
+            now=now,
+        )
+        if done is not None:
+            out.append(done)
+    return out
+
+
+# ---------------------------------------------------------------- what a channel reports
+
+
+def _claimed_by(action_id: int) -> str | None:
+    with session_scope() as s:
+        row = s.get(ProposedAction, action_id)
+        return row.claimed_by_run_id if row else None
+
+
+def start_report(action: ActionView, *, wait_seconds: float = 10, poll: float = 1) -> str:
+    """After a decision: "started <run link>" once Prefect shows the run, else "queued,
+    starting..." (the reconciler starts it within a minute). Never raises."""
+    import time
+
+    if action.status != ActionStatus.approved and action.action_type != GATE_ACTION_TYPE:
+        return ""
+    deadline = time.monotonic() + wait_seconds
+    problem = ""
+    while True:
+        try:
+            if action.action_type == GATE_ACTION_TYPE:
+                assert action.flow_run_id
+                with _client() as client:
+                    run = client.read_flow_run(UUID(action.flow_run_id))
+                if run.state is not None and not run.state.is_paused():
+                    return f"resumed {flow_run_url(action.flow_run_id)}"
+            elif action.action_type in DEPLOYMENT_OF_ACTION:
+                assert action.decided_at is not None
+                owner = _claimed_by(action.id)
+                if owner:
+                    return f"started {flow_run_url(owner)}"
+                runs = runs_for_action(
+                    action.id,
+                    DEPLOYMENT_OF_ACTION[action.action_type],
+                    since=action.decided_at - CLOCK_SKEW,
+                )
+                if runs:
+                    return f"started {flow_run_url(str(runs[-1].id))}"
+            else:
+                return ""
+        except Exception as exc:  # the decision is committed; only the report is unsure
+            problem = f"; Prefect not reachable ({type(exc).__name__})"
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(poll)
+    gate = action.action_type == GATE_ACTION_TYPE
+    return (
+        f"queued, {'resuming' if gate else 'starting'}... (the decision is recorded; the "
+        f"reconcile deployment {'resumes' if gate else 'starts'} its run within a minute "
+        f"if the event was lost{problem})"
+    )
+
+
+# ---------------------------------------------------------------- operator commands
+
+
+class RecoveryView(BaseModel):
+    run_id: str
+    deployment: str
+    status: str
+    redrives: int
+    last_reason: str | None
+    updated_at: datetime
+
+
+def list_recoveries(*, status: str | None = None) -> list[RecoveryView]:
+    """Runs the reconciler re-drove or dead-lettered, newest first."""
+    stmt = sa.select(RunRecovery).order_by(RunRecovery.updated_at.desc())
+    if status:
+        stmt = stmt.where(RunRecovery.status == status)
+    with session_scope() as s:
+        return [
+            RecoveryView.model_validate(r.model_dump()) for r in s.execute(stmt).scalars().all()
+        ]
+
+
+def manual_redrive(run_id: str, *, reason: str = "re-driven by hand") -> int:
+    """A person re-drives a run (past the cap, after fixing its cause): counted, the dead
+    letter lifted, the run rescheduled. Returns the re-drive count."""
+    with _client() as client:
+        run = client.read_flow_run(UUID(run_id))
+    if run.state is not None and not run.state.is_final() and not run.state.is_pending():
+        raise ValueError(
+            f"run {run_id} is {run.state.name}: only ended or stuck runs are re-driven"
+        )
+    return _lift_and_redrive(run_id, "manual", reason)
+
+
+def _lift_and_redrive(run_id: str, deployment: str, reason: str) -> int:
+    """Count a re-drive outside the automatic cap, lift any dead letter, reschedule."""
+    with session_scope() as s:
+        row = (
+            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
+        )
+        if row is not None:
+            deployment = row.deployment
+            row.status = RecoveryStatus.active
+            s.add(row)
+    count = count_redrive(run_id, deployment, reason)
+    reschedule(run_id, reason)
+    return count
+
+
+def refresh_after_late_success(run_ids: list[str], reason: str) -> list[Recovered]:
+    """Partial or failed customer-quote runs one of whose steps succeeded later, outside
+    the run (ns-push-retry applied its push): re-drive them, past the cap, so the replay
+    records the run's new outcome (run log, ``workflow.completed`` under its own key)."""
+    from prefect.exceptions import ObjectNotFound
+
+    done: list[Recovered] = []
+    for run_id in dict.fromkeys(run_ids):
+        log = run_log_of(run_id)
+        if log is None or log.status not in (RunStatus.partial, RunStatus.failed):
+            continue
+        try:
+            with _client() as client:
+                run = client.read_flow_run(UUID(run_id))
+        except ObjectNotFound:
+            continue
+        # Only deployment runs can be picked up again by a worker.
+        if run.deployment_id is None or run.state is None or not run.state.is_final():
+            continue
+        count = _lift_and_redrive(run_id, QUOTE_DEPLOYMENT, reason)
+        done.append(
+            Recovered(
+                kind="redriven",
+                subject=QUOTE_DEPLOYMENT,
+                run_id=run_id,
+                detail=f"{reason}; re-drive {count}",
+            )
+        )
+    return done

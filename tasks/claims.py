@@ -1,0 +1,52 @@
+"""Claiming the approved proposed action a run acts on (quoteflow.claims), and the
+record a run leaves when it ends at its claim."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from prefect import get_client, task
+from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import ObjectNotFound
+
+from quoteflow import ledger
+from quoteflow.claims import Claim, claim_action
+from tasks.policy import retry_if_transient
+
+
+def _ended_unfinished(run_id: str) -> bool:
+    """The owner run ended without finishing (failed, crashed, cancelled) or is gone."""
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(UUID(run_id))
+        except ObjectNotFound:
+            return True
+    return run.state is not None and run.state.is_final() and not run.state.is_completed()
+
+
+# Never cached: a re-driven run must ask the database again (the answer is "mine").
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[1.5, 3.0],
+    retry_condition_fn=retry_if_transient,
+)
+def claim_proposed_action(
+    proposed_action_id: int, run_id: str, action_type: str, allow_take_over: bool = False
+) -> Claim:
+    """Claim the approved action for this run (one conditional UPDATE). With
+    ``allow_take_over`` a run may replace an owner that ended unfinished."""
+    return claim_action(
+        proposed_action_id,
+        run_id,
+        action_type=action_type,
+        may_take_over=_ended_unfinished if allow_take_over else None,
+    )
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1.5, 3.0])
+def log_claim_refused(run_id: str, claim: Claim, workflow_type: str) -> None:
+    """The run log row of a run that ended at its claim (duplicate or not approved)."""
+    ledger.upsert_run_log(
+        run_id, claim.run_status, summary=claim.summary(), workflow_type=workflow_type
+    )
