@@ -19,7 +19,6 @@ from prefect.input import RunInput
 from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_run
 from prefect.states import Completed, Failed, State
-from prefect_aws import S3Bucket
 from pydantic import BaseModel, Field
 
 from blocks.netsuite import NetSuiteCredentials
@@ -300,6 +299,8 @@ def customer_quote(request: QuoteRequest) -> State[Any]:
         skipped: dict[str, str] = {}
         pdf_f = None
         if preview.include_pdf:
+            from prefect_aws import S3Bucket  # only an approved run needs it (import ~1 s)
+
             bucket = S3Bucket.load(settings.s3_bucket_block)
             pdf_f = render_pdf.submit(
                 preview, bucket, settings.company_name, run_id, wait_for=[written]

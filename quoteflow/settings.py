@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     pause_poll_seconds: int = Field(
         default=5, ge=1, le=60, description="How often a paused (not suspended) run polls."
     )
+    worker_poll_seconds: float = Field(
+        default=1.0,
+        ge=0.2,
+        le=60,
+        description="How often the process worker asks its pool for runs to start "
+        "(PREFECT_WORKER_QUERY_SECONDS); every triggered or resumed run waits for it.",
+    )
     quote_validity_days: int = Field(default=30, ge=1, le=365)
     verify_deadline_minutes: int = Field(default=60, ge=1, description="Verify check time limit.")
     verify_timezone: str = Field(default="UTC", description="Timezone of the verify cron.")

@@ -16,16 +16,12 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
-from xhtml2pdf import pisa
-from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from quoteflow.quote import QuoteLineView, QuotePreview
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _CENT = Decimal("0.01")
 _SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "\u20ac", "GBP": "\u00a3"}
-# Nothing to fetch: no http(s), and base_dir=None denies local file reads too.
-_NO_RESOURCES = ResourceAccessPolicy(allow_remote=False, base_dir=None)
 OVERRIDE_MARK = "\u2020"  # dagger
 
 log = logging.getLogger(__name__)
@@ -170,9 +166,16 @@ def html_to_pdf(html: str, *, label: str = "document") -> bytes:
 
     Warnings (an unreadable image, say) do not fail the render; they are logged.
     """
+    # Imported here, not at module load: xhtml2pdf + reportlab cost ~2 s of import and
+    # only the render step needs them (format_money and the HTML are used everywhere).
+    from xhtml2pdf import pisa
+    from xhtml2pdf.config.resources import ResourceAccessPolicy
+
     out = io.BytesIO()
+    # Nothing to fetch: no http(s), and base_dir=None denies local file reads too.
+    no_resources = ResourceAccessPolicy(allow_remote=False, base_dir=None)
     try:
-        status = pisa.CreatePDF(html, dest=out, encoding="utf-8", resource_policy=_NO_RESOURCES)
+        status = pisa.CreatePDF(html, dest=out, encoding="utf-8", resource_policy=no_resources)
     except Exception as exc:
         raise QuotePdfError(f"{label}: xhtml2pdf failed: {type(exc).__name__}: {exc}") from exc
     if status.err:
