@@ -12,8 +12,6 @@ from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import Flow, FlowRun
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.futures import wait
 from prefect.input import RunInput
 from prefect.runtime import deployment as current_deployment
@@ -22,6 +20,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, Field
 
 from blocks.netsuite import NetSuiteCredentials
+from flows.gate_wait import await_decision_input
 from quoteflow import ledger
 from quoteflow.approvals import ActionView
 from quoteflow.models import RunStatus
@@ -105,24 +104,16 @@ def _await_decision(
     problem: str | None = None
     for round_no in range(1, MAX_DECISION_ROUNDS + 1):
         assert gate.expires_at is not None
-        remaining = max(int((gate.expires_at - _now()).total_seconds()), 1)
         description = preview_markdown(preview) + (
             f"\n\n**Please decide again:** {problem}" if problem else ""
         )
         # No initial decision: a form that starts on "approve" would approve on a bare Submit.
         form = ApprovalDecision.with_initial_data(description=description)
         key = f"approval-{round_no}"
-        try:
-            if in_deployment:
-                decision = suspend_flow_run(wait_for_input=form, timeout=remaining, key=key)
-            else:
-                decision = pause_flow_run(
-                    wait_for_input=form,
-                    timeout=remaining,
-                    poll_interval=settings.pause_poll_seconds,
-                    key=key,
-                )
-        except FlowPauseTimeout:
+        decision = await_decision_input(
+            form, key=key, expires_at=gate.expires_at, in_deployment=in_deployment
+        )
+        if decision is None:  # the approval window passed
             return None, preview
         if decision.decision == "reject":
             return decision, preview

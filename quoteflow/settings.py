@@ -44,8 +44,32 @@ class Settings(BaseSettings):
     approval_window_minutes: float = Field(
         default=60, gt=0, le=60 * 24 * 14, description="How long Mike has to decide on a quote."
     )
-    pause_poll_seconds: int = Field(
-        default=5, ge=1, le=60, description="How often a paused (not suspended) run polls."
+    pause_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often a gate waiting hot (paused, not suspended) asks whether Mike "
+        "answered.",
+    )
+    hot_window_seconds: float = Field(
+        default=600,
+        ge=0,
+        le=60 * 60 * 24,
+        description="How long an approval gate waits hot (paused, its process kept, answers "
+        "acted on within a second) before it suspends (no process held) until it expires. "
+        "0 suspends at once.",
+    )
+    hot_gate_limit: str = Field(
+        default="quoteflow-hot-gates",
+        description="Prefect global concurrency limit with one slot per hot gate; when it is "
+        "full a gate suspends at once. Without the limit nothing caps hot gates.",
+    )
+    hot_gate_cap: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Slots of hot_gate_limit when `quoteflow deploy` creates it: at most this "
+        "many flow-run processes (~250 MB each) are held by waiting gates.",
     )
     worker_poll_seconds: float = Field(
         default=1.0,

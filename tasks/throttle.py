@@ -17,7 +17,7 @@ import base64
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from prefect.logging import get_logger
@@ -53,12 +53,16 @@ def _post(api: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
     raise AssertionError("unreachable")
 
 
+SlotOutcome = Literal["held", "full", "no_limit"]
+
+
 @contextmanager
-def limit_slot(name: str, *, hold_seconds: float) -> Iterator[bool]:
-    """Hold one slot of the global concurrency limit ``name`` for the block's duration,
-    waiting while the limit is full. Yields False (nothing throttled) when no such limit
-    exists. ``hold_seconds`` bounds the block: the lease lasts at least twice that."""
-    lease_duration = max(60.0, hold_seconds * 2)
+def limit_slot(name: str, *, hold_seconds: float, wait: bool = True) -> Iterator[SlotOutcome]:
+    """Hold one slot of the global concurrency limit ``name`` for the block's duration.
+    Yields "held"; "no_limit" (nothing throttled) when no such limit exists; "full" when
+    every slot is taken and ``wait`` is False (with ``wait`` it waits for a slot).
+    ``hold_seconds`` bounds the block: the lease lasts twice that (1 min to 1 day)."""
+    lease_duration = min(max(60.0, hold_seconds * 2), 86_400.0)
     with _api() as api:
         while True:
             response = _post(
@@ -73,16 +77,19 @@ def limit_slot(name: str, *, hold_seconds: float) -> Iterator[bool]:
             )
             if response.status_code != _LOCKED:
                 break
+            if not wait:
+                yield "full"
+                return
             time.sleep(float(response.headers.get("Retry-After", 1)))
         response.raise_for_status()
         body = response.json()
         if not body.get("limits"):
             log.warning("Concurrency limit %r does not exist: not throttled.", name)
-            yield False
+            yield "no_limit"
             return
         lease_id = body["lease_id"]
         try:
-            yield True
+            yield "held"
         finally:
             released = _post(
                 api, "v2/concurrency_limits/decrement-with-lease", {"lease_id": lease_id}

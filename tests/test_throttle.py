@@ -16,16 +16,21 @@ def _active_slots(name: str) -> int:
         return client.read_global_concurrency_limit_by_name(name).active_slots
 
 
-def test_a_slot_is_held_inside_the_block_and_given_back_after(stack) -> None:
+def test_slots_are_held_inside_the_block_refused_when_full_and_given_back(stack) -> None:
     name = f"test-throttle-{uuid.uuid4().hex[:8]}"
     with get_client(sync_client=True) as client:
         client.create_global_concurrency_limit(
             GlobalConcurrencyLimitCreate(name=name, limit=2, active=True)
         )
     try:
-        with limit_slot(name, hold_seconds=5) as held:
-            assert held is True
+        with limit_slot(name, hold_seconds=5) as first:
+            assert first == "held"
             assert _active_slots(name) == 1
+            with limit_slot(name, hold_seconds=5, wait=False) as second:
+                assert second == "held"
+                with limit_slot(name, hold_seconds=5, wait=False) as third:
+                    assert third == "full"
+                    assert _active_slots(name) == 2
         assert _active_slots(name) == 0
     finally:
         with get_client(sync_client=True) as client:
@@ -33,5 +38,5 @@ def test_a_slot_is_held_inside_the_block_and_given_back_after(stack) -> None:
 
 
 def test_a_missing_limit_throttles_nothing(stack) -> None:
-    with limit_slot(f"no-such-limit-{uuid.uuid4().hex[:8]}", hold_seconds=5) as held:
-        assert held is False
+    with limit_slot(f"no-such-limit-{uuid.uuid4().hex[:8]}", hold_seconds=5) as outcome:
+        assert outcome == "no_limit"
