@@ -33,12 +33,18 @@ def running_worker(state_dir: Path | None = None) -> int | None:
 
 
 def start_worker(
-    pool: str, *, api_url: str, state_dir: Path | None = None, poll_seconds: float | None = None
+    pool: str,
+    *,
+    api_url: str,
+    state_dir: Path | None = None,
+    poll_seconds: float | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> WorkerInfo:
     """Start (or find) the worker. It passes its environment (the database URL, the
     state dir) to every flow run it starts. It asks the pool for runs every
     ``poll_seconds`` (default ``QUOTEFLOW_WORKER_POLL_SECONDS``, 1 s; Prefect adds up to
-    30 % jitter): a resumed or triggered run waits for that poll before its process starts."""
+    30 % jitter): a resumed or triggered run waits for that poll before its process starts.
+    ``extra_env`` is added to the environment it passes on (e.g. QUOTEFLOW_ settings)."""
     settings = get_settings()
     state_dir = state_dir or settings.state_dir
     poll_seconds = poll_seconds if poll_seconds is not None else settings.worker_poll_seconds
@@ -54,6 +60,7 @@ def start_worker(
                 "QUOTEFLOW_STATE_DIR": str(state_dir),
                 "QUOTEFLOW_DATABASE_URL": settings.resolved_database_url,
                 "PYTHONUNBUFFERED": "1",
+                **(extra_env or {}),
             }
         )
         pid = spawn(

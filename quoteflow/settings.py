@@ -29,6 +29,14 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the quoteflow database; default an SQLite file in state_dir.",
     )
 
+    prefect_server_database_url: str | None = Field(
+        default=None,
+        description="Database of the local stack's Prefect server, e.g. "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/quoteflow_prefect (created if missing); "
+        "default an SQLite file in state_dir. PostgreSQL takes concurrent writes (many runs "
+        "at once, two workers) without SQLite's 'database is locked' retries.",
+    )
+
     # Block names (the blocks hold the secrets).
     s3_bucket_block: str = Field(default="quoteflow-pdfs", description="S3Bucket block for PDFs.")
     aws_credentials_block: str = Field(default="quoteflow-aws", description="AwsCredentials block.")

@@ -154,7 +154,7 @@ def one_quote(phase: str, figures: defaultdict[str, list[float]]) -> None:
                 )
     span = _fanout_span(run.id)
     if span:
-        figures["fan-out span (in the flow run)"].append(span[0])
+        figures[f"fan-out span ({phase}, in the flow run)"].append(span[0])
         figures["ns_push task"].append(span[1])
 
 
@@ -228,7 +228,7 @@ def main() -> None:
     from quoteflow.migrate import upgrade
     from quoteflow.prefect_api import pointed_at
     from quoteflow.seed import load_demo_data
-    from quoteflow.settings import PROJECT_ROOT, get_settings
+    from quoteflow.settings import PROJECT_ROOT
     from quoteflow.stack import Stack
 
     state = Stack(args.state_dir).up()
@@ -242,8 +242,6 @@ def main() -> None:
         worker_dir = args.state_dir / "bench-worker"
         worker_dir.mkdir(exist_ok=True)
         for phase in [p.strip() for p in args.phases.split(",") if p.strip()]:
-            os.environ["QUOTEFLOW_HOT_WINDOW_SECONDS"] = "600" if phase == "hot" else "0"
-            get_settings.cache_clear()
             stop_worker(worker_dir)
             log_file = worker_dir / "logs" / "worker.log"
             log_size = log_file.stat().st_size if log_file.exists() else 0
@@ -252,6 +250,7 @@ def main() -> None:
                 api_url=state.prefect.api_url,
                 state_dir=worker_dir,
                 poll_seconds=args.worker_poll,
+                extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "600" if phase == "hot" else "0"},
             )
             _wait(  # the worker's own start is not part of any run's start
                 "the worker",
@@ -272,11 +271,12 @@ def main() -> None:
     for name, values in figures.items():
         samples = " ".join(f"{v:.2f}" for v in values)
         print(f"{name:<44}{_median(values):>10} {len(values):>3}   {samples}")
-    span = figures.get("fan-out span (in the flow run)")
     bare = figures.get("five side effects called bare")
-    if span and bare:
-        ratio = statistics.median(span) / statistics.median(bare)
-        print(f"{'fan-out / bare':<44}{ratio:>8.2f} x")
+    for phase in ("hot", "cold"):
+        span = figures.get(f"fan-out span ({phase}, in the flow run)")
+        if span and bare:
+            ratio = statistics.median(span) / statistics.median(bare)
+            print(f"{f'fan-out ({phase}) / bare':<44}{ratio:>8.2f} x")
 
 
 if __name__ == "__main__":
