@@ -37,7 +37,17 @@ def ensure_work_pool(name: str) -> None:
 
 def ensure_netsuite_limit(limit: int = 2) -> None:
     """The global concurrency limit every NetSuite writer takes a slot of."""
-    name = get_settings().netsuite_concurrency_limit
+    ensure_concurrency_limit(get_settings().netsuite_concurrency_limit, limit)
+
+
+def ensure_hot_gate_limit() -> None:
+    """The global concurrency limit with one slot per approval gate waiting hot."""
+    settings = get_settings()
+    ensure_concurrency_limit(settings.hot_gate_limit, settings.hot_gate_cap)
+
+
+def ensure_concurrency_limit(name: str, limit: int) -> None:
+    """A Prefect global concurrency limit of this name (created once)."""
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
@@ -54,6 +64,7 @@ def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
     Re-deploying updates the deployments and automations in place (one of each)."""
     ensure_work_pool(work_pool_name())
     ensure_netsuite_limit()
+    ensure_hot_gate_limit()
     env = dict(os.environ)
     env["QUOTEFLOW_PROJECT_DIR"] = str(project_dir)
     env["QUOTEFLOW_VERIFY_TIMEZONE"] = get_settings().verify_timezone

@@ -33,11 +33,21 @@ def running_worker(state_dir: Path | None = None) -> int | None:
 
 
 def start_worker(
-    pool: str, *, api_url: str, state_dir: Path | None = None, poll_seconds: int = 2
+    pool: str,
+    *,
+    api_url: str,
+    state_dir: Path | None = None,
+    poll_seconds: float | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> WorkerInfo:
     """Start (or find) the worker. It passes its environment (the database URL, the
-    state dir) to every flow run it starts."""
-    state_dir = state_dir or get_settings().state_dir
+    state dir) to every flow run it starts. It asks the pool for runs every
+    ``poll_seconds`` (default ``QUOTEFLOW_WORKER_POLL_SECONDS``, 1 s; Prefect adds up to
+    30 % jitter): a resumed or triggered run waits for that poll before its process starts.
+    ``extra_env`` is added to the environment it passes on (e.g. QUOTEFLOW_ settings)."""
+    settings = get_settings()
+    state_dir = state_dir or settings.state_dir
+    poll_seconds = poll_seconds if poll_seconds is not None else settings.worker_poll_seconds
     log_file = state_dir / "logs" / "worker.log"
     pid = running_worker(state_dir)
     if pid is None:
@@ -48,8 +58,9 @@ def start_worker(
                 "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
                 "PREFECT_WORKER_PREFETCH_SECONDS": "5",
                 "QUOTEFLOW_STATE_DIR": str(state_dir),
-                "QUOTEFLOW_DATABASE_URL": get_settings().resolved_database_url,
+                "QUOTEFLOW_DATABASE_URL": settings.resolved_database_url,
                 "PYTHONUNBUFFERED": "1",
+                **(extra_env or {}),
             }
         )
         pid = spawn(

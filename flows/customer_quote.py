@@ -12,16 +12,14 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import Flow, FlowRun
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.futures import wait
 from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_run
 from prefect.states import Completed, Failed, State
-from prefect_aws import S3Bucket
 from pydantic import Field
 
 from blocks.netsuite import NetSuiteCredentials
+from flows.gate_wait import await_decision_input
 from quoteflow import WORKFLOW_TYPE, ledger
 from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, ActionView, preview_to_execute
 from quoteflow.decision import ApprovalDecision
@@ -88,14 +86,12 @@ def _await_decision(
     decides, and record the decision on the gate (unless a channel already did: the run
     follows what is recorded). An input the schema accepts but the rules refuse asks
     again, keeping what was typed. Returns (None, gate) when the approval window passes."""
-    settings = get_settings()
     logger = get_run_logger()
     in_deployment = current_deployment.id is not None
     problem: str | None = None
     typed: dict[str, Any] = {}
     for round_no in range(1, MAX_DECISION_ROUNDS + 1):
         assert gate.expires_at is not None
-        remaining = max(int((gate.expires_at - _now()).total_seconds()), 1)
         description = (
             preview_markdown(preview)
             + f"\n\nPayload hash `{gate.payload_hash}`."
@@ -104,17 +100,10 @@ def _await_decision(
         # No initial decision: a form that starts on "approve" would approve on a bare Submit.
         form = ApprovalDecision.with_initial_data(description=description, **typed)
         key = f"approval-{round_no}"
-        try:
-            if in_deployment:
-                decision = suspend_flow_run(wait_for_input=form, timeout=remaining, key=key)
-            else:
-                decision = pause_flow_run(
-                    wait_for_input=form,
-                    timeout=remaining,
-                    poll_interval=settings.pause_poll_seconds,
-                    key=key,
-                )
-        except FlowPauseTimeout:
+        decision = await_decision_input(
+            form, key=key, expires_at=gate.expires_at, in_deployment=in_deployment
+        )
+        if decision is None:  # the approval window passed
             return None, gate
         recorded = record_gate_decision(gate.id, decision)
         if recorded.problem:
@@ -335,6 +324,8 @@ def customer_quote(
         skipped: dict[str, str] = {}
         pdf_f = None
         if preview.include_pdf:
+            from prefect_aws import S3Bucket  # only an approved run needs it (import ~1 s)
+
             bucket = S3Bucket.load(settings.s3_bucket_block)
             pdf_f = render_pdf.submit(
                 preview, bucket, settings.company_name, run_id, wait_for=[written]

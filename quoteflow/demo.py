@@ -121,7 +121,12 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
     assert gate is not None, "the run suspended without staging its proposed action"
     preview = QuotePreview.model_validate(gate.payload["preview"])
-    say(f"     run {run.name} is {run.state.name}: no process held while Mike decides")
+    waiting = (
+        "no process held while Mike decides"
+        if run.state.name == "Suspended"
+        else "its process waits hot for Mike's answer, then suspends"
+    )
+    say(f"     run {run.name} is {run.state.name}: {waiting}")
     for w in preview.warnings:
         say(f"     warning {w.check}: {w.message} {w.item_codes}")
 

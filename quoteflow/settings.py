@@ -29,6 +29,14 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the quoteflow database; default an SQLite file in state_dir.",
     )
 
+    prefect_server_database_url: str | None = Field(
+        default=None,
+        description="Database of the local stack's Prefect server, e.g. "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/quoteflow_prefect (created if missing); "
+        "default an SQLite file in state_dir. PostgreSQL takes concurrent writes (many runs "
+        "at once, two workers) without SQLite's 'database is locked' retries.",
+    )
+
     # Block names (the blocks hold the secrets).
     s3_bucket_block: str = Field(default="quoteflow-pdfs", description="S3Bucket block for PDFs.")
     aws_credentials_block: str = Field(default="quoteflow-aws", description="AwsCredentials block.")
@@ -49,8 +57,39 @@ class Settings(BaseSettings):
     approval_window_minutes: float = Field(
         default=60, gt=0, le=60 * 24 * 14, description="How long Mike has to decide on a quote."
     )
-    pause_poll_seconds: int = Field(
-        default=5, ge=1, le=60, description="How often a paused (not suspended) run polls."
+    pause_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often a gate waiting hot (paused, not suspended) asks whether Mike "
+        "answered.",
+    )
+    hot_window_seconds: float = Field(
+        default=600,
+        ge=0,
+        le=60 * 60 * 24,
+        description="How long an approval gate waits hot (paused, its process kept, answers "
+        "acted on within a second) before it suspends (no process held) until it expires. "
+        "0 suspends at once.",
+    )
+    hot_gate_limit: str = Field(
+        default="quoteflow-hot-gates",
+        description="Prefect global concurrency limit with one slot per hot gate; when it is "
+        "full a gate suspends at once. Without the limit nothing caps hot gates.",
+    )
+    hot_gate_cap: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Slots of hot_gate_limit when `quoteflow deploy` creates it: at most this "
+        "many flow-run processes (~250 MB each) are held by waiting gates.",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0,
+        ge=0.2,
+        le=60,
+        description="How often the process worker asks its pool for runs to start "
+        "(PREFECT_WORKER_QUERY_SECONDS); every triggered or resumed run waits for it.",
     )
     quote_validity_days: int = Field(default=30, ge=1, le=365)
     verify_deadline_minutes: int = Field(default=60, ge=1, description="Verify check time limit.")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from prefect_aws import S3Bucket
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # prefect_aws costs ~1 s of import; callers hand us a loaded block
+    from prefect_aws import S3Bucket
 
 PDF_CONTENT_TYPE = "application/pdf"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from prefect import get_run_logger, task
-from prefect.concurrency.sync import concurrency
 from prefect.runtime import task_run
 
 from blocks.netsuite import NetSuiteCredentials
@@ -12,6 +11,7 @@ from quoteflow.outbox import PushView, apply_push, stage_push, stage_superseded_
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
 from tasks.policy import fanout_task_options
+from tasks.throttle import limit_slot
 
 
 def _final_attempt() -> bool:
@@ -52,8 +52,11 @@ def push_estimate(
 def apply_staged_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
     """Apply one staged outbox row in NetSuite (inside a task), throttled like every push."""
     # A Prefect global concurrency limit throttles every NetSuite writer (flows and retries).
+    settings = get_settings()
     with (
-        concurrency(get_settings().netsuite_concurrency_limit, occupy=1, strict=False),
+        limit_slot(
+            settings.netsuite_concurrency_limit, hold_seconds=settings.netsuite_timeout_seconds
+        ),
         netsuite.get_client() as client,
     ):
         return apply_push(push_id, client, final_attempt=_final_attempt())

@@ -8,7 +8,6 @@ from datetime import timedelta
 import sqlalchemy as sa
 from prefect import task
 from prefect.artifacts import create_table_artifact
-from prefect.concurrency.sync import concurrency
 from prefect.runtime import task_run
 from pydantic import BaseModel
 
@@ -19,6 +18,7 @@ from quoteflow.models import NsPendingPush, PushStatus, utcnow
 from quoteflow.outbox import PushView, apply_push, pushes_to_redrive
 from quoteflow.settings import get_settings
 from tasks.policy import fanout_task_options
+from tasks.throttle import limit_slot
 
 REDRIVE_ARTIFACT_KEY = "ns-push-retry"
 
@@ -76,8 +76,11 @@ def redrive_ns_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
     the row turns failed only when no retry follows, dead_letter (alerted once, never
     re-driven) when NetSuite refuses it for good or it runs out of attempts."""
     # The same global concurrency limit as the customer-quote flow's ns_push.
+    settings = get_settings()
     with (
-        concurrency(get_settings().netsuite_concurrency_limit, occupy=1, strict=False),
+        limit_slot(
+            settings.netsuite_concurrency_limit, hold_seconds=settings.netsuite_timeout_seconds
+        ),
         netsuite.get_client() as client,
     ):
         return apply_push(

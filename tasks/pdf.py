@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from prefect import task
 from prefect.artifacts import create_link_artifact
-from prefect_aws import S3Bucket
 from pydantic import BaseModel
 
 from quoteflow.db import session_scope
@@ -15,6 +15,9 @@ from quoteflow.pdf import render_quote_pdf
 from quoteflow.quote import QuotePreview
 from quoteflow.storage import head_object, pdf_key, put_pdf
 from tasks.policy import fanout_task_options
+
+if TYPE_CHECKING:
+    from prefect_aws import S3Bucket
 
 
 class StoredPdf(BaseModel):

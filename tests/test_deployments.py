@@ -24,7 +24,7 @@ SAMPLE_EVENT = {
             "school_year": DEMO_SCHOOL_YEAR,
         },
         "proposed_action_id": 7,
-    }
+    },
 }
 MINIMAL_PARAMETERS = {
     "verify-checks": {},

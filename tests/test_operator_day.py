@@ -42,7 +42,13 @@ def deployed(stack, seeded_db, tmp_path_factory):
     """Deployments on the session's Prefect server, and a worker serving them."""
     deploy_all()
     state_dir = tmp_path_factory.mktemp("worker")
-    worker = start_worker(work_pool_name(), api_url=stack.prefect.api_url, state_dir=state_dir)
+    # This day checks the suspended gate (no process held): no hot phase before it.
+    worker = start_worker(
+        work_pool_name(),
+        api_url=stack.prefect.api_url,
+        state_dir=state_dir,
+        extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "0"},
+    )
     yield worker
     stop_worker(state_dir)
 

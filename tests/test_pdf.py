@@ -10,6 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from quoteflow.pdf import QuotePdfError, html_to_pdf, render_quote_pdf
+from quoteflow.pdf import render as render_module
 from quoteflow.quote import PriceSource, QuoteLineView, QuotePreview
 
 COMPANY = "Northwind Janitorial Supply"
@@ -189,6 +190,18 @@ def test_sixty_lines_span_pages_with_header_and_page_numbers_on_each() -> None:
         assert f"SKU-{n:04d}" in everything
     assert "$180.25" in everything  # line 60: 60 x 3 + 0.25
     assert "$10,815.00" in everything  # its total: 60 x 180.25
+
+
+@pytest.mark.parametrize("guess", [1, 9], ids=["too-few", "too-many"])
+def test_page_count_is_right_when_the_one_pass_guess_is_wrong(
+    monkeypatch: pytest.MonkeyPatch, guess: int
+) -> None:
+    monkeypatch.setattr(render_module, "_estimated_pages", lambda *args: guess)
+    lines = [_line(n, f"SKU-{n:04d}", f"{n}.50", n) for n in range(1, 41)]
+    pages = _pages(render_quote_pdf(_preview(lines), company_name=COMPANY))
+    assert len(pages) not in (1, 9)
+    for number, text in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in text
 
 
 def test_markup_characters_in_customer_text_render_literally() -> None:

@@ -9,24 +9,35 @@ from __future__ import annotations
 
 import io
 import logging
+import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
-from xhtml2pdf import pisa
-from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from quoteflow.quote import QuoteLineView, QuotePreview
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _CENT = Decimal("0.01")
 _SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "\u20ac", "GBP": "\u00a3"}
-# Nothing to fetch: no http(s), and base_dir=None denies local file reads too.
-_NO_RESOURCES = ResourceAccessPolicy(allow_remote=False, base_dir=None)
 OVERRIDE_MARK = "\u2020"  # dagger
+
+# The page-count guess (see render_quote_pdf). Units: 1/46 of a page's body. Fitted on
+# this template: a page holds 38 one-line rows, 21 two-line rows, 11 four-line rows.
+_PAGE_UNITS = 46.0
+_ROW_UNITS = 0.253  # a row's padding and rule
+_LINE_UNITS = 0.943  # each wrapped line in a row
+_HEADER_UNITS = 11.0  # letterhead and customer block, first page only
+_TRAILER_UNITS = 7.0  # totals and terms
+_TABLE_PT = 518.4  # 7.2 in between the page margins
+_CELL_PAD_PT = 8.0  # 4 pt left and right
+_WRAPPING_COLUMNS = (0.04, 0.17, 0.34, 0.11, 0.12)  # #, item code, description, unit/pack, price
+_PDF_PAGE = re.compile(rb"/Type /Page\b")  # ReportLab writes page dictionaries uncompressed
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +115,27 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_quote_html(preview: QuotePreview, *, company_name: str, notes: str | None = None) -> str:
-    """The XHTML that ``render_quote_pdf`` hands to xhtml2pdf (useful for debugging)."""
+def render_quote_html(
+    preview: QuotePreview,
+    *,
+    company_name: str,
+    notes: str | None = None,
+    page_count: int | None = None,
+) -> str:
+    """The XHTML that ``render_quote_pdf`` hands to xhtml2pdf (useful for debugging).
+    The footer says "Page n of ``page_count``"; without it xhtml2pdf counts the pages
+    itself, which costs it a second layout pass."""
+    return _html(_template_fields(preview, company_name=company_name, notes=notes), page_count)
+
+
+def _html(fields: dict[str, Any], page_count: int | None) -> str:
+    return _environment().get_template("quote.html").render(**fields, page_count=page_count)
+
+
+def _template_fields(
+    preview: QuotePreview, *, company_name: str, notes: str | None
+) -> dict[str, Any]:
+    """Everything the template shows, formatted; checks the figures add up."""
     currency = preview.currency
     rows: list[_Row] = []
     subtotal = Decimal("0.00")
@@ -136,8 +166,7 @@ def render_quote_html(preview: QuotePreview, *, company_name: str, notes: str | 
         if not line.quotable
     ]
     note_lines = [part.strip() for part in (notes or "").strip().splitlines()]
-    template = _environment().get_template("quote.html")
-    return template.render(
+    return dict(
         company_name=company_name,
         quote=preview,
         generated_on=_format_date(preview.generated_at),
@@ -152,6 +181,48 @@ def render_quote_html(preview: QuotePreview, *, company_name: str, notes: str | 
     )
 
 
+def _wrapped_lines(text: str, width_pt: float) -> int:
+    """Lines ``text`` takes in 9 pt Helvetica at ``width_pt``, breaking at spaces (a word
+    wider than the column is broken where it overflows)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    space = stringWidth(" ", "Helvetica", 9)
+    lines, used = 1, 0.0
+    for word in text.split():
+        width = stringWidth(word, "Helvetica", 9)
+        if width > width_pt:
+            lines += (1 if used else 0) + math.ceil(width / width_pt) - 1
+            used = width % width_pt
+        elif used and used + space + width > width_pt:
+            lines, used = lines + 1, width
+        else:
+            used = used + space + width if used else width
+    return lines
+
+
+def _estimated_pages(rows: list[_Row], skipped: int, notes: int) -> int:
+    """A guess at the quote's page count: lay its rows out on pages by wrapped lines."""
+    pages, used = 1, _HEADER_UNITS
+    for row in rows:
+        price = f"{row.price} {OVERRIDE_MARK}" if row.override else row.price
+        texts = (str(row.line_no), row.item_code, row.description, row.unit_pack, price)
+        wrapped = max(
+            _wrapped_lines(text, share * _TABLE_PT - _CELL_PAD_PT)
+            for text, share in zip(texts, _WRAPPING_COLUMNS, strict=True)
+        )
+        height = _ROW_UNITS + _LINE_UNITS * wrapped
+        if used + height > _PAGE_UNITS:
+            pages, used = pages + 1, 0.0
+        used += height
+    used += _TRAILER_UNITS + (3 + 1.5 * skipped if skipped else 0) + (3 + notes if notes else 0)
+    return pages + math.ceil(max(0.0, used - _PAGE_UNITS) / _PAGE_UNITS)
+
+
+def count_pages(pdf: bytes) -> int:
+    """Pages in a PDF that ReportLab wrote."""
+    return len(_PDF_PAGE.findall(pdf))
+
+
 def render_quote_pdf(
     preview: QuotePreview, *, company_name: str, notes: str | None = None
 ) -> bytes:
@@ -161,8 +232,30 @@ def render_quote_pdf(
     under it with the reason. Cost and margin are never printed. Raises
     ``QuotePdfError`` when xhtml2pdf reports errors or the figures do not add up.
     """
-    html = render_quote_html(preview, company_name=company_name, notes=notes)
-    return html_to_pdf(html, label=f"quote {preview.quote_id}")
+    # "Page n of m" in one layout pass: xhtml2pdf's <pdf:pagecount/> lays the whole quote
+    # out twice (a third of the render). The footer is a frame of its own, so its text
+    # never moves the body: render with a guessed m; if the guess was wrong, render again
+    # with the count the first render produced (same pages, so then it is right).
+    label = f"quote {preview.quote_id}"
+    fields = _template_fields(preview, company_name=company_name, notes=notes)
+    guess = _estimated_pages(fields["rows"], len(fields["skipped"]), len(fields["note_lines"]))
+    pdf = html_to_pdf(_html(fields, guess), label=label)
+    pages = count_pages(pdf)
+    if pages == guess:
+        return pdf
+    log.debug("%s: guessed %d pages, rendered %d; rendering again", label, guess, pages)
+    pdf = html_to_pdf(_html(fields, pages), label=label)
+    if count_pages(pdf) != pages:
+        raise QuotePdfError(f"{label}: page count changed between renders ({pages} pages first)")
+    return pdf
+    log.debug("%s: guessed %d pages, rendered %d; rendering again", label, guess, pages)
+    pdf = html_to_pdf(
+        render_quote_html(preview, company_name=company_name, notes=notes, page_count=pages),
+        label=label,
+    )
+    if count_pages(pdf) != pages:
+        raise QuotePdfError(f"{label}: page count changed between renders ({pages} pages first)")
+    return pdf
 
 
 def html_to_pdf(html: str, *, label: str = "document") -> bytes:
@@ -170,9 +263,16 @@ def html_to_pdf(html: str, *, label: str = "document") -> bytes:
 
     Warnings (an unreadable image, say) do not fail the render; they are logged.
     """
+    # Imported here, not at module load: xhtml2pdf + reportlab cost ~2 s of import and
+    # only the render step needs them (format_money and the HTML are used everywhere).
+    from xhtml2pdf import pisa
+    from xhtml2pdf.config.resources import ResourceAccessPolicy
+
     out = io.BytesIO()
+    # Nothing to fetch: no http(s), and base_dir=None denies local file reads too.
+    no_resources = ResourceAccessPolicy(allow_remote=False, base_dir=None)
     try:
-        status = pisa.CreatePDF(html, dest=out, encoding="utf-8", resource_policy=_NO_RESOURCES)
+        status = pisa.CreatePDF(html, dest=out, encoding="utf-8", resource_policy=no_resources)
     except Exception as exc:
         raise QuotePdfError(f"{label}: xhtml2pdf failed: {type(exc).__name__}: {exc}") from exc
     if status.err:

@@ -86,9 +86,31 @@ def prefect_command() -> list[str]:
     return [sys.executable, "-m", "prefect"]
 
 
+def _ensure_postgres_database(url: str) -> None:
+    """Create the PostgreSQL database named in ``url`` if it does not exist yet."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = target.set(drivername="postgresql", database="postgres")
+    dsn = admin.render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)
+        ).fetchone()
+        if not found:
+            conn.execute(f'CREATE DATABASE "{target.database}"')
+
+
 def prefect_spec(state_dir: Path, port: int) -> ServiceSpec:
-    """Prefect server (API + UI) with its SQLite database in <state_dir>/prefect."""
+    """Prefect server (API + UI) with its database: SQLite in <state_dir>/prefect, or the
+    PostgreSQL database of QUOTEFLOW_PREFECT_SERVER_DATABASE_URL (created if missing)."""
+    from quoteflow.settings import get_settings
+
     home = state_dir / "prefect"
+    database_url = get_settings().prefect_server_database_url or (
+        f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+    )
     url = f"http://{HOST}:{port}"
     api_url = f"{url}/api"
     env = _base_env(state_dir, "prefect")
@@ -99,7 +121,7 @@ def prefect_spec(state_dir: Path, port: int) -> ServiceSpec:
         {
             "PREFECT_HOME": str(home),
             "PREFECT_API_URL": api_url,
-            "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_UI_ENABLED": "true",
             "PREFECT_SERVER_UI_ENABLED": "true",
@@ -137,8 +159,14 @@ def prefect_spec(state_dir: Path, port: int) -> ServiceSpec:
         startup_timeout=180.0,  # ~26 s fresh on a quiet machine, ~100 s seen under load
         health=lambda: _http_ok(f"{api_url}/health"),
         make_state=make_state,
-        prepare=lambda: home.mkdir(parents=True, exist_ok=True),
+        prepare=lambda: _prepare_prefect(home, database_url),
     )
+
+
+def _prepare_prefect(home: Path, database_url: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    if database_url.startswith("postgresql"):
+        _ensure_postgres_database(database_url)
 
 
 def moto_command() -> list[str]:

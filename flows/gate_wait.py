@@ -1,0 +1,180 @@
+"""Waiting for Mike's answer at the approval gate: hot first, then cold.
+
+Hot: the run is Paused and its process stays, asking the server every
+``QUOTEFLOW_PAUSE_POLL_SECONDS`` (0.5 s) whether Mike has answered, so an answer is acted
+on within a second. After ``QUOTEFLOW_HOT_WINDOW_SECONDS`` (10 min), or at once when
+``QUOTEFLOW_HOT_GATE_CAP`` runs already wait hot, the run is Suspended: no process is
+held, and Mike's answer reschedules it through the worker (a new process re-runs the
+flow from the top, its tasks cached). Hot waits are counted by a Prefect global
+concurrency limit (``QUOTEFLOW_HOT_GATE_LIMIT``): one slot per hot wait, on a lease, so a
+process that dies frees its slot when the lease runs out; without the limit nothing caps.
+
+The hand-over. Prefect suspends only a Running run ("Cannot suspend flows that are not
+currently running") and a pause key fires once per run. So at the end of the hot window
+the run resumes itself (Paused -> Running, which the server allows while the pause has not
+timed out: that is why the hot pause times out at the gate's expiry, not at the end of the
+hot window), looks once more for an answer that raced it, and suspends under a second
+key, ``<key>-cold``. Both waits carry the same form, and ``resume_flow_run`` (UI, CLI,
+approval page) resumes a Paused and a Suspended run alike: every channel works in both
+phases. Between the self-resume and the suspension (~0.1 s) the run is Running and a
+resume is refused ("not paused"); the channel can say so and Mike tries again.
+
+After a suspension the flow runs again from the top and comes back here: the run's fired
+pause keys say which phases already happened.
+
+While it waits hot the process is idle, so it loads what an approval runs next (the PDF
+renderer and the S3 client, ~2 s of imports): the fan-out then starts warm.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+from uuid import UUID
+
+from prefect import get_client, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.responses import SetStateStatus
+from prefect.context import FlowRunContext
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput, keyset_from_paused_state
+from prefect.input.actions import read_flow_run_input
+from prefect.states import Paused, Running
+
+from quoteflow.settings import get_settings
+from tasks.throttle import limit_slot
+
+R = TypeVar("R", bound=RunInput)
+
+
+def await_decision_input(
+    form: type[R], *, key: str, expires_at: datetime, in_deployment: bool
+) -> R | None:
+    """Wait for the form's input on this flow run until ``expires_at``: hot, then (in a
+    deployment) suspended. Returns the input, or None when the gate expired. ``key``
+    must be new for every wait of the run (pause keys fire once)."""
+    settings = get_settings()
+    hot_key, cold_key = f"{key}-hot", f"{key}-cold"
+    fired = _this_run().empirical_policy.pause_keys or set()
+    if cold_key in fired:  # resumed from the suspension: suspend_flow_run hands back the input
+        return _suspend(form, cold_key, expires_at)
+    if hot_key in fired:  # a run started again (after an answer, a crash or the hand-over)
+        earlier = _stored_input(form, hot_key)
+        if earlier is not None or not in_deployment:
+            return earlier
+    elif not in_deployment:  # no deployment, no suspension: the whole window is hot
+        return _wait_hot(form, hot_key, expires_at=expires_at, hot_until=expires_at)
+    else:
+        hot_until = min(expires_at, _now() + timedelta(seconds=settings.hot_window_seconds))
+        if hot_until > _now():
+            with _hot_slot(settings.hot_gate_limit, hot_until) as hot:
+                if hot:
+                    answer = _wait_hot(form, hot_key, expires_at=expires_at, hot_until=hot_until)
+                    if answer is not None or hot_until >= expires_at:
+                        return answer
+                    answer = _resume_self(form, hot_key)
+                    if answer is not None:
+                        return answer
+    return _suspend(form, cold_key, expires_at)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _run_id() -> UUID:
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        raise RuntimeError("the approval gate waits only inside a flow run")
+    return context.flow_run.id
+
+
+def _this_run() -> FlowRun:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(_run_id())
+
+
+@contextmanager
+def _hot_slot(limit_name: str, hot_until: datetime) -> Iterator[bool]:
+    """One slot of the hot-gate limit, or False at once when every slot is taken."""
+    seconds = (hot_until - _now()).total_seconds()
+    with limit_slot(limit_name, hold_seconds=seconds, wait=False) as outcome:
+        if outcome == "full":
+            get_run_logger().info("Hot approval waits at their cap: suspending at once.")
+        yield outcome != "full"
+
+
+def _wait_hot(
+    form: type[R], pause_key: str, *, expires_at: datetime, hot_until: datetime
+) -> R | None:
+    """Pause (the process stays) until answered or ``hot_until``; the pause itself times
+    out only at ``expires_at``. Returns the input, or None if unanswered."""
+    poll = get_settings().pause_poll_seconds
+    run_id = _run_id()
+    paused = Paused(pause_expiration_time=expires_at, reschedule=False, pause_key=pause_key)
+    keyset = keyset_from_paused_state(paused)
+    paused.state_details.run_input_keyset = keyset
+    with get_client(sync_client=True) as client:
+        result = client.set_flow_run_state(run_id, paused)
+        if result.status != SetStateStatus.ACCEPT:
+            raise RuntimeError(f"the approval gate could not pause: {result.details}")
+        form.save(keyset)  # the form (schema and description) the UI and the channels read
+        threading.Thread(target=_warm_up_fanout, name="gate-warm-up", daemon=True).start()
+        get_run_logger().info(
+            "Waiting for the approval (hot until %s UTC, then suspended until %s UTC).",
+            f"{hot_until:%H:%M:%S}",
+            f"{expires_at:%H:%M:%S}",
+        )
+        while True:
+            time.sleep(max(0.0, min(poll, (hot_until - _now()).total_seconds())))
+            state = client.read_flow_run(run_id).state
+            if state is not None and state.is_running():
+                return form.load(keyset)
+            if state is None or not state.is_paused():
+                raise RuntimeError(f"the approval gate left its pause for {state!r}")
+            if _now() >= hot_until:
+                return None
+
+
+def _warm_up_fanout() -> None:
+    """Import the fan-out's heavy modules and render a one-line PDF (fonts, caches)."""
+    try:
+        import prefect_aws  # noqa: F401
+
+        from quoteflow.pdf import html_to_pdf
+
+        html_to_pdf("<p>warm-up</p>", label="warm-up")
+    except Exception as exc:  # only an optimisation: the fan-out imports what it needs
+        get_run_logger().debug("Warm-up failed: %s", exc)
+
+
+def _resume_self(form: type[R], hot_key: str) -> R | None:
+    """Paused -> Running, so that the run may suspend; an answer that came in meanwhile
+    is returned instead."""
+    with get_client(sync_client=True) as client:
+        result = client.set_flow_run_state(_run_id(), Running(message="Approval gate: going cold"))
+    if result.status != SetStateStatus.ACCEPT and not (result.state and result.state.is_running()):
+        raise RuntimeError(f"the approval gate could not hand over: {result.details}")
+    return _stored_input(form, hot_key)
+
+
+def _stored_input(form: type[R], pause_key: str) -> R | None:
+    """The input given to this run's (hot) pause ``pause_key``, if any."""
+    keyset = keyset_from_paused_state(Paused(pause_key=pause_key))
+    if read_flow_run_input(keyset["response"], flow_run_id=_run_id()) is None:
+        return None
+    return form.load(keyset, flow_run_id=_run_id())
+
+
+def _suspend(form: type[R], cold_key: str, expires_at: datetime) -> R | None:
+    """Suspend until ``expires_at`` (the process exits); on the run's next start this
+    returns the input it was resumed with."""
+    remaining = int((expires_at - _now()).total_seconds())
+    fired = cold_key in (_this_run().empirical_policy.pause_keys or set())
+    if remaining < 1 and not fired:
+        return None
+    return suspend_flow_run(wait_for_input=form, timeout=max(remaining, 1), key=cold_key)
