@@ -9,6 +9,7 @@ quoteflow.notices.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.futures import wait
@@ -59,14 +60,17 @@ def reconcile() -> ReconcileResult:
     wait(list(passes.values()))
     done: list[Recovered] = []
     failed: list[str] = []
-    lists: dict[str, list] = {}
+    lists: dict[str, Any] = {}
     for name, future in passes.items():
         if future.state.is_completed():
             lists[name] = future.result()
         else:
             failed.append(name)
             logger.error("Pass %s failed: %s", name, future.state.message)
-    expired = lists.pop("expire_stale_gates", [])
+    sweep = lists.pop("expire_stale_gates", None)
+    expired = sweep.expired if sweep else []
+    for problem in sweep.problems if sweep else []:
+        logger.warning("Gate not fully recorded: %s", problem)
     notices = lists.pop("send_due_notices", [])
     for found in lists.values():
         done.extend(found)

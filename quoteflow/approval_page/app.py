@@ -350,6 +350,18 @@ class ApprovalPage:
     def error_page(self, status: int, message: str) -> HTMLResponse:
         return self.render("error.html", status, status=status, message=message)
 
+    async def token_form(self, request: Request) -> dict[str, str] | Response:
+        """The posted form when it carries this page's form token; else the error page."""
+        try:
+            values = await _read_form(request)
+        except FormError as exc:
+            return self.error_page(exc.status, exc.message)
+        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
+            return self.error_page(
+                403, "The form token is missing or stale: reload the page and try again."
+            )
+        return values
+
     def link_key(self) -> str:
         """The link signing key, read from its block once per process."""
         if self._link_key is None:
@@ -480,14 +492,9 @@ class ApprovalPage:
 
     async def _decide(self, request: Request, decision: approvals.Decision) -> Response:
         action_id: int = request.path_params["action_id"]
-        try:
-            values = await _read_form(request)
-        except FormError as exc:
-            return self.error_page(exc.status, exc.message)
-        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
-            return self.error_page(
-                403, "The form token is missing or stale: reload the page and decide again."
-            )
+        values = await self.token_form(request)
+        if isinstance(values, Response):
+            return values
         try:
             action = await run_in_threadpool(approvals.get_action, action_id)
         except ApprovalError as exc:
@@ -593,14 +600,9 @@ class ApprovalPage:
     async def reopen(self, request: Request) -> Response:
         """Re-open an expired or rejected quote gate: a new run for the same request."""
         action_id: int = request.path_params["action_id"]
-        try:
-            values = await _read_form(request)
-        except FormError as exc:
-            return self.error_page(exc.status, exc.message)
-        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
-            return self.error_page(
-                403, "The form token is missing or stale: reload the page and try again."
-            )
+        denied = await self.token_form(request)
+        if isinstance(denied, Response):
+            return denied
         try:
             draft = await run_in_threadpool(
                 lambda: approvals.reopen(action_id, approver=get_settings().approvers[0])
@@ -641,13 +643,10 @@ class ApprovalPage:
             response = self.error_page(429, f"Too many failed logins: try again in {wait} s.")
             response.headers["Retry-After"] = str(wait)
             return response
-        try:
-            values = await _read_form(request)
-        except FormError as exc:
-            return self.error_page(exc.status, exc.message)
+        values = await self.token_form(request)
+        if isinstance(values, Response):
+            return values
         target = _safe_next(values.get("next"))
-        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.token):
-            return self.error_page(403, "The form token is missing or stale: reload the page.")
         ok = self.password_hash is not None and await run_in_threadpool(
             verify_password, values.get("password", ""), self.password_hash
         )
@@ -961,14 +960,9 @@ class QuotesSection:
         from quoteflow.lifecycle import TransitionRefused, transition
 
         quote_id: str = request.path_params["quote_id"]
-        try:
-            values = await _read_form(request)
-        except FormError as exc:
-            return self.page.error_page(exc.status, exc.message)
-        if not secrets.compare_digest(values.get(TOKEN_FIELD, ""), self.page.token):
-            return self.page.error_page(
-                403, "The form token is missing or stale: reload the page and decide again."
-            )
+        values = await self.page.token_form(request)
+        if isinstance(values, Response):
+            return values
         notes = values.get("notes", "").strip() or None
         try:
             result = await run_in_threadpool(
