@@ -57,7 +57,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
     from quoteflow.settings import get_settings
     from quoteflow.stack import Stack
+    from quoteflow.stack.services import ensure_postgres_database
 
+    url = get_settings().resolved_database_url
+    if url.startswith("postgresql"):
+        ensure_postgres_database(url)
     state = Stack(args.state_dir).up()
     assert state.prefect is not None and state.netsuite is not None
     n = args.quotes
