@@ -94,6 +94,22 @@ def _quote_row(run_id: str) -> bool:
         return s.execute(sa.select(Quote.id).where(Quote.flow_run_id == run_id)).first() is not None
 
 
+def _rss_mib(run_id: str) -> float:
+    """Resident memory of the processes running this flow run (this machine), MiB."""
+    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    total = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0"):
+                status = (entry / "status").read_text()
+                total += int(
+                    next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1]
+                )
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
 def one_quote(phase: str, figures: defaultdict[str, list[float]]) -> None:
     """Draft -> gate -> approval -> quote row -> finished run, timing each hand-over."""
     from quoteflow.approvals import (
@@ -127,6 +143,9 @@ def one_quote(phase: str, figures: defaultdict[str, list[float]]) -> None:
         lambda: (r := read_flow_run(run_id)).state and r.state.is_paused() and r,
     )
     figures["draft approval -> gate waiting"].append(time.monotonic() - t_draft)
+    if phase == "hot":
+        time.sleep(2)  # let the warm-up load the PDF renderer before measuring memory
+        figures["hot gate process RSS, MiB"].append(_rss_mib(run_id))
     if phase == "cold":  # wait for the process to go: the approval must start a new one
         _wait("the suspension", lambda: read_flow_run(run_id).state.name == "Suspended")
     scheduled = next(s for s in _states(run.id) if s.is_scheduled())
@@ -270,7 +289,8 @@ def main() -> None:
     print(f"{'measure':<44}{'median':>10}   n   samples")
     for name, values in figures.items():
         samples = " ".join(f"{v:.2f}" for v in values)
-        print(f"{name:<44}{_median(values):>10} {len(values):>3}   {samples}")
+        median = f"{statistics.median(values):6.0f}   " if "MiB" in name else _median(values)
+        print(f"{name:<44}{median:>10} {len(values):>3}   {samples}")
     bare = figures.get("five side effects called bare")
     for phase in ("hot", "cold"):
         span = figures.get(f"fan-out span ({phase}, in the flow run)")

@@ -86,7 +86,7 @@ def prefect_command() -> list[str]:
     return [sys.executable, "-m", "prefect"]
 
 
-def _ensure_postgres_database(url: str) -> None:
+def ensure_postgres_database(url: str) -> None:
     """Create the PostgreSQL database named in ``url`` if it does not exist yet."""
     import psycopg
     from sqlalchemy.engine import make_url
@@ -166,7 +166,7 @@ def prefect_spec(state_dir: Path, port: int) -> ServiceSpec:
 def _prepare_prefect(home: Path, database_url: str) -> None:
     home.mkdir(parents=True, exist_ok=True)
     if database_url.startswith("postgresql"):
-        _ensure_postgres_database(database_url)
+        ensure_postgres_database(database_url)
 
 
 def moto_command() -> list[str]:
