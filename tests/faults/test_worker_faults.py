@@ -174,6 +174,9 @@ def test_a_lost_approval_event_still_gets_its_run(worker, fault_env, monkeypatch
     assert quotes_of_runs([str(replay.id)]) == []
 
 
+# Detection alone takes up to ~2 min (30 s heartbeats, a 90 s window): more than the
+# suite's 300 s default leaves no margin on a loaded 2-core CI machine.
+@pytest.mark.timeout(600)
 def test_worker_killed_mid_fanout_heals_without_a_person(worker, fault_env):
     start, state_dir = worker
     draft = draft_quote(new_request())
