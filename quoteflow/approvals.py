@@ -12,6 +12,7 @@ The contract (README "Approvals"):
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any, Literal
@@ -386,21 +387,32 @@ def _run_state(flow_run_id: str) -> str | None:
     return run.state.name
 
 
+# A gate handing over from its hot pause to a suspension is Running for a moment
+# (flows/gate_wait.py): a decision arriving then is retried once, this long after.
+HANDOVER_RETRY_SECONDS = 0.5
+
+
 def _ensure_waiting(action: ActionView) -> None:
     if not action.flow_run_id:
         raise ApprovalError(f"proposed action {action.id} has no flow run to resume")
     if _run_state(action.flow_run_id) is None:
-        raise ApprovalError(
-            f"flow run {action.flow_run_id} is not waiting for a decision; nothing changed"
-        )
+        time.sleep(HANDOVER_RETRY_SECONDS)
+        if _run_state(action.flow_run_id) is None:
+            raise ApprovalError(
+                f"flow run {action.flow_run_id} is not waiting for a decision; nothing changed"
+            )
 
 
 def _resume_gate(action: ActionView, run_input: dict[str, Any]) -> None:
     """Resume the suspended (or paused) customer-quote run with the decision; the
-    server's answer is checked: a refused resume is an error."""
+    server's answer is checked: a refused resume is an error (after one retry across the
+    hot-to-cold hand-over)."""
     assert action.flow_run_id
     with get_client(sync_client=True) as client:
         result = client.resume_flow_run(UUID(action.flow_run_id), run_input=run_input)
+        if result.status != SetStateStatus.ACCEPT:
+            time.sleep(HANDOVER_RETRY_SECONDS)
+            result = client.resume_flow_run(UUID(action.flow_run_id), run_input=run_input)
     if result.status != SetStateStatus.ACCEPT:
         reason = result.details.reason if result.details else str(result.status)
         raise ApprovalError(f"the Prefect server refused the decision: {reason}; nothing changed")

@@ -399,7 +399,7 @@ def test_a_price_row_without_cost_or_margin_still_loads_and_quotes():
     from quoteflow.quote import QuoteContext, build_preview
     from tasks.context import load_customer, resolve_items
 
-    year = "2031-32"
+    year = "2033-34"  # a year nothing else prices: the rows are removed at the end
     with Session(get_engine()) as s:
         for code, price, cost in (("FS-1001", "0.00", "58.40"), ("FS-1002", "12.00", None)):
             s.add(
@@ -435,6 +435,9 @@ def test_a_price_row_without_cost_or_margin_still_loads_and_quotes():
     lines = {line.item_code: line for line in preview.lines}
     assert lines["FS-1001"].case_price == Decimal("0.00") and lines["FS-1001"].margin_pct is None
     assert lines["FS-1002"].cost_basis is None and lines["FS-1002"].quotable
+    with Session(get_engine()) as s:
+        s.execute(sa.delete(PricingMaster).where(PricingMaster.source == "test:null-margin"))
+        s.commit()
 
 
 def test_a_tampered_gate_decided_in_the_ui_form_writes_nothing():

@@ -31,7 +31,14 @@ def worker(stack, seeded_db, tmp_path_factory):
     """Deployments on the session's Prefect server, and a worker serving them."""
     deploy_all()
     state_dir = tmp_path_factory.mktemp("worker")
-    started = start_worker(work_pool_name(), api_url=stack.prefect.api_url, state_dir=state_dir)
+    # No hot window: the gate suspends, so the resumed run is a new process that must
+    # load its task results from the bucket (the point of this test).
+    started = start_worker(
+        work_pool_name(),
+        api_url=stack.prefect.api_url,
+        state_dir=state_dir,
+        extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "0"},
+    )
     yield started
     stop_worker(state_dir)
 

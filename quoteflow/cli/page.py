@@ -38,6 +38,9 @@ def configured_password_hash() -> str | None:
         return str(Secret.load(settings.page_password_block).get())
     except ValueError:  # no such block: no password configured
         return None
+    except Exception as exc:  # the Prefect API is not up (yet): serve as if none is set
+        typer.echo(f"could not read the page password block ({exc}); no login", err=True)
+        return None
 
 
 @app.command("hash-password")

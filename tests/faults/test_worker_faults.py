@@ -60,7 +60,13 @@ def worker(stack, seeded_db, tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("fault-worker")
 
     def start():
-        return start_worker(work_pool_name(), api_url=stack.prefect.api_url, state_dir=state_dir)
+        # Gates suspend at once (no hot window): the cases kill and re-drive processes.
+        return start_worker(
+            work_pool_name(),
+            api_url=stack.prefect.api_url,
+            state_dir=state_dir,
+            extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "0"},
+        )
 
     start()
     yield start, state_dir
