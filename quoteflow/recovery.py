@@ -24,7 +24,13 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from quoteflow import ledger
-from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE, ActionView
+from quoteflow.approvals import (
+    GATE_ACTION_TYPE,
+    QUOTE_DRAFT_ACTION_TYPE,
+    ActionView,
+    approved_gate_preview,
+    staged_preview,
+)
 from quoteflow.claims import unclaimed_approved
 from quoteflow.db import session_scope
 from quoteflow.mail import SEND_ACTION_TYPE
@@ -85,12 +91,24 @@ def redrive_decision(
 
 
 def gate_run_input(action: ActionView) -> dict[str, Any]:
-    """The typed resume input of a decided gate, as the approval channels send it."""
+    """The typed resume input of a decided gate, as the approval channels send it: the
+    approved prices are the lines whose approved price differs from the staged one (the
+    run executes the approved payload stored on the action in any case)."""
+    overrides: list[dict[str, str]] = []
+    approved = approved_gate_preview(action)
+    if approved is not None:
+        staged = {line.item_code: line.case_price for line in staged_preview(action).lines}
+        overrides = [
+            {"item_code": line.item_code, "case_price": str(line.case_price)}
+            for line in approved.lines
+            if line.case_price is not None and line.case_price != staged.get(line.item_code)
+        ]
     return {
         "decision": "approve" if action.status == ActionStatus.approved else "reject",
         "notes": action.decision_notes or "",
         "approver": action.approver,
-        "price_overrides": list(action.payload.get("price_overrides") or []),
+        "price_overrides": overrides,
+        "confirm": bool(overrides),  # the approver confirmed them when deciding
     }
 
 

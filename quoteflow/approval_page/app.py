@@ -436,6 +436,8 @@ class ApprovalPage:
             "error_field": error_field,
             "done": done,
             "next_step": APPROVED_NEXT.get(action.action_type, ""),
+            # Right after an approval: is its run there yet? (one look, no waiting)
+            "run_report": _run_report(action) if done == ActionStatus.approved else "",
             "closed": _window_closed(action, datetime.now(UTC)),
             "run_url": run_url,
             "kind": "raw",
@@ -770,6 +772,13 @@ class ApprovalPage:
             media_type="application/pdf",
             headers={**SECURITY_HEADERS, "Content-Disposition": f'inline; filename="{name}"'},
         )
+
+
+def _run_report(action: ActionView) -> str:
+    """ "started <run link>" / "resumed <run link>" / "queued, starting..." after a decision."""
+    from quoteflow.recovery import start_report
+
+    return start_report(action, wait_seconds=0)
 
 
 def _safe_next(target: str | None) -> str:
