@@ -61,7 +61,7 @@ def run_demo(say: Say = print) -> DemoSummary:
 
 def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ignore[no-untyped-def]
     from blocks.register import register_blocks
-    from deployments.deploy import deploy_all, work_pool_name
+    from deployments.deploy import deploy_all, deployment_specs, work_pool_name
     from deployments.worker import start_worker
     from quoteflow.approvals import (
         GATE_ACTION_TYPE,
@@ -85,11 +85,8 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     say(f"     {counts.per_table()}")
     _step(say, 3, "Registering blocks (credentials live there, not in code)")
     register_blocks(state)
-    _step(
-        say,
-        4,
-        "Deploying prefect.yaml (customer-quote, send-quote-email, verify-checks, ns-push-retry)",
-    )
+    names = ", ".join(d["name"] for d in deployment_specs())
+    _step(say, 4, f"Deploying prefect.yaml ({names})")
     deploy_all()
     worker = start_worker(work_pool_name(), api_url=state.prefect.api_url)
     say(f"     worker pid {worker.pid}, log {worker.log_file}")
