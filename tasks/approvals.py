@@ -26,9 +26,10 @@ from quoteflow.decision import ApprovalDecision
 from quoteflow.models import RunStatus, utcnow
 from quoteflow.quote import QuotePreview
 from quoteflow.runs import reflexion_tags
+from tasks.policy import short_retry_options
 
 
-@task(persist_result=True, retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(persist_result=True, **short_retry_options())
 def stage_gate_action(
     flow_run_id: str, preview: QuotePreview, window_minutes: float, now: datetime | None = None
 ) -> ActionView:

@@ -20,6 +20,7 @@ from quoteflow.quote import (
     quote_id_for_run,
     revision_id,
 )
+from tasks.policy import short_retry_options
 
 CUSTOMER_SQL = sa.text("SELECT * FROM customers WHERE id = :customer_id")
 PROGRAMS_SQL = sa.text(
@@ -56,7 +57,7 @@ ITEMS_SQL = sa.text(
     " WHERE item_code IN :item_codes"
 ).bindparams(sa.bindparam("item_codes", expanding=True))
 
-READ_OPTIONS = {"retries": 2, "retry_delay_seconds": [1.5, 3.0], "persist_result": True}
+READ_OPTIONS = {**short_retry_options(), "persist_result": True}
 
 
 @task(**READ_OPTIONS)

@@ -27,7 +27,12 @@ from quoteflow.sending import (
     may_mark_sent,
 )
 from quoteflow.storage import read_object
-from tasks.policy import PermanentStepError, fanout_task_options, retry_if_transient
+from tasks.policy import (
+    PermanentStepError,
+    fanout_task_options,
+    retry_if_transient,
+    short_retry_options,
+)
 
 EMAIL_SENT_EVENT = "email.sent"
 
@@ -134,8 +139,7 @@ def _confirm(draft: EmailDraft, proposed_action_id: int) -> None:
 
 
 _READ_OPTIONS: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": [1.5, 3.0],
+    **short_retry_options(),
     "retry_condition_fn": retry_if_transient,
 }
 
