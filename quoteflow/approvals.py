@@ -36,7 +36,7 @@ from quoteflow.decision import (
     overrides_of,
     parse_overrides,
 )
-from quoteflow.models import ActionStatus, ProposedAction, utcnow
+from quoteflow.models import ActionStatus, ActionView, ProposedAction, utcnow
 from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
 
@@ -46,29 +46,6 @@ Decision = Literal["approve", "reject"]
 class ApprovalError(Exception):
     """A decision that cannot be taken (not pending, expired, changed payload, refused
     input); nothing was changed."""
-
-
-class ActionView(BaseModel):
-    """A proposed action as flows, tasks and pages see it (never the table row)."""
-
-    id: int
-    action_type: str
-    entity_ref: str
-    status: str
-    payload: dict[str, Any]
-    payload_hash: str
-    approver: str
-    decision_notes: str | None
-    decided_at: datetime | None
-    approved_payload_hash: str | None
-    approved_payload: dict[str, Any] | None = None
-    flow_run_id: str | None
-    expires_at: datetime | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, row: ProposedAction) -> ActionView:
-        return cls.model_validate(row.model_dump())
 
 
 def _find(session: Session, action_type: str, entity_ref: str) -> ProposedAction | None:

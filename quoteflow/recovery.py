@@ -24,12 +24,13 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from quoteflow import ledger
-from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE, ActionView
+from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE
 from quoteflow.claims import unclaimed_approved
 from quoteflow.db import session_scope
 from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import (
     ActionStatus,
+    ActionView,
     ProposedAction,
     RecoveryStatus,
     RunRecovery,

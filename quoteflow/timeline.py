@@ -13,9 +13,15 @@ from uuid import UUID
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from quoteflow.approvals import ActionView, find_action
+from quoteflow.approvals import find_action
 from quoteflow.db import session_scope
-from quoteflow.models import NsPendingPush, OutboundEmailLog, Quote, WorkflowVerifyResult
+from quoteflow.models import (
+    ActionView,
+    NsPendingPush,
+    OutboundEmailLog,
+    Quote,
+    WorkflowVerifyResult,
+)
 
 
 class TimelineStep(BaseModel):

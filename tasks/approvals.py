@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
-    ActionView,
     RecordedDecision,
     expire,
     gate_entity_ref,
@@ -23,7 +22,7 @@ from quoteflow.approvals import (
     stale_gates,
 )
 from quoteflow.decision import ApprovalDecision
-from quoteflow.models import RunStatus, utcnow
+from quoteflow.models import ActionView, RunStatus, utcnow
 from quoteflow.quote import QuotePreview
 from quoteflow.runs import reflexion_tags
 from tasks.policy import short_retry_options

@@ -5,8 +5,9 @@ from __future__ import annotations
 from prefect import task
 from prefect.logging import get_logger
 
-from quoteflow.approvals import ActionView, stage_action
+from quoteflow.approvals import stage_action
 from quoteflow.mail import SEND_ACTION_TYPE, compose_quote_email
+from quoteflow.models import ActionView
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
 from tasks.notify import send_waiting_notice
