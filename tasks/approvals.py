@@ -38,7 +38,6 @@ def stage_gate_action(
         action_type=GATE_ACTION_TYPE,
         entity_ref=gate_entity_ref(flow_run_id),
         payload=gate_payload(preview),
-        approver="mike",
         flow_run_id=flow_run_id,
         expires_at=expires_at,
     )

@@ -35,7 +35,6 @@ def draft_quote_email(
         action_type=SEND_ACTION_TYPE,
         entity_ref=f"quote:{preview.quote_id}",
         payload=draft.model_dump(mode="json"),
-        approver="mike",
         flow_run_id=flow_run_id,
     )
     try:

@@ -26,7 +26,7 @@ from quoteflow.sending import (
     is_permanent_refusal,
     may_mark_sent,
 )
-from quoteflow.storage import read_object
+from quoteflow.storage import is_not_found, read_object
 from tasks.policy import (
     PermanentStepError,
     fanout_task_options,
@@ -170,7 +170,7 @@ def fetch_quote_pdf(bucket: S3Bucket, key: str) -> bytes:
     try:
         data = read_object(bucket, key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(exc):
             raise PermanentStepError(f"quote PDF {key} is not in the bucket; nothing sent") from exc
         raise
     if not data.startswith(b"%PDF"):

@@ -963,9 +963,7 @@ class QuotesSection:
             return values
         notes = values.get("notes", "").strip() or None
         try:
-            result = await run_in_threadpool(
-                lambda: transition(quote_id, action, actor="mike", notes=notes)
-            )
+            result = await run_in_threadpool(lambda: transition(quote_id, action, notes=notes))
         except TransitionRefused as exc:
             return await self._show(quote_id, status=409, error=str(exc))
         return RedirectResponse(f"/quotes/{quote_id}?done={result.status}", status_code=303)
