@@ -21,9 +21,10 @@ from pydantic import Field
 from blocks.netsuite import NetSuiteCredentials
 from flows.gate_wait import await_decision_input
 from quoteflow import WORKFLOW_TYPE, ledger
-from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, ActionView, preview_to_execute
+from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, preview_to_execute
 from quoteflow.decision import ApprovalDecision
-from quoteflow.models import ActionStatus, RunStatus
+from quoteflow.models import ActionStatus, ActionView, RunStatus
+from quoteflow.presentation import preview_markdown
 from quoteflow.quote import (
     BlockReason,
     QuoteContext,
@@ -67,7 +68,6 @@ from tasks.quotes import build_quote_preview, write_quote
 from tasks.reports import (
     StepState,
     collect_step_outcomes,
-    preview_markdown,
     publish_preview,
     publish_run_summary,
 )

@@ -36,9 +36,9 @@ from quoteflow.decision import (
     overrides_of,
     parse_overrides,
 )
-from quoteflow.models import ActionStatus, ProposedAction, utcnow
+from quoteflow.models import ActionStatus, ActionView, ProposedAction, utcnow
 from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
-from quoteflow.settings import get_settings
+from quoteflow.settings import approver_or_default, get_settings
 
 Decision = Literal["approve", "reject"]
 
@@ -46,29 +46,6 @@ Decision = Literal["approve", "reject"]
 class ApprovalError(Exception):
     """A decision that cannot be taken (not pending, expired, changed payload, refused
     input); nothing was changed."""
-
-
-class ActionView(BaseModel):
-    """A proposed action as flows, tasks and pages see it (never the table row)."""
-
-    id: int
-    action_type: str
-    entity_ref: str
-    status: str
-    payload: dict[str, Any]
-    payload_hash: str
-    approver: str
-    decision_notes: str | None
-    decided_at: datetime | None
-    approved_payload_hash: str | None
-    approved_payload: dict[str, Any] | None = None
-    flow_run_id: str | None
-    expires_at: datetime | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, row: ProposedAction) -> ActionView:
-        return cls.model_validate(row.model_dump())
 
 
 def _find(session: Session, action_type: str, entity_ref: str) -> ProposedAction | None:
@@ -83,12 +60,13 @@ def stage_action(
     action_type: str,
     entity_ref: str,
     payload: dict[str, Any],
-    approver: str = "mike",
+    approver: str | None = None,
     flow_run_id: str | None = None,
     expires_at: datetime | None = None,
     url: str | None = None,
 ) -> ActionView:
     """Get or create the action for (action_type, entity_ref): staging twice stages once."""
+    approver = approver_or_default(approver)
     with session_scope(url) as s:
         existing = _find(s, action_type, entity_ref)
         if existing is not None:
@@ -113,29 +91,27 @@ def stage_action(
         return ActionView.of(row)
 
 
-def get_action(action_id: int, url: str | None = None) -> ActionView:
-    with session_scope(url) as s:
+def get_action(action_id: int) -> ActionView:
+    with session_scope() as s:
         row = s.get(ProposedAction, action_id)
         if row is None:
             raise ApprovalError(f"proposed action {action_id} does not exist")
         return ActionView.of(row)
 
 
-def find_action(action_type: str, entity_ref: str, url: str | None = None) -> ActionView | None:
-    with session_scope(url) as s:
+def find_action(action_type: str, entity_ref: str) -> ActionView | None:
+    with session_scope() as s:
         row = _find(s, action_type, entity_ref)
         return ActionView.of(row) if row else None
 
 
-def list_actions(
-    *, status: str | None = None, action_type: str | None = None, url: str | None = None
-) -> list[ActionView]:
+def list_actions(*, status: str | None = None, action_type: str | None = None) -> list[ActionView]:
     stmt = sa.select(ProposedAction).order_by(ProposedAction.created_at.desc())
     if status:
         stmt = stmt.where(ProposedAction.status == status)
     if action_type:
         stmt = stmt.where(ProposedAction.action_type == action_type)
-    with session_scope(url) as s:
+    with session_scope() as s:
         return [ActionView.of(r) for r in s.execute(stmt).scalars().all()]
 
 
@@ -173,7 +149,7 @@ def check_binding(action: ActionView, expected_hash: str | None) -> None:
         )
 
 
-def _read(action_id: int, url: str | None) -> ActionView:
+def _read(action_id: int, url: str | None = None) -> ActionView:
     with session_scope(url) as s:
         row = s.get(ProposedAction, action_id)
         if row is None:
@@ -181,7 +157,7 @@ def _read(action_id: int, url: str | None) -> ActionView:
         return ActionView.of(row)
 
 
-def _mark_expired(action_id: int, now: datetime, url: str | None) -> None:
+def _mark_expired(action_id: int, now: datetime, url: str | None = None) -> None:
     t = ProposedAction
     with session_scope(url) as s:
         s.execute(
@@ -196,7 +172,7 @@ def decide(
     action_id: int,
     decision: Decision,
     *,
-    approver: str = "mike",
+    approver: str | None = None,
     notes: str | None = None,
     expected_hash: str | None = None,
     approved_payload: dict[str, Any] | None = None,
@@ -209,6 +185,7 @@ def decide(
     payload, and its hash). Of racing decisions exactly one wins; the others get an
     ApprovalError naming the winner. With ``allow_same``, the decision already taken is
     returned unchanged (a re-run of the flow that recorded it)."""
+    approver = approver_or_default(approver)
     now = now or utcnow()
     wanted = ActionStatus.approved if decision == "approve" else ActionStatus.rejected
     # Checks read in their own short transaction; the write below is a single statement
@@ -254,10 +231,10 @@ def decide(
     return after
 
 
-def _undo(decided: ActionView, previous_approver: str, url: str | None) -> None:
+def _undo(decided: ActionView, previous_approver: str) -> None:
     """Take back a decision nobody acted on (its run could not be resumed)."""
     t = ProposedAction
-    with session_scope(url) as s:
+    with session_scope() as s:
         s.execute(
             sa.update(t)
             .where(
@@ -277,11 +254,11 @@ def _undo(decided: ActionView, previous_approver: str, url: str | None) -> None:
         )
 
 
-def expire(action_id: int, *, url: str | None = None) -> ActionView:
+def expire(action_id: int) -> ActionView:
     """Mark a still-pending action expired (idempotent)."""
-    _read(action_id, url)
-    _mark_expired(action_id, utcnow(), url)
-    return _read(action_id, url)
+    _read(action_id)
+    _mark_expired(action_id, utcnow())
+    return _read(action_id)
 
 
 # ---------------------------------------------------------------- the approval path
@@ -323,14 +300,13 @@ def approved_gate_preview(action: ActionView) -> QuotePreview | None:
         return None
 
 
-def draft_quote(request: QuoteRequest, *, url: str | None = None) -> ActionView:
+def draft_quote(request: QuoteRequest) -> ActionView:
     """Stage a quote_draft proposed action (what the chat tool did). Approving it starts a
     customer-quote run through the deployment's event trigger."""
     return stage_action(
         action_type=QUOTE_DRAFT_ACTION_TYPE,
         entity_ref=f"draft:{uuid.uuid4().hex}",
         payload={"request": request.model_dump(mode="json")},
-        url=url,
     )
 
 
@@ -438,16 +414,15 @@ def _settle(
     action_id: int,
     decision: Decision,
     *,
-    approver: str,
+    approver: str | None,
     notes: str | None,
     price_overrides: dict[str, Any] | None,
     expected_hash: str | None,
     confirm: bool,
-    url: str | None,
 ) -> ActionView:
     try:
-        approver = check_approver(approver, get_settings().approvers)
-        action = get_action(action_id, url=url)
+        approver = check_approver(approver_or_default(approver), get_settings().approvers)
+        action = get_action(action_id)
         if action.status != ActionStatus.pending:
             raise _already(action)
         check_binding(action, expected_hash)
@@ -470,7 +445,6 @@ def _settle(
         notes=notes,
         expected_hash=action.payload_hash,
         approved_payload=approved_payload,
-        url=url,
     )
     if action.action_type == GATE_ACTION_TYPE:
         run_input = {
@@ -487,7 +461,7 @@ def _settle(
             # Still waiting: nobody will act on the decision, so take it back.
             assert action.flow_run_id
             if _run_state(action.flow_run_id) is not None:
-                _undo(decided, action.approver, url)
+                _undo(decided, action.approver)
             raise
     emit_decision_event(decided)
     return decided
@@ -496,12 +470,11 @@ def _settle(
 def approve(
     action_id: int,
     *,
-    approver: str = "mike",
+    approver: str | None = None,
     notes: str | None = None,
     price_overrides: dict[str, Any] | None = None,
     expected_hash: str | None = None,
     confirm: bool = False,
-    url: str | None = None,
 ) -> ActionView:
     """Approve a pending proposed action, from any channel. ``expected_hash``: the payload
     hash the approver was shown; ``confirm``: approve prices the guardrails question."""
@@ -513,17 +486,15 @@ def approve(
         price_overrides=price_overrides,
         expected_hash=expected_hash,
         confirm=confirm,
-        url=url,
     )
 
 
 def reject(
     action_id: int,
     *,
-    approver: str = "mike",
+    approver: str | None = None,
     notes: str | None = None,
     expected_hash: str | None = None,
-    url: str | None = None,
 ) -> ActionView:
     """Reject a pending proposed action, from any channel."""
     return _settle(
@@ -534,21 +505,18 @@ def reject(
         price_overrides=None,
         expected_hash=expected_hash,
         confirm=False,
-        url=url,
     )
 
 
 REOPENABLE = (ActionStatus.expired, ActionStatus.rejected)
 
 
-def reopen(
-    action_id: int, *, approver: str = "mike", notes: str | None = None, url: str | None = None
-) -> ActionView:
+def reopen(action_id: int, *, approver: str | None = None, notes: str | None = None) -> ActionView:
     """Quote again what an expired or rejected quote gate proposed, without retyping: a
     quote_draft for the same request that keeps the quote id, approved at once, so a new
     customer-quote run starts and its gate comes back to Mike. Re-opening one gate twice
     gives the same draft."""
-    gate = get_action(action_id, url=url)
+    gate = get_action(action_id)
     if gate.action_type != GATE_ACTION_TYPE:
         raise ApprovalError(
             f"proposed action {action_id} is a {gate.action_type}: only a quote approval can be re-opened"
@@ -571,7 +539,6 @@ def reopen(
         action_type=QUOTE_DRAFT_ACTION_TYPE,
         entity_ref=f"reopen:{gate.id}",
         payload={"request": request.model_dump(mode="json"), "reopens_action_id": gate.id},
-        url=url,
     )
     if draft.status != ActionStatus.pending:
         return draft
@@ -580,10 +547,9 @@ def reopen(
             draft.id,
             approver=approver,
             notes=notes or f"re-opened quote {preview.quote_id} (action #{gate.id})",
-            url=url,
         )
     except ApprovalError:
-        again = get_action(draft.id, url=url)
+        again = get_action(draft.id)
         if again.status == ActionStatus.approved:  # a concurrent re-open won: same draft
             return again
         raise
@@ -674,7 +640,7 @@ def preview_to_execute(
     return QuotePreview.model_validate(payload["preview"]), used_stored
 
 
-def stale_gates(*, expired_before: datetime, url: str | None = None) -> list[ActionView]:
+def stale_gates(*, expired_before: datetime) -> list[ActionView]:
     """Quote gates still pending although their window closed before ``expired_before``.
 
     A suspended run holds no process, so nobody inside it records the expiry: the
@@ -684,5 +650,5 @@ def stale_gates(*, expired_before: datetime, url: str | None = None) -> list[Act
         ProposedAction.status == ActionStatus.pending,
         ProposedAction.expires_at < expired_before,
     )
-    with session_scope(url) as s:
+    with session_scope() as s:
         return [ActionView.of(r) for r in s.execute(stmt).scalars().all()]

@@ -32,6 +32,7 @@ from quoteflow.models import (
     Quote,
     utcnow,
 )
+from quoteflow.settings import approver_or_default
 
 NOTES_MAX_CHARS = 2000
 
@@ -267,7 +268,7 @@ def transition(
     quote_id: str,
     action: QuoteAction | str,
     *,
-    actor: str = "mike",
+    actor: str | None = None,
     notes: str | None = None,
     now: datetime | None = None,
 ) -> TransitionResult:
@@ -276,6 +277,7 @@ def transition(
     action = QuoteAction(action)
     if notes is not None and len(notes) > NOTES_MAX_CHARS:
         raise TransitionRefused(f"notes: at most {NOTES_MAX_CHARS} characters (got {len(notes)})")
+    actor = approver_or_default(actor)
     with session_scope() as s:
         result, events = apply_transition(
             s, quote_id, action, actor=actor, notes=notes, now=now or utcnow()
@@ -284,12 +286,16 @@ def transition(
     return result
 
 
-def accept(quote_id: str, *, actor: str = "mike", notes: str | None = None) -> TransitionResult:
+def accept(
+    quote_id: str, *, actor: str | None = None, notes: str | None = None
+) -> TransitionResult:
     """The customer accepted: proposed prices go to pricing_master, exactly once."""
     return transition(quote_id, QuoteAction.accept, actor=actor, notes=notes)
 
 
-def decline(quote_id: str, *, actor: str = "mike", notes: str | None = None) -> TransitionResult:
+def decline(
+    quote_id: str, *, actor: str | None = None, notes: str | None = None
+) -> TransitionResult:
     """The customer declined: proposals closed, pricing_master untouched."""
     return transition(quote_id, QuoteAction.decline, actor=actor, notes=notes)
 

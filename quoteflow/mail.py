@@ -8,7 +8,7 @@ from email.utils import format_datetime
 from pydantic import BaseModel
 
 from quoteflow.models import utcnow
-from quoteflow.pdf import format_money
+from quoteflow.presentation import format_money
 from quoteflow.quote import QuotePreview
 
 SEND_ACTION_TYPE = "send_quote_to_customer"

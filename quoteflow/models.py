@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -282,6 +283,29 @@ class ProposedAction(SQLModel, table=True):
     # an email draft's send-quote-email run); set once, by a conditional UPDATE.
     claimed_by_run_id: str | None = Field(default=None, max_length=36)
     claimed_at: datetime | None = _ts(default=None)
+
+
+class ActionView(BaseModel):
+    """A proposed action as flows, tasks and pages see it (never the table row)."""
+
+    id: int
+    action_type: str
+    entity_ref: str
+    status: str
+    payload: dict[str, Any]
+    payload_hash: str
+    approver: str
+    decision_notes: str | None
+    decided_at: datetime | None
+    approved_payload_hash: str | None
+    approved_payload: dict[str, Any] | None = None
+    flow_run_id: str | None
+    expires_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: ProposedAction) -> ActionView:
+        return cls.model_validate(row.model_dump())
 
 
 class RunRecovery(SQLModel, table=True):

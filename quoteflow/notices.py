@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from quoteflow.pdf import format_money
+from quoteflow.presentation import format_money
 from quoteflow.quote import QuotePreview
 
 GATE_ACTION_TYPE = "workflow_customer_quote"

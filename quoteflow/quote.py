@@ -214,15 +214,6 @@ class QuotePreview(BaseModel):
         return [line for line in self.lines if line.quotable]
 
 
-class PreconditionResult(BaseModel):
-    blocked: list[BlockReason] = Field(default_factory=list)
-    warnings: list[QuoteWarning] = Field(default_factory=list)
-
-    @property
-    def is_blocked(self) -> bool:
-        return bool(self.blocked)
-
-
 # The precondition checks this module applies: (check, effect, rule). "block" halts the
 # run before any write; "warn" goes on the preview Mike approves.
 PRECONDITIONS: tuple[tuple[str, Literal["block", "warn"], str], ...] = (

@@ -27,7 +27,6 @@ from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
-    ActionView,
     approved_gate_preview,
     staged_preview,
 )
@@ -36,6 +35,7 @@ from quoteflow.db import session_scope
 from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import (
     ActionStatus,
+    ActionView,
     ProposedAction,
     RecoveryStatus,
     RunRecovery,

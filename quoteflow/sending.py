@@ -10,9 +10,8 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from quoteflow.approvals import ActionView
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
-from quoteflow.models import ActionStatus, LifecycleStatus
+from quoteflow.models import ActionStatus, ActionView, LifecycleStatus
 from quoteflow.quote import payload_hash
 
 Delivery = Literal["not_sent", "in_doubt"]

@@ -192,3 +192,8 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def approver_or_default(approver: str | None) -> str:
+    """``approver``, or (when none is given) the first configured approver, read at call time."""
+    return approver if approver is not None else get_settings().approvers[0]

@@ -36,12 +36,17 @@ def _client(bucket: S3Bucket) -> Any:
     return bucket.credentials.get_s3_client()
 
 
+def is_not_found(exc: ClientError) -> bool:
+    """Whether S3 answered that the object is not there."""
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
 def head_object(bucket: S3Bucket, key: str) -> StoredObject | None:
     """The object's metadata, or None when it does not exist (S3Bucket has no exists())."""
     try:
         head = _client(bucket).head_object(Bucket=bucket.bucket_name, Key=_full_key(bucket, key))
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(exc):
             return None
         raise
     return StoredObject(

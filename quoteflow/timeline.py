@@ -13,9 +13,16 @@ from uuid import UUID
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from quoteflow.approvals import ActionView, find_action
+from quoteflow.approvals import find_action
 from quoteflow.db import session_scope
-from quoteflow.models import NsPendingPush, OutboundEmailLog, Quote, WorkflowVerifyResult
+from quoteflow.models import (
+    ActionView,
+    NsPendingPush,
+    OutboundEmailLog,
+    Quote,
+    WorkflowVerifyResult,
+)
+from quoteflow.presentation import format_money
 
 
 class TimelineStep(BaseModel):
@@ -100,7 +107,7 @@ def gate_outcome(action: ActionView, *, run_url: str | None = None) -> GateOutco
             TimelineStep(
                 step="Quote",
                 status=quote.lifecycle_status,
-                detail=f"{quote.id}, subtotal {quote.subtotal} {quote.currency}",
+                detail=f"{quote.id}, subtotal {format_money(quote.subtotal, quote.currency)}",
                 at=quote.generated_at,
             )
         )

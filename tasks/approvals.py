@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
-    ActionView,
     RecordedDecision,
     expire,
     gate_entity_ref,
@@ -23,12 +22,13 @@ from quoteflow.approvals import (
     stale_gates,
 )
 from quoteflow.decision import ApprovalDecision
-from quoteflow.models import RunStatus, utcnow
+from quoteflow.models import ActionView, RunStatus, utcnow
 from quoteflow.quote import QuotePreview
 from quoteflow.runs import reflexion_tags
+from tasks.policy import short_retry_options
 
 
-@task(persist_result=True, retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(persist_result=True, **short_retry_options())
 def stage_gate_action(
     flow_run_id: str, preview: QuotePreview, window_minutes: float, now: datetime | None = None
 ) -> ActionView:
@@ -38,7 +38,6 @@ def stage_gate_action(
         action_type=GATE_ACTION_TYPE,
         entity_ref=gate_entity_ref(flow_run_id),
         payload=gate_payload(preview),
-        approver="mike",
         flow_run_id=flow_run_id,
         expires_at=expires_at,
     )

@@ -11,7 +11,7 @@ from prefect.exceptions import ObjectNotFound
 
 from quoteflow import ledger
 from quoteflow.claims import Claim, claim_action
-from tasks.policy import retry_if_transient
+from tasks.policy import retry_if_transient, short_retry_options
 
 
 def _ended_unfinished(run_id: str) -> bool:
@@ -27,8 +27,7 @@ def _ended_unfinished(run_id: str) -> bool:
 # Never cached: a re-driven run must ask the database again (the answer is "mine").
 @task(
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[1.5, 3.0],
+    **short_retry_options(),
     retry_condition_fn=retry_if_transient,
 )
 def claim_proposed_action(
@@ -44,7 +43,7 @@ def claim_proposed_action(
     )
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(cache_policy=NO_CACHE, **short_retry_options())
 def log_claim_refused(run_id: str, claim: Claim, workflow_type: str) -> None:
     """The run log row of a run that ended at its claim (duplicate or not approved)."""
     ledger.upsert_run_log(

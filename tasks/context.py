@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from quoteflow.db import session_scope
 from quoteflow.lifecycle import TRANSITIONS, QuoteAction, open_proposals
-from quoteflow.models import Quote, UTCDateTime, utcnow
+from quoteflow.models import OPEN_LIFECYCLE, Quote, UTCDateTime, utcnow
 from quoteflow.quote import (
     CustomerRecord,
     ItemRecord,
@@ -20,6 +20,7 @@ from quoteflow.quote import (
     quote_id_for_run,
     revision_id,
 )
+from tasks.policy import short_retry_options
 
 CUSTOMER_SQL = sa.text("SELECT * FROM customers WHERE id = :customer_id")
 PROGRAMS_SQL = sa.text(
@@ -40,11 +41,12 @@ PRICING_SQL = (
         margin_pct=sa.Numeric(7, 2),
     )
 )
+_OPEN_STATUSES = ",".join(f"'{status}'" for status in OPEN_LIFECYCLE)
 # Past valid_until a quote is no longer open, even before housekeeping marks it expired.
 OPEN_QUOTES_SQL = (
     sa.text(
         "SELECT id, generated_at FROM quotes WHERE customer_id = :customer_id"
-        " AND lifecycle_status IN ('draft','proposed','sent')"
+        f" AND lifecycle_status IN ({_OPEN_STATUSES})"
         " AND (valid_until IS NULL OR valid_until >= :today)"
         " ORDER BY generated_at DESC LIMIT 3"
     )
@@ -56,7 +58,7 @@ ITEMS_SQL = sa.text(
     " WHERE item_code IN :item_codes"
 ).bindparams(sa.bindparam("item_codes", expanding=True))
 
-READ_OPTIONS = {"retries": 2, "retry_delay_seconds": [1.5, 3.0], "persist_result": True}
+READ_OPTIONS = {**short_retry_options(), "persist_result": True}
 
 
 @task(**READ_OPTIONS)

@@ -155,7 +155,7 @@ def collect_contract(*, live: bool = True) -> ContractPage:
         preconditions=[tuple(p) for p in PRECONDITIONS],
         gate={
             "action type": GATE_ACTION_TYPE,
-            "approver": "mike",
+            "approver": settings.approvers[0],
             "risk level": f"{RISK_LEVEL} (>= 3 needs approval)",
             "approval window": f"{settings.approval_window_minutes:g} min "
             "(QUOTEFLOW_APPROVAL_WINDOW_MINUTES)",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from prefect import task
 from prefect.logging import get_logger
 
-from quoteflow.approvals import ActionView, stage_action
+from quoteflow.approvals import stage_action
 from quoteflow.mail import SEND_ACTION_TYPE, compose_quote_email
+from quoteflow.models import ActionView
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
 from tasks.notify import send_waiting_notice
@@ -34,7 +35,6 @@ def draft_quote_email(
         action_type=SEND_ACTION_TYPE,
         entity_ref=f"quote:{preview.quote_id}",
         payload=draft.model_dump(mode="json"),
-        approver="mike",
         flow_run_id=flow_run_id,
     )
     try:

@@ -12,8 +12,9 @@ from quoteflow import ledger
 from quoteflow.models import RunStatus, utcnow
 from quoteflow.runs import verify_checks_for
 from quoteflow.settings import get_settings
+from tasks.policy import short_retry_options
 
-POST_OPTIONS = {"retries": 2, "retry_delay_seconds": [1.5, 3.0], "persist_result": True}
+POST_OPTIONS = {**short_retry_options(), "persist_result": True}
 
 
 @task(**POST_OPTIONS)

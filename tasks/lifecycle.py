@@ -17,18 +17,18 @@ from quoteflow.lifecycle import (
 from quoteflow.models import utcnow
 from quoteflow.outbox import PushView, stage_superseded_push, superseded_estimates_to_mark
 from tasks.netsuite import apply_staged_push
-from tasks.policy import fanout_task_options
+from tasks.policy import fanout_task_options, short_retry_options
 
 HOUSEKEEPING_ARTIFACT_KEY = "quote-housekeeping"
 
 
-@task(name="find_overdue_quotes", retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(name="find_overdue_quotes", **short_retry_options())
 def find_overdue_quotes(limit: int) -> list[str]:
     """Open quotes whose valid_until is before today (UTC), oldest first."""
     return overdue_quote_ids(utcnow().date(), limit=limit)
 
 
-@task(name="expire_quote", retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(name="expire_quote", **short_retry_options())
 def expire_quote(quote_id: str) -> TransitionResult | None:
     """Mark one quote expired and close its proposals; None when someone accepted or
     declined it in the meantime (nothing to expire)."""
@@ -38,7 +38,7 @@ def expire_quote(quote_id: str) -> TransitionResult | None:
         return None
 
 
-@task(name="find_unmarked_superseded_estimates", retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(name="find_unmarked_superseded_estimates", **short_retry_options())
 def find_unmarked_superseded_estimates(limit: int) -> list[tuple[str, str]]:
     """(old quote, revision) pairs whose NetSuite estimate does not say superseded yet."""
     return superseded_estimates_to_mark(limit)

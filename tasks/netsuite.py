@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from prefect import get_run_logger, task
-from prefect.runtime import task_run
 
 from blocks.netsuite import NetSuiteCredentials
 from quoteflow.netsuite.estimate import build_estimate_body, estimate_lines_from_preview
 from quoteflow.outbox import PushView, apply_push, stage_push, stage_superseded_push
 from quoteflow.quote import QuotePreview
-from quoteflow.settings import get_settings
-from tasks.policy import fanout_task_options
-from tasks.throttle import limit_slot
-
-
-def _final_attempt() -> bool:
-    return task_run.run_count >= get_settings().retry_attempts
+from tasks.policy import fanout_task_options, final_attempt, throttled_netsuite
 
 
 @task(name="ns_push", **fanout_task_options())
@@ -51,12 +44,5 @@ def push_estimate(
 
 def apply_staged_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
     """Apply one staged outbox row in NetSuite (inside a task), throttled like every push."""
-    # A Prefect global concurrency limit throttles every NetSuite writer (flows and retries).
-    settings = get_settings()
-    with (
-        limit_slot(
-            settings.netsuite_concurrency_limit, hold_seconds=settings.netsuite_timeout_seconds
-        ),
-        netsuite.get_client() as client,
-    ):
-        return apply_push(push_id, client, final_attempt=_final_attempt())
+    with throttled_netsuite(netsuite) as client:
+        return apply_push(push_id, client, final_attempt=final_attempt())

@@ -30,6 +30,7 @@ from quoteflow.notices import (
     waiting_notice,
 )
 from quoteflow.settings import get_settings
+from tasks.policy import short_retry_options
 
 
 def _deliver(key: str, notice: Notice, event_type: str) -> bool:
@@ -74,7 +75,7 @@ def send_waiting_notice(action_id: int) -> bool:
     return _deliver(notice_key("waiting", action_id), _compose(action_id, "waiting"), "notice.sent")
 
 
-@task(retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(**short_retry_options())
 def notify_waiting_action(action_id: int) -> bool:
     """Tell Mike this action waits for him (the gate calls it right after staging)."""
     return send_waiting_notice(action_id)
@@ -132,7 +133,7 @@ def send_due_notices() -> list[str]:
     return sent
 
 
-@task(retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(**short_retry_options())
 def notify_alert(event_type: str, event_id: str, payload: dict[str, Any]) -> bool:
     """Tell Mike a step failed for good or a verify check failed or timed out (once per event)."""
     return _deliver(f"notice:event:{event_id}", alert_notice(event_type, payload), "notice.sent")

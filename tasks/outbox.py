@@ -8,7 +8,6 @@ from datetime import timedelta
 import sqlalchemy as sa
 from prefect import task
 from prefect.artifacts import create_table_artifact
-from prefect.runtime import task_run
 from pydantic import BaseModel
 
 from blocks.netsuite import NetSuiteCredentials
@@ -17,8 +16,13 @@ from quoteflow.db import session_scope
 from quoteflow.models import NsPendingPush, PushStatus, utcnow
 from quoteflow.outbox import PushView, apply_push, pushes_to_redrive
 from quoteflow.settings import get_settings
-from tasks.policy import fanout_task_options
-from tasks.throttle import limit_slot
+from tasks.policy import (
+    RETRY_ONCE_OPTIONS,
+    fanout_task_options,
+    final_attempt,
+    short_retry_options,
+    throttled_netsuite,
+)
 
 REDRIVE_ARTIFACT_KEY = "ns-push-retry"
 
@@ -59,15 +63,11 @@ def redrive_outcomes(before: list[PushView], after: list[PushView]) -> list[Redr
     return outcomes
 
 
-@task(name="find_pushes_to_redrive", retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(name="find_pushes_to_redrive", **short_retry_options())
 def find_pushes_to_redrive(older_than_minutes: float, limit: int) -> list[PushView]:
     """Rows pending or failed, untouched for ``older_than_minutes``, oldest first."""
     older_than = utcnow() - timedelta(minutes=older_than_minutes)
     return pushes_to_redrive(older_than=older_than, limit=limit)
-
-
-def _final_attempt() -> bool:
-    return task_run.run_count >= get_settings().retry_attempts
 
 
 @task(name="redrive_ns_push", **fanout_task_options())
@@ -75,23 +75,16 @@ def redrive_ns_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
     """Upsert one staged estimate by its external id (an applied row is left as it is);
     the row turns failed only when no retry follows, dead_letter (alerted once, never
     re-driven) when NetSuite refuses it for good or it runs out of attempts."""
-    # The same global concurrency limit as the customer-quote flow's ns_push.
-    settings = get_settings()
-    with (
-        limit_slot(
-            settings.netsuite_concurrency_limit, hold_seconds=settings.netsuite_timeout_seconds
-        ),
-        netsuite.get_client() as client,
-    ):
+    with throttled_netsuite(netsuite) as client:
         return apply_push(
             push_id,
             client,
-            final_attempt=_final_attempt(),
+            final_attempt=final_attempt(),
             max_attempts=get_settings().ns_push_max_attempts,
         )
 
 
-@task(name="load_pushes", retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(name="load_pushes", **short_retry_options())
 def load_pushes(push_ids: list[int]) -> list[PushView]:
     """The ns_pending_pushes rows with these ids, as they are now."""
     if not push_ids:
@@ -128,7 +121,7 @@ def publish_redrive_report(outcomes: list[RedriveOutcome], older_than_minutes: f
     )
 
 
-@task(name="refresh_runs_of_applied_pushes", retries=1, retry_delay_seconds=2)
+@task(name="refresh_runs_of_applied_pushes", **RETRY_ONCE_OPTIONS)
 def refresh_runs_of_applied_pushes(outcomes: list[RedriveOutcome]) -> list[recovery.Recovered]:
     """Runs left partial by a push this run applied are re-driven (even past their cap),
     so their run log and ledger outcome catch up with NetSuite."""

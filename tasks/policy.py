@@ -1,16 +1,21 @@
-"""The fan-out retry policy (contract section 9) and its final-failure alert."""
+"""Task options in one place: the fan-out retry policy (contract section 9) and its
+final-failure alert, the short retry policy of every other task that retries, and the
+throttled NetSuite client every push shares."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 from prefect import Task
 from prefect.client.schemas.objects import TaskRun
 from prefect.context import FlowRunContext
+from prefect.runtime import task_run as current_task_run
 from prefect.states import State
 from sqlalchemy.exc import OperationalError
 
@@ -18,6 +23,11 @@ from quoteflow import ledger
 from quoteflow.netsuite.errors import NetSuiteError
 from quoteflow.runs import retry_delays
 from quoteflow.settings import get_settings
+from tasks.throttle import limit_slot
+
+if TYPE_CHECKING:
+    from blocks.netsuite import NetSuiteCredentials
+    from quoteflow.netsuite.client import NetSuiteClient
 
 logger = logging.getLogger("quoteflow.alerts")
 
@@ -81,15 +91,46 @@ def alert_on_final_failure(task: Task[..., Any], task_run: TaskRun, state: State
     ledger.record_alert(run_id=run_id, step=task.name, attempts=task_run.run_count, error=message)
 
 
-def fanout_task_options() -> dict[str, Any]:
-    """Task keyword arguments shared by every fan-out step."""
+def short_retry_options() -> dict[str, Any]:
+    """Retries of a task that is not a fan-out step (reads, bookkeeping): the attempts and
+    backoff of the settings, without the fan-out's alert or retry condition."""
     settings = get_settings()
     return {
         "retries": settings.retry_attempts - 1,
         "retry_delay_seconds": retry_delays(
             settings.retry_attempts, settings.retry_base_seconds, settings.retry_max_seconds
         ),
+    }
+
+
+# Housekeeping passes that a later scheduled run repeats anyway: one quick retry.
+RETRY_ONCE_OPTIONS: dict[str, Any] = {"retries": 1, "retry_delay_seconds": 2}
+
+
+def fanout_task_options() -> dict[str, Any]:
+    """Task keyword arguments shared by every fan-out step."""
+    return {
+        **short_retry_options(),
         "retry_condition_fn": retry_if_transient,
         "on_failure": [alert_on_final_failure],
         "persist_result": True,
     }
+
+
+def final_attempt() -> bool:
+    """Whether the running task's attempt is its last (no retry follows a failure)."""
+    return current_task_run.run_count >= get_settings().retry_attempts
+
+
+@contextmanager
+def throttled_netsuite(netsuite: NetSuiteCredentials) -> Iterator[NetSuiteClient]:
+    """A NetSuite client inside one slot of the global concurrency limit that throttles
+    every NetSuite writer (the customer-quote flow and ns-push-retry alike)."""
+    settings = get_settings()
+    with (
+        limit_slot(
+            settings.netsuite_concurrency_limit, hold_seconds=settings.netsuite_timeout_seconds
+        ),
+        netsuite.get_client() as client,
+    ):
+        yield client

@@ -165,7 +165,7 @@ def _record_proposals(
                 new_price=line.case_price,
                 cost_basis=line.cost_basis,
                 margin_pct=line.margin_pct,
-                approver=approver or "mike",
+                approver=approver or get_settings().approvers[0],
                 proposed_at=now,
             )
         )

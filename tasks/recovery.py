@@ -12,13 +12,12 @@ from prefect.cache_policies import NO_CACHE
 from quoteflow import recovery
 from quoteflow.recovery import Recovered, RecoveryPolicy
 from quoteflow.settings import get_settings
-from tasks.policy import retry_if_transient
+from tasks.policy import RETRY_ONCE_OPTIONS, retry_if_transient
 
 RECONCILE_ARTIFACT_KEY = "reconcile"
 _OPTIONS = {
     "cache_policy": NO_CACHE,
-    "retries": 1,
-    "retry_delay_seconds": 2,
+    **RETRY_ONCE_OPTIONS,
     "retry_condition_fn": retry_if_transient,
 }
 

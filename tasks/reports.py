@@ -13,62 +13,13 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel
 
-from quoteflow.pdf import format_money
+from quoteflow.presentation import preview_markdown, preview_rows
 from quoteflow.quote import QuotePreview
 from quoteflow.runs import StepOutcome
 
 
 def _artifact_key(prefix: str, quote_id: str) -> str:
     return f"{prefix}-{quote_id.lower().replace('_', '-')}"
-
-
-def preview_rows(preview: QuotePreview) -> list[dict[str, str]]:
-    def fmt(v: object) -> str:
-        return "" if v is None else str(v)
-
-    return [
-        {
-            "#": str(line.line_no),
-            "item": line.item_code,
-            "description": line.description or "(not in catalog)",
-            "case price": format_money(line.case_price, preview.currency)
-            if line.case_price is not None
-            else "no pricing",
-            "cost basis": fmt(line.cost_basis),
-            "margin %": fmt(line.margin_pct),
-            "source": line.price_source,
-            "flags": ", ".join(line.flags),
-        }
-        for line in preview.lines
-    ]
-
-
-def _short(text: str, width: int = 30) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def preview_markdown(preview: QuotePreview) -> str:
-    """The preview as markdown: shown above Mike's approval form and as an artifact."""
-    warn = "\n".join(
-        f"- **{w.check}**: {w.message} ({', '.join(w.item_codes)})" for w in preview.warnings
-    )
-    # Prices first and the description last (and short): the UI's resume dialog is narrow.
-    rows = "\n".join(
-        f"| {r['#']} | {r['item']} | {r['case price']} | {r['margin %']} | {r['flags']} | {_short(r['description'])} |"
-        for r in preview_rows(preview)
-    )
-    revises = f" (revises {preview.supersedes_quote_id})" if preview.supersedes_quote_id else ""
-    return (
-        f"### Quote {preview.quote_id}{revises}\n"
-        f"**{preview.customer_name}** ({preview.customer_id}), school year {preview.school_year}"
-        f"{', catalog ' + preview.catalog if preview.catalog else ''}\n\n"
-        f"| # | item | case price | margin % | flags | description |\n|---|---|---|---|---|---|\n{rows}\n\n"
-        f"**Subtotal {format_money(preview.subtotal, preview.currency)}** over "
-        f"{len(preview.quotable_lines)} quotable line(s); overall margin "
-        f"{preview.margin_pct if preview.margin_pct is not None else 'n/a'}%. "
-        f"Valid until {preview.valid_until:%Y-%m-%d}. PDF: {'yes' if preview.include_pdf else 'no'}.\n\n"
-        + (f"**Warnings**\n{warn}\n" if warn else "No warnings.\n")
-    )
 
 
 @task

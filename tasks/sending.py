@@ -26,8 +26,13 @@ from quoteflow.sending import (
     is_permanent_refusal,
     may_mark_sent,
 )
-from quoteflow.storage import read_object
-from tasks.policy import PermanentStepError, fanout_task_options, retry_if_transient
+from quoteflow.storage import is_not_found, read_object
+from tasks.policy import (
+    PermanentStepError,
+    fanout_task_options,
+    retry_if_transient,
+    short_retry_options,
+)
 
 EMAIL_SENT_EVENT = "email.sent"
 
@@ -134,8 +139,7 @@ def _confirm(draft: EmailDraft, proposed_action_id: int) -> None:
 
 
 _READ_OPTIONS: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": [1.5, 3.0],
+    **short_retry_options(),
     "retry_condition_fn": retry_if_transient,
 }
 
@@ -166,7 +170,7 @@ def fetch_quote_pdf(bucket: S3Bucket, key: str) -> bytes:
     try:
         data = read_object(bucket, key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(exc):
             raise PermanentStepError(f"quote PDF {key} is not in the bucket; nothing sent") from exc
         raise
     if not data.startswith(b"%PDF"):

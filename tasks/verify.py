@@ -34,6 +34,7 @@ from quoteflow.verify import (
     observe_quote_persisted,
     required_param,
 )
+from tasks.policy import short_retry_options
 
 SWEEP_ARTIFACT_KEY = "verify-sweep"
 SUMMARY_ARTIFACT_KEY = "verify-sweep-summary"
@@ -81,7 +82,7 @@ class CheckResult(BaseModel):
 
 # Observations of the world: never served from a result cache (the deployment persists
 # results by default).
-@task(retries=2, retry_delay_seconds=[1.5, 3.0], cache_policy=NO_CACHE)
+@task(**short_retry_options(), cache_policy=NO_CACHE)
 def select_due_checks(
     now: datetime,
     batch_size: int,
@@ -220,7 +221,7 @@ def evaluate_checks(
     return results
 
 
-@task(retries=2, retry_delay_seconds=[1.5, 3.0])
+@task(**short_retry_options())
 def record_verify_events(results: list[CheckResult]) -> int:
     """One ledger event (mirrored to Prefect) per check this sweep failed or timed out;
     keyed by check and status, so a retry or a repeat collapses. Returns how many new."""

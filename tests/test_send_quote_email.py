@@ -19,10 +19,11 @@ from sqlmodel import Session
 
 from blocks.smtp import SmtpServer
 from flows.send_quote_email import send_quote_email
-from quoteflow.approvals import ActionView, decide, stage_action
+from quoteflow.approvals import decide, stage_action
 from quoteflow.db import get_engine
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft, compose_quote_email
 from quoteflow.models import (
+    ActionView,
     Event,
     OutboundEmailLog,
     Quote,

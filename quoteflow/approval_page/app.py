@@ -45,7 +45,6 @@ from quoteflow.approval_page.auth import (
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
-    ActionView,
     ApprovalError,
     approved_gate_preview,
 )
@@ -60,11 +59,10 @@ from quoteflow.decision import (
 )
 from quoteflow.links import LinkClaims, LinkError, read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
-from quoteflow.models import ActionStatus
-from quoteflow.pdf import format_money
+from quoteflow.models import ActionStatus, ActionView
+from quoteflow.presentation import format_money, preview_rows
 from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
-from tasks.reports import preview_rows
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -974,9 +972,7 @@ class QuotesSection:
             return values
         notes = values.get("notes", "").strip() or None
         try:
-            result = await run_in_threadpool(
-                lambda: transition(quote_id, action, actor="mike", notes=notes)
-            )
+            result = await run_in_threadpool(lambda: transition(quote_id, action, notes=notes))
         except TransitionRefused as exc:
             return await self._show(quote_id, status=409, error=str(exc))
         return RedirectResponse(f"/quotes/{quote_id}?done={result.status}", status_code=303)

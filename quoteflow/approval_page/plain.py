@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from quoteflow.notices import local_time
-from quoteflow.pdf import format_money
+from quoteflow.presentation import format_money
 from quoteflow.quote import QuotePreview
 
 # Line flags and price sources as people say them.

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from quoteflow.quote import QuoteRequest
 
 if TYPE_CHECKING:
-    from quoteflow.approvals import ActionView
+    from quoteflow.models import ActionView
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -2,7 +2,6 @@
 
 from quoteflow.pdf.render import (
     QuotePdfError,
-    format_money,
     html_to_pdf,
     render_quote_html,
     render_quote_pdf,
@@ -10,7 +9,6 @@ from quoteflow.pdf.render import (
 
 __all__ = [
     "QuotePdfError",
-    "format_money",
     "html_to_pdf",
     "render_quote_html",
     "render_quote_pdf",

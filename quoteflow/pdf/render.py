@@ -20,11 +20,10 @@ from typing import Any
 
 import jinja2
 
+from quoteflow.presentation import CENT, format_money
 from quoteflow.quote import QuoteLineView, QuotePreview
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_CENT = Decimal("0.01")
-_SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "\u20ac", "GBP": "\u00a3"}
 OVERRIDE_MARK = "\u2020"  # dagger
 
 # The page-count guess (see render_quote_pdf). Units: 1/46 of a page's body. Fitted on
@@ -66,15 +65,6 @@ class _Skipped:
     reason: str
 
 
-def format_money(amount: Decimal, currency: str = "USD") -> str:
-    """``Decimal("1234.5")`` -> ``"$1,234.50"``; unknown currencies as ``"CHF 1,234.50"``."""
-    cents = amount.quantize(_CENT, rounding=ROUND_HALF_UP)
-    sign = "-" if cents < 0 else ""
-    digits = f"{abs(cents):,.2f}"
-    symbol = _SYMBOLS.get(currency.upper())
-    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{currency.upper()} {digits}"
-
-
 def _format_date(value: date | datetime) -> str:
     return f"{value:%B} {value.day}, {value.year}"
 
@@ -85,10 +75,10 @@ def _unit_pack(line: QuoteLineView) -> str:
 
 def _line_total(line: QuoteLineView) -> Decimal:
     assert line.case_price is not None  # only called for quotable lines
-    expected = (line.case_price * line.quantity).quantize(_CENT, rounding=ROUND_HALF_UP)
+    expected = (line.case_price * line.quantity).quantize(CENT, rounding=ROUND_HALF_UP)
     if line.line_total is None:
         return expected
-    total = line.line_total.quantize(_CENT, rounding=ROUND_HALF_UP)
+    total = line.line_total.quantize(CENT, rounding=ROUND_HALF_UP)
     if total != expected:
         raise QuotePdfError(
             f"line {line.line_no} ({line.item_code}): line_total {total} is not "
@@ -155,7 +145,7 @@ def _template_fields(
                 override=line.price_source == "override",
             )
         )
-    if subtotal != preview.subtotal.quantize(_CENT, rounding=ROUND_HALF_UP):
+    if subtotal != preview.subtotal.quantize(CENT, rounding=ROUND_HALF_UP):
         raise QuotePdfError(
             f"quote {preview.quote_id}: subtotal {preview.subtotal} is not the sum of the "
             f"quoted line totals ({subtotal})"

@@ -121,15 +121,6 @@ def group_members(pgid: int) -> list[int] | None:
     return members
 
 
-def command_line(pid: int) -> str:
-    """The command line of ``pid`` ('' if unknown)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
-
-
 def terminate_group(pgid: int, *, timeout: float = 20.0) -> bool:
     """SIGTERM the process group, wait up to ``timeout`` s, then SIGKILL what is left.
 
