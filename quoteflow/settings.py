@@ -124,10 +124,12 @@ class Settings(BaseSettings):
         default=15, ge=0, le=24 * 60, description="Remind Mike this long before a gate expires."
     )
     expiry_grace_seconds: float = Field(
-        default=30,
+        default=0,
         ge=0,
         le=3600,
-        description="A paused run records its own expiry; after this grace the sweep does.",
+        description="How long past a gate's deadline the per-minute reconcile pass waits before "
+        "recording its expiry. 0: at the first pass (within a minute); a paused run that records "
+        "its own expiry at the same time is harmless, both records are keyed.",
     )
     page_password_hash: SecretStr | None = Field(
         default=None,
