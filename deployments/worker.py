@@ -4,6 +4,7 @@ process group (the worker turns SIGTERM into SIGINT), a pid file, a log file."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -39,12 +40,15 @@ def start_worker(
     state_dir: Path | None = None,
     poll_seconds: float | None = None,
     extra_env: dict[str, str] | None = None,
+    limit: int | None = None,
 ) -> WorkerInfo:
     """Start (or find) the worker. It passes its environment (the database URL, the
     state dir) to every flow run it starts. It asks the pool for runs every
     ``poll_seconds`` (default ``QUOTEFLOW_WORKER_POLL_SECONDS``, 1 s; Prefect adds up to
     30 % jitter): a resumed or triggered run waits for that poll before its process starts.
-    ``extra_env`` is added to the environment it passes on (e.g. QUOTEFLOW_ settings)."""
+    ``extra_env`` is added to the environment it passes on (e.g. QUOTEFLOW_ settings).
+    ``limit``: at most this many flow-run processes at once (Prefect's ``--limit``; a gate
+    waiting hot holds one), default unlimited."""
     settings = get_settings()
     state_dir = state_dir or settings.state_dir
     poll_seconds = poll_seconds if poll_seconds is not None else settings.worker_poll_seconds
@@ -60,11 +64,17 @@ def start_worker(
                 "QUOTEFLOW_STATE_DIR": str(state_dir),
                 "QUOTEFLOW_DATABASE_URL": settings.resolved_database_url,
                 "PYTHONUNBUFFERED": "1",
+                # The deployments' command is `python -m prefect.engine`: this venv's python.
+                "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
                 **(extra_env or {}),
             }
         )
         pid = spawn(
-            [*prefect_command(), "worker", "start", "--pool", pool, "--type", "process"],
+            [
+                *prefect_command(),
+                *("worker", "start", "--pool", pool, "--type", "process"),
+                *(("--limit", str(limit)) if limit else ()),
+            ],
             env=env,
             log_file=log_file,
         )

@@ -31,8 +31,22 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--state-dir", type=Path, required=True, help="a running stack's dir")
     parser.add_argument("--quotes", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument(
+        "--worker-limit",
+        type=int,
+        default=6,
+        help="flow-run processes per worker at once (Prefect's --limit); ~200 MB each",
+    )
+    parser.add_argument(
+        "--hot-window",
+        type=float,
+        default=0,
+        help="QUOTEFLOW_HOT_WINDOW_SECONDS for the runs (0: every gate suspends, so every "
+        "approval starts a new process; a hot gate holds a worker slot)",
+    )
     args = parser.parse_args()
     os.environ["QUOTEFLOW_STATE_DIR"] = str(args.state_dir)
+    os.environ["QUOTEFLOW_HOT_WINDOW_SECONDS"] = str(args.hot_window)  # the workers pass it on
 
     import httpx
     import sqlalchemy as sa
@@ -73,7 +87,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         workers = [args.state_dir / f"scale-worker-{i}" for i in (1, 2)]
         for wdir in workers:
             wdir.mkdir(exist_ok=True)
-            start_worker(work_pool_name(), api_url=state.prefect.api_url, state_dir=wdir)
+            start_worker(
+                work_pool_name(),
+                api_url=state.prefect.api_url,
+                state_dir=wdir,
+                limit=args.worker_limit,
+            )
         try:
             since = datetime.now(UTC) - timedelta(seconds=1)
             request = QuoteRequest(
@@ -93,7 +112,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             while len(waiting := [r for r in runs() if r.state and r.state.is_paused()]) < n:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"only {len(waiting)} of {n} gates waiting")
-                time.sleep(1)
+                time.sleep(2)
             t_gates = time.monotonic() - t0
             print(f"{n} gates waiting {t_gates:.1f} s after the drafts were approved", flush=True)
             run_ids = [str(r.id) for r in waiting]
@@ -147,15 +166,25 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         pdf_cpu = (time.process_time() - cpu) / 3
     cores = os.cpu_count() or 1
     limit = pdf_cpu * n / cores
+    start_cpu = _run_start_cpu()
 
     def dupes(counter: Counter) -> int:
         return sum(c - 1 for c in counter.values() if c > 1)
 
-    print(f"{cores} cores; load average {os.getloadavg()[0]:.2f}; two workers, {n} quotes")
+    print(
+        f"{cores} cores; load average {os.getloadavg()[0]:.2f}; two workers of "
+        f"{args.worker_limit} runs each, hot window {args.hot_window:g} s, {n} quotes"
+    )
     print(f"gates approved -> all {n} runs final: {t_done:.1f} s ({completed} completed)")
     print(
         f"throughput: {n / t_done:.2f} quotes/s; CPU-bound limit (PDF {pdf_cpu:.3f} s x {n}"
         f" / {cores} cores = {limit:.1f} s): {limit / t_done:.0%} of it"
+    )
+    print(
+        f"a new flow-run process costs {start_cpu:.2f} s CPU before the flow starts (Prefect's "
+        f"engine + the flow module); with it the CPU floor is "
+        f"{(pdf_cpu + start_cpu) * n / cores:.1f} s: {(pdf_cpu + start_cpu) * n / cores / t_done:.0%}"
+        " of it"
     )
     print(
         f"quote rows {len(quotes)} (duplicated {dupes(per_run)}), NetSuite estimates "
@@ -163,6 +192,22 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         f"{sum(drafts_per_quote.values())} (duplicated {dupes(drafts_per_quote)}), outcome "
         f"events {sum(events_per_run.values())} (duplicated {dupes(events_per_run)})"
     )
+
+
+def _run_start_cpu() -> float:
+    """CPU seconds (user + system) of a child importing what a flow-run process imports
+    before its first task: Prefect's engine and the flow module."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        [sys.executable, "-c", "import prefect.engine, flows.customer_quote"],
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,15 @@ def test_schedules_and_result_storage():
     assert int(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]) >= 30  # Prefect's minimum
 
 
+def test_flow_runs_start_the_engine_without_prefects_workspace_supervisor():
+    # Without a command the process worker starts a supervisor process (a second Python
+    # and Prefect start, ~3 s) before the engine: every run and every resume pays it.
+    job_variables = yaml.safe_load(PREFECT_YAML.read_text())["definitions"]["work_pools"][
+        "process_pool"
+    ]["job_variables"]
+    assert job_variables["command"] == "python -m prefect.engine"
+
+
 def test_bad_customer_quote_parameters_name_the_field():
     flow = load_flow_from_entrypoint(SPECS["customer-quote"]["entrypoint"])
     with pytest.raises(Exception, match="school_year"):

@@ -14,6 +14,9 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.flow_runs import resume_flow_run
+from prefect.input import keyset_from_paused_state
+from prefect.input.actions import create_flow_run_input
+from prefect.states import Paused
 
 from deployments.deploy import ensure_concurrency_limit, ensure_work_pool
 from deployments.worker import start_worker, stop_worker
@@ -136,6 +139,27 @@ def test_after_the_hand_over_the_run_is_suspended_and_the_same_resume_brings_it_
     resume_flow_run(run_id, run_input={"decision": "reject"})
     run = _finished(run_id)
     assert run.state.is_completed() and _answer(run) == "reject"
+
+
+def test_an_answer_racing_the_hand_over_is_taken_before_suspending(gate_deployment):
+    # The answer is stored for the hot pause but the run is still Paused when the hot
+    # window ends: what a resume landing between the last poll and the self-resume leaves.
+    run_id = _start(gate_deployment, expires_in=120, hot_seconds=8)
+    _wait_for(run_id, "hot pause", _is("Paused"))
+    hot_response = keyset_from_paused_state(Paused(pause_key="gate-hot"))["response"]
+    create_flow_run_input(hot_response, {"decision": "approve"}, flow_run_id=run_id)
+    run = _finished(run_id)
+    assert run.state.is_completed() and _answer(run) == "approve"
+    assert "Suspended" not in _state_names(run_id)
+
+
+def test_expiry_after_the_hand_over_ends_the_suspended_run(gate_deployment):
+    run_id = _start(gate_deployment, expires_in=45)
+    _wait_for(run_id, "hot pause", _is("Paused"))
+    _wait_for(run_id, "suspension", _is("Suspended"), timeout=HOT_SECONDS + 60)
+    run = _finished(run_id)  # no process left to notice: the server fails the run
+    assert run.state.is_failed() and "never resumed" in (run.state.message or "")
+    assert run.empirical_policy.pause_keys == {"gate-hot", "gate-cold"}
 
 
 def test_expiry_in_the_hot_phase_ends_the_run_without_suspending(gate_deployment):
