@@ -23,11 +23,17 @@ After a suspension the flow runs again from the top and comes back here: the run
 pause keys say which phases already happened.
 
 While it waits hot the process is idle, so it loads what an approval runs next (the PDF
-renderer and the S3 client, ~2 s of imports): the fan-out then starts warm.
+renderer and the S3 client, ~2 s of imports): the fan-out then starts warm. A run resumed
+from the suspension has no idle time, but until its decision comes back it mostly waits
+on the API (the engine's calls, the cached replay of the tasks before the gate): loading
+this module in a flow-run process starts a thread that, if the run was resumed from a
+suspension, does the same warm-up in those waits (see ``warm_up_if_resumed``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -152,6 +158,43 @@ def _warm_up_fanout() -> None:
         get_run_logger().debug("Warm-up failed: %s", exc)
 
 
+def warm_up_if_resumed() -> threading.Thread | None:
+    """In a flow-run process (``PREFECT__FLOW_RUN_ID`` set), start a daemon thread that,
+    if the run was resumed from a cold suspension, warms up the fan-out (see
+    ``_warm_up_fanout``). It starts importing only once the engine has loaded the results
+    block (``prefect_aws``, which the main thread needs first): from then on the main
+    thread mostly waits on the API and the thread's imports fill those waits."""
+    run_id = os.environ.get("PREFECT__FLOW_RUN_ID")
+    if not run_id:
+        return None
+    thread = threading.Thread(
+        target=_warm_up_when_resumed, args=(run_id,), name="resume-warm-up", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _warm_up_when_resumed(run_id: str, patience: float = 60.0) -> None:
+    try:
+        with get_client(sync_client=True) as client:
+            policy = client.read_flow_run(UUID(run_id)).empirical_policy
+        if not any(key.endswith("-cold") for key in policy.pause_keys or ()):
+            return  # a first start: it stages the gate and waits; nothing to warm yet
+        deadline = time.monotonic() + patience
+        while not _loaded("prefect_aws") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _warm_up_fanout()
+    except Exception:  # only an optimisation: the fan-out imports what it needs
+        return
+
+
+def _loaded(module: str) -> bool:
+    """True once ``module`` is imported completely (not while another thread runs it)."""
+    found = sys.modules.get(module)
+    spec = getattr(found, "__spec__", None)
+    return found is not None and not getattr(spec, "_initializing", False)
+
+
 def _resume_self(form: type[R], hot_key: str) -> R | None:
     """Paused -> Running, so that the run may suspend; an answer that came in meanwhile
     is returned instead."""
@@ -178,3 +221,7 @@ def _suspend(form: type[R], cold_key: str, expires_at: datetime) -> R | None:
     if remaining < 1 and not fired:
         return None
     return suspend_flow_run(wait_for_input=form, timeout=max(remaining, 1), key=cold_key)
+
+
+# Loaded by the flow module in every flow-run process: a resumed run warms up its fan-out.
+warm_up_if_resumed()

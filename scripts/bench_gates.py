@@ -67,6 +67,23 @@ def _flow_run_processes(run_ids: set[str]) -> int:
     return found
 
 
+def _database_mib() -> float | None:
+    """Size of the Prefect server's PostgreSQL database, MiB (None on SQLite)."""
+    from quoteflow.settings import get_settings
+
+    url = get_settings().prefect_server_database_url
+    if not url or not url.startswith("postgresql"):
+        return None
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return row[0] / 2**20 if row else None
+
+
 def _states(client, run_ids: list[UUID]) -> dict[str, int]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -128,7 +145,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "0"},
         )
         time.sleep(10)  # the worker's own start and first requests are not the gates'
-        rss_before = _rss_mib(server_pid)
+        rss_before, db_before = _rss_mib(server_pid), _database_mib()
         expires_at = (datetime.now(UTC) + timedelta(minutes=args.expires_minutes)).isoformat()
         run_ids: list[UUID] = []
         t0 = time.monotonic()
@@ -156,7 +173,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         time.sleep(15)  # let the server finish the last batch's events and logs
         counts = _states(client, run_ids)
         processes = _flow_run_processes({str(r) for r in run_ids})
-        rss_after = _rss_mib(server_pid)
+        rss_after, db_after = _rss_mib(server_pid), _database_mib()
 
     n = len(run_ids)
     growth = rss_after - rss_before
@@ -168,6 +185,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         f"Prefect server (pid {server_pid} and children) RSS {rss_before:.0f} -> "
         f"{rss_after:.0f} MiB: {growth:+.0f} MiB, {growth * 1024 / max(n, 1):.1f} KiB per gate"
     )
+    if db_before is not None and db_after is not None:
+        per_gate = (db_after - db_before) * 1024 / max(n, 1)
+        print(
+            f"Prefect database (PostgreSQL) {db_before:.0f} -> {db_after:.0f} MiB: "
+            f"{per_gate:.0f} KiB per gate (its run, states, input, logs and events)"
+        )
     if n < args.gates:
         print(
             f"(reached {n} of {args.gates} within the budget; at the same rate {args.gates} "
