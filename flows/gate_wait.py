@@ -67,7 +67,7 @@ def await_decision_input(
     hot_key, cold_key = f"{key}-hot", f"{key}-cold"
     fired = _this_run().empirical_policy.pause_keys or set()
     if cold_key in fired:  # resumed from the suspension: suspend_flow_run hands back the input
-        return _suspend(form, cold_key, expires_at)
+        return _suspend(form, cold_key, expires_at, fired=True)
     if hot_key in fired:  # a run started again (after an answer, a crash or the hand-over)
         earlier = _stored_input(form, hot_key)
         if earlier is not None or not in_deployment:
@@ -85,7 +85,7 @@ def await_decision_input(
                     answer = _resume_self(form, hot_key)
                     if answer is not None:
                         return answer
-    return _suspend(form, cold_key, expires_at)
+    return _suspend(form, cold_key, expires_at, fired=False)
 
 
 def _now() -> datetime:
@@ -213,11 +213,11 @@ def _stored_input(form: type[R], pause_key: str) -> R | None:
     return form.load(keyset, flow_run_id=_run_id())
 
 
-def _suspend(form: type[R], cold_key: str, expires_at: datetime) -> R | None:
-    """Suspend until ``expires_at`` (the process exits); on the run's next start this
-    returns the input it was resumed with."""
+def _suspend(form: type[R], cold_key: str, expires_at: datetime, *, fired: bool) -> R | None:
+    """Suspend until ``expires_at`` (the process exits); on the run's next start (``fired``:
+    the cold key already fired) this returns the input it was resumed with. No API call
+    before the suspension: during the hand-over a resume is refused until it lands."""
     remaining = int((expires_at - _now()).total_seconds())
-    fired = cold_key in (_this_run().empirical_policy.pause_keys or set())
     if remaining < 1 and not fired:
         return None
     return suspend_flow_run(wait_for_input=form, timeout=max(remaining, 1), key=cold_key)

@@ -116,7 +116,9 @@ def _is(name: str):
 
 
 def test_an_answer_in_the_hot_phase_is_taken_by_the_waiting_process(gate_deployment):
-    run_id = _start(gate_deployment, expires_in=120)
+    # A hot window long enough that a loaded machine still answers inside it (an answer
+    # landing in the hand-over is refused: Prefect's resume_flow_run ignores the refusal).
+    run_id = _start(gate_deployment, expires_in=120, hot_seconds=60)
     _wait_for(run_id, "hot pause", _is("Paused"))
     assert _processes_of(run_id), "a hot gate keeps its process"
     resume_flow_run(run_id, run_input={"decision": "approve"})
@@ -144,7 +146,7 @@ def test_after_the_hand_over_the_run_is_suspended_and_the_same_resume_brings_it_
 def test_an_answer_racing_the_hand_over_is_taken_before_suspending(gate_deployment):
     # The answer is stored for the hot pause but the run is still Paused when the hot
     # window ends: what a resume landing between the last poll and the self-resume leaves.
-    run_id = _start(gate_deployment, expires_in=120, hot_seconds=8)
+    run_id = _start(gate_deployment, expires_in=120, hot_seconds=20)
     _wait_for(run_id, "hot pause", _is("Paused"))
     hot_response = keyset_from_paused_state(Paused(pause_key="gate-hot"))["response"]
     create_flow_run_input(hot_response, {"decision": "approve"}, flow_run_id=run_id)
