@@ -124,14 +124,14 @@ def _wait_hot(
     paused = Paused(pause_expiration_time=expires_at, reschedule=False, pause_key=pause_key)
     keyset = keyset_from_paused_state(paused)
     paused.state_details.run_input_keyset = keyset
-    # The form (schema and description) the UI and the channels read, saved before the
-    # pause: a resume sent as soon as the run shows Paused finds it (Prefect's own
-    # pause_flow_run saves it after, and such a resume is refused: "schema not found").
-    form.save(keyset, flow_run_id=run_id)
     with get_client(sync_client=True) as client:
         result = client.set_flow_run_state(run_id, paused)
         if result.status != SetStateStatus.ACCEPT:
             raise RuntimeError(f"the approval gate could not pause: {result.details}")
+        # The form (schema and description) the UI and the channels read. Only after the
+        # pause: the server deletes any input under a pause's keys when the pause fires.
+        # Until it is saved a resume is refused ("Run input schema not found").
+        form.save(keyset)
         threading.Thread(target=_warm_up_fanout, name="gate-warm-up", daemon=True).start()
         get_run_logger().info(
             "Waiting for the approval (hot until %s UTC, then suspended until %s UTC).",
