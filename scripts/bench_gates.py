@@ -146,6 +146,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         )
         time.sleep(10)  # the worker's own start and first requests are not the gates'
         rss_before, db_before = _rss_mib(server_pid), _database_mib()
+        db_text = f"{db_before:.0f} MiB" if db_before is not None else "- (SQLite)"
+        print(f"before: server RSS {rss_before:.0f} MiB, database {db_text}", flush=True)
         expires_at = (datetime.now(UTC) + timedelta(minutes=args.expires_minutes)).isoformat()
         run_ids: list[UUID] = []
         t0 = time.monotonic()
