@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from prefect.events import emit_event
@@ -21,7 +21,10 @@ from quoteflow.models import (
     WorkflowVerifyResult,
     utcnow,
 )
-from quoteflow.runs import VerifyCheckSpec, ledger_event_type
+from quoteflow.runs import VerifyCheckSpec
+
+if TYPE_CHECKING:
+    from quoteflow.outcome import RunOutcome
 
 _EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-4a57-4a8e-9d0a-2b7c0f5e9a11")
 TERMINAL = {
@@ -194,16 +197,10 @@ def stage_verify_checks(run_id: str, specs: list[VerifyCheckSpec]) -> int:
     return added
 
 
-def record_run_outcome(
-    run_id: str,
-    status: RunStatus,
-    *,
-    narrative: str,
-    tags: list[str],
-    summary: dict[str, Any],
-) -> None:
+def record_run_outcome(run_id: str, outcome: RunOutcome) -> None:
     """The three post-action records of a run that could not record them as tasks (a
     crashed run, a suspended run whose window closed): run log, reflexion, outcome event."""
-    upsert_run_log(run_id, status, summary=summary)
-    upsert_reflexion(run_id, narrative, tags)
-    record_outcome_event(run_id, ledger_event_type(status), summary)
+    summary = outcome.summary
+    upsert_run_log(run_id, outcome.status, summary=summary)
+    upsert_reflexion(run_id, outcome.narrative, outcome.tags)
+    record_outcome_event(run_id, outcome.event_type, summary)
