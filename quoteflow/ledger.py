@@ -1,5 +1,6 @@
 """Post-action records: the run log, the reflexion log, the event ledger (mirrored as
-Prefect events) and staged verify checks. Every write is keyed, so repeats collapse."""
+Prefect events), staged verify checks and their decisions. Every write is keyed (or
+conditional), so repeats collapse."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from quoteflow.models import (
     Event,
     ReflexionLog,
     RunStatus,
+    VerifyStatus,
     WorkflowRunLog,
     WorkflowVerifyResult,
     utcnow,
 )
 from quoteflow.runs import VerifyCheckSpec
+from quoteflow.verify import Decision
 
 if TYPE_CHECKING:
     from quoteflow.outcome import RunOutcome
@@ -195,6 +198,25 @@ def stage_verify_checks(run_id: str, specs: list[VerifyCheckSpec]) -> int:
             )
             added += 1
     return added
+
+
+def record_verify_decision(check_id: int, decision: Decision, now: datetime) -> bool:
+    """Write a verify check's decision if the row is still pending; True when this call
+    wrote it (of two overlapping sweeps, only the first decision is written)."""
+    t = WorkflowVerifyResult
+    with session_scope() as s:
+        result = s.execute(
+            sa.update(t)
+            .where(t.id == check_id, t.status == VerifyStatus.pending.value)
+            .values(
+                status=decision.status.value,
+                detail=decision.detail,
+                checked_at=now,
+                attempts=t.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)
 
 
 def record_run_outcome(run_id: str, outcome: RunOutcome) -> None:
