@@ -386,10 +386,10 @@ def record_crash(run: Any, reason: str) -> RunOutcome:
     return outcome
 
 
-def record_expiry(gate: ActionView) -> str:
+def record_expiry(gate: ActionView) -> tuple[str, RunOutcome]:
     """Expire a gate whose window closed unanswered and record its run's expired outcome
-    (the same record a paused run makes for itself); returns the run id. ValueError for a
-    gate whose run id is malformed (the gate is expired all the same)."""
+    (the same record a paused run makes for itself); returns the run id and the outcome.
+    ValueError for a gate whose run id is malformed (the gate is expired all the same)."""
     expire(gate.id)
     run_id = gate.flow_run_id or gate.entity_ref.rsplit("run_", 1)[-1]
     try:
@@ -401,7 +401,7 @@ def record_expiry(gate: ActionView) -> str:
         ) from None
     outcome = RunOutcome.expired(RunSubject.of_gate_payload(gate.payload), gate)
     ledger.record_run_outcome(run_id, outcome)
-    return run_id
+    return run_id, outcome
 
 
 # ---------------------------------------------------------------- the reconciler's passes

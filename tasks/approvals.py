@@ -22,7 +22,6 @@ from quoteflow.approvals import (
 )
 from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionView, utcnow
-from quoteflow.outcome import expiry_reason
 from quoteflow.quote import QuotePreview
 from quoteflow.recovery import record_expiry
 from tasks.policy import short_retry_options
@@ -85,9 +84,8 @@ class StaleGateSweep(BaseModel):
 def _record_stale_gate(gate: ActionView) -> str:
     """Expire one stale gate, record its run's outcome and name the run's state Expired;
     returns the run id (ValueError for a malformed one: the gate is still expired)."""
-    run_id = record_expiry(gate)
-    assert gate.expires_at is not None
-    _force_expired_state(run_id, expiry_reason(gate.expires_at))
+    run_id, outcome = record_expiry(gate)
+    _force_expired_state(run_id, outcome.final_state.message)
     return run_id
 
 
