@@ -26,7 +26,7 @@ from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionStatus, ActionView, RunStatus
 from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
 from quoteflow.presentation import preview_markdown
-from quoteflow.quote import BlockReason, QuoteContext, QuotePreview, QuoteRequest, check_blocking
+from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, check_blocking
 from quoteflow.recovery import record_crash
 from quoteflow.runs import StepOutcome
 from quoteflow.settings import get_settings
@@ -89,14 +89,6 @@ def _load_context(request: QuoteRequest, run_id: str) -> tuple[QuoteContext, Quo
         proposals=proposals_f.result(),
     )
     return context, identity_f.result()
-
-
-def _blocks(context: QuoteContext, identity: QuoteIdentity) -> list[BlockReason]:
-    """The preconditions that halt the run (an unusable quote id among them)."""
-    blocked = check_blocking(context)
-    if identity.problem and not blocked:
-        blocked = [BlockReason(check="quote_id_usable", message=identity.problem)]
-    return blocked
 
 
 def _price(request: QuoteRequest, context: QuoteContext, identity: QuoteIdentity) -> QuotePreview:
@@ -278,7 +270,7 @@ def customer_quote(
     try:
         context, identity = _load_context(request, run_id)
         # Preconditions: block halts the run with nothing written but the post actions.
-        if blocked := _blocks(context, identity):
+        if blocked := check_blocking(context, identity.problem):
             name = context.customer.name if context.customer else None
             outcome = RunOutcome.blocked(RunSubject.of(request, customer_name=name), blocked)
             logger.warning("Blocked: %s", outcome.reason)

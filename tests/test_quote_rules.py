@@ -116,6 +116,10 @@ def test_blocking_checks():
     assert check_blocking(_context(customer=None))[0].check == "customer_exists"
     hold = _context(customer=CustomerRecord(id="9", name="X", entitystatus="hold"))
     assert check_blocking(hold)[0].check == "customer_not_on_hold"
+    assert check_blocking(_context(), "quote_id: quote Q0 is accepted")[0].check == (
+        "quote_id_usable"
+    )
+    assert check_blocking(hold, "quote_id: taken")[0].check == "customer_not_on_hold"
 
 
 def test_preview_lines_totals_and_warnings():
