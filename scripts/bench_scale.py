@@ -40,6 +40,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from blocks.register import register_blocks
     from deployments.deploy import deploy_all, work_pool_name
     from deployments.worker import start_worker, stop_worker
+    from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
+    from devstack.stack import Stack
+    from devstack.stack.services import ensure_postgres_database
     from quoteflow.approvals import (
         GATE_ACTION_TYPE,
         approve,
@@ -54,10 +57,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from quoteflow.pdf import render_quote_pdf
     from quoteflow.prefect_api import flow_runs_of, pointed_at, read_flow_run
     from quoteflow.quote import QuotePreview, QuoteRequest
-    from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
     from quoteflow.settings import get_settings
-    from quoteflow.stack import Stack
-    from quoteflow.stack.services import ensure_postgres_database
 
     url = get_settings().resolved_database_url
     if url.startswith("postgresql"):

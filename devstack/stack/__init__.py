@@ -4,8 +4,8 @@ Each service is its own process group on 127.0.0.1, logs to <state_dir>/logs/<na
 and is recorded in <state_dir>/stack.json (``StackState``), which other commands read.
 """
 
-from quoteflow.stack.control import ServiceStatus, Stack, parse_services
-from quoteflow.stack.state import (
+from devstack.stack.control import ServiceStatus, Stack, parse_services
+from devstack.stack.state import (
     DEFAULT_BUCKET,
     SERVICE_NAMES,
     AwsDevSecrets,
