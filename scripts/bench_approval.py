@@ -241,11 +241,11 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["QUOTEFLOW_STATE_DIR"] = str(args.state_dir)
 
-    from blocks.register import register_blocks
     from deployments.deploy import deploy_all, work_pool_name
     from deployments.worker import start_worker, stop_worker
     from devstack.seed import load_demo_data
     from devstack.stack import Stack
+    from devstack.stack.blocks import register_stack_blocks
     from quoteflow.migrate import upgrade
     from quoteflow.prefect_api import pointed_at
     from quoteflow.settings import PROJECT_ROOT
@@ -256,7 +256,7 @@ def main() -> None:
     with pointed_at(state.prefect.api_url):
         upgrade()
         load_demo_data()
-        register_blocks(state)
+        register_stack_blocks(state)
         deploy_all(args.project_dir or PROJECT_ROOT)
         worker_dir = args.state_dir / "bench-worker"
         worker_dir.mkdir(exist_ok=True)
