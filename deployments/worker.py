@@ -8,9 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from quoteflow.processes import pid_alive, prefect_command, spawn, terminate_group
 from quoteflow.settings import get_settings
-from quoteflow.stack.processes import pid_alive, spawn, terminate_group
-from quoteflow.stack.services import prefect_command
 
 
 class WorkerInfo(BaseModel):

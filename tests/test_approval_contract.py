@@ -20,6 +20,7 @@ from prefect.client.schemas.responses import SetStateStatus
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
@@ -37,7 +38,6 @@ from quoteflow.decision import approved_preview, parse_overrides, price_concerns
 from quoteflow.lifecycle import accept
 from quoteflow.models import PricingMaster, ProposedAction, Quote, QuoteLine, utcnow
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.context import load_current_pricing
 from tests.flow_runner import FlowRunHandle

@@ -20,6 +20,7 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from quoteflow.approval_page import create_app, plain
 from quoteflow.approvals import GATE_ACTION_TYPE, draft_quote, get_action, stage_action
@@ -29,7 +30,6 @@ from quoteflow.links import LinkClaims, sign_link
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ActionView, ProposedAction, Quote, QuoteLine, utcnow
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, QuoteWarning, payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tests.flow_runner import FlowRunHandle
 

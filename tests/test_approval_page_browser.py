@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from quoteflow.approval_page import create_app
 from quoteflow.approvals import GATE_ACTION_TYPE, find_action, gate_entity_ref, get_action
 from quoteflow.quote import QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tests.flow_runner import FlowRunHandle
 from tests.test_approval_page import KEY, link_for, staged_email, staged_gate

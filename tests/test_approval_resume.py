@@ -17,12 +17,12 @@ from sqlmodel import Session, select
 
 from deployments.deploy import deploy_all, work_pool_name
 from deployments.worker import start_worker, stop_worker
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.approvals import GATE_ACTION_TYPE, approve, find_action, gate_entity_ref
 from quoteflow.db import get_engine
 from quoteflow.models import PricingMaster, Quote, QuoteLine
 from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
 from quoteflow.quote import payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 
 

@@ -1,4 +1,4 @@
-"""Block registration against the stack's real Prefect server."""
+"""Block registration (from the environment) against the stack's real Prefect server."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ from prefect_aws import AwsCredentials, S3Bucket
 from typer.testing import CliRunner
 
 from blocks.netsuite import NetSuiteCredentials
-from blocks.register import BlockConfigError, LocalStackSource, register_blocks, smtp_config
+from blocks.register import BlockConfigError, register_blocks, smtp_config
 from blocks.smtp import SmtpServer
+from devstack.stack import StackState, load_aws_secrets, load_netsuite_credentials
+from devstack.stack.blocks import (
+    register_stack_blocks,
+    registration_environment,
+    stack_block_environment,
+)
 from quoteflow.cli.app import app
 from quoteflow.settings import get_settings
-from quoteflow.stack import StackState, load_aws_secrets, load_netsuite_credentials
 
 
 def test_blocks_round_trip_with_secrets_intact(stack: StackState) -> None:
@@ -69,13 +74,22 @@ async def _documents() -> list[tuple[str | None, bool, str]]:
     return [(d.name, d.is_anonymous, d.block_type.slug if d.block_type else "") for d in docs]
 
 
+async def _updated() -> dict[str | None, object]:
+    async with get_client() as client:
+        docs = await client.read_block_documents(include_secrets=False)
+    return {d.name: d.updated for d in docs if not d.is_anonymous}
+
+
 def test_register_twice_keeps_the_same_documents(stack: StackState) -> None:
     # The stack fixture registered once already; this is the second and third time.
     key_before = Secret.load(get_settings().link_key_block).get()
-    first = register_blocks(stack, env={})
-    second = register_blocks(stack, env={})
-    kept = register_blocks(stack, overwrite=False, env={})
+    first = register_stack_blocks(stack, env={})
+    updated = asyncio.run(_updated())
+    second = register_stack_blocks(stack, env={})
+    kept = register_stack_blocks(stack, overwrite=False, env={})
     assert first == second == kept
+    # Nothing unchanged was written again.
+    assert asyncio.run(_updated()) == updated
     settings = get_settings()
     assert set(first) == {
         settings.aws_credentials_block,
@@ -102,26 +116,28 @@ def test_register_twice_keeps_the_same_documents(stack: StackState) -> None:
 
 def test_changed_value_updates_the_same_document(stack: StackState) -> None:
     settings = get_settings()
-    before = register_blocks(stack, env={})
+    before = register_stack_blocks(stack, env={})
     try:
-        changed = register_blocks(stack, env={"SMTP_FROM": "desk@northwind-supply.example"})
+        changed = register_stack_blocks(stack, env={"SMTP_FROM": "desk@northwind-supply.example"})
         assert changed == before
         assert SmtpServer.load(settings.smtp_block).from_address == (
             "desk@northwind-supply.example"
         )
-        kept = register_blocks(stack, overwrite=False, env={})
+        kept = register_stack_blocks(stack, overwrite=False, env={})
         assert SmtpServer.load(settings.smtp_block).from_address == (
             "desk@northwind-supply.example"
         )
         assert kept == before
     finally:
-        restored = register_blocks(stack, env={})
+        restored = register_stack_blocks(stack, env={})
     assert restored == before
     assert SmtpServer.load(settings.smtp_block).from_address == "quotes@northwind-supply.example"
 
 
-def test_cli_register_prints_names_not_secrets(stack: StackState) -> None:
-    result = CliRunner().invoke(app, ["blocks", "register", "--state-dir", str(stack.state_dir)])
+def test_cli_register_from_the_environment_prints_names_not_secrets(stack: StackState) -> None:
+    assert stack.prefect is not None
+    env = {**stack_block_environment(stack), "PREFECT_API_URL": stack.prefect.api_url}
+    result = CliRunner().invoke(app, ["blocks", "register"], env=env)
     assert result.exit_code == 0, result.output
     for name in ("quoteflow-aws", "quoteflow-pdfs", "quoteflow-results", "quoteflow-netsuite"):
         assert name in result.output
@@ -132,28 +148,47 @@ def test_cli_register_prints_names_not_secrets(stack: StackState) -> None:
     assert token not in result.output
 
 
+def test_cli_register_names_what_the_environment_lacks(stack: StackState) -> None:
+    unset = dict.fromkeys(stack_block_environment(stack))
+    result = CliRunner().invoke(app, ["blocks", "register"], env=unset)
+    assert result.exit_code == 1
+    assert "QUOTEFLOW_S3_ENDPOINT_URL" in result.output
+
+
 def test_environment_takes_the_whole_group(stack: StackState) -> None:
     env = {"SMTP_HOST": "smtp.example.net", "SMTP_USERNAME": "mike", "SMTP_PASSWORD": "pw"}
-    config = smtp_config(env, LocalStackSource(stack))
+    config = smtp_config(registration_environment(stack, env))
     assert (config.host, config.port, config.tls_mode) == ("smtp.example.net", 587, "starttls")
     assert config.password is not None and config.password.get_secret_value() == "pw"
 
-    local = smtp_config({"SMTP_FROM": "desk@example.org"}, LocalStackSource(stack))
+    # A group the environment does not anchor comes whole from the stack, even over
+    # stray variables of that group.
+    local = smtp_config(
+        registration_environment(stack, {"SMTP_FROM": "desk@example.org", "SMTP_PORT": "465"})
+    )
     assert stack.smtp is not None
     assert (local.host, local.port, local.tls_mode) == (stack.smtp.host, stack.smtp.port, "none")
     assert local.from_address == "desk@example.org"
 
     with pytest.raises(BlockConfigError, match="SMTP_TLS_MODE"):
-        smtp_config({"SMTP_HOST": "h", "SMTP_TLS_MODE": "tls"}, LocalStackSource(stack))
+        smtp_config({"SMTP_HOST": "h", "SMTP_TLS_MODE": "tls"})
 
 
-def test_partial_environment_names_what_is_missing(stack: StackState) -> None:
+def test_partial_environment_names_what_is_missing() -> None:
     from blocks.register import netsuite_block, s3_config
 
     with pytest.raises(BlockConfigError, match="NETSUITE_TOKEN_SECRET"):
-        netsuite_block({"NETSUITE_ACCOUNT_ID": "1234567"}, LocalStackSource(stack))
+        netsuite_block({"NETSUITE_ACCOUNT_ID": "1234567"})
     with pytest.raises(BlockConfigError, match="AWS_SECRET_ACCESS_KEY"):
-        s3_config(
-            {"QUOTEFLOW_S3_ENDPOINT_URL": "https://r2.example", "AWS_ACCESS_KEY_ID": "k"},
-            LocalStackSource(stack),
-        )
+        s3_config({"QUOTEFLOW_S3_ENDPOINT_URL": "https://r2.example", "AWS_ACCESS_KEY_ID": "k"})
+
+
+def test_without_a_prefect_server_nothing_is_registered(stack: StackState) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    env = registration_environment(stack, {})
+    with (
+        temporary_settings(restore_defaults={PREFECT_API_URL}),
+        pytest.raises(BlockConfigError, match="PREFECT_API_URL"),
+    ):
+        register_blocks(env)

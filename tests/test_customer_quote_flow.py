@@ -13,6 +13,14 @@ from prefect_aws import S3Bucket
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
+from devstack.seed import (
+    DEMO_CUSTOMER_ID,
+    DEMO_ITEM_CODES,
+    DEMO_SCHOOL_YEAR,
+    ON_HOLD_CUSTOMER_ID,
+    UNKNOWN_ITEM_CODE,
+    UNPRICED_ITEM_CODE,
+)
 from flows.customer_quote import customer_quote
 from quoteflow.db import get_engine
 from quoteflow.models import (
@@ -29,14 +37,6 @@ from quoteflow.models import (
     WorkflowVerifyResult,
 )
 from quoteflow.quote import QuoteRequest
-from quoteflow.seed import (
-    DEMO_CUSTOMER_ID,
-    DEMO_ITEM_CODES,
-    DEMO_SCHOOL_YEAR,
-    ON_HOLD_CUSTOMER_ID,
-    UNKNOWN_ITEM_CODE,
-    UNPRICED_ITEM_CODE,
-)
 from quoteflow.settings import get_settings
 from tests.flow_runner import FlowRunHandle
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from blocks.netsuite import NetSuiteCredentials
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from flows.quote_housekeeping import quote_housekeeping
 from quoteflow import ledger
@@ -45,7 +46,6 @@ from quoteflow.models import (
 )
 from quoteflow.netsuite.estimate import EstimateLine, build_estimate_body
 from quoteflow.quote import QuotePreview, QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.context import load_open_quotes
 from tests.flow_runner import FlowRunHandle

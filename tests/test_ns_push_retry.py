@@ -17,12 +17,12 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from sqlmodel import Session
 
 from blocks.netsuite import NetSuiteCredentials
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from flows.ns_push_retry import ns_push_retry
 from quoteflow.db import get_engine
 from quoteflow.models import NsPendingPush, PricingMaster, Quote, SpecItem
 from quoteflow.netsuite import EstimateLine, NetSuiteRetryableError, build_estimate_body
 from quoteflow.outbox import PushView, apply_push, stage_push
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.outbox import REDRIVE_ARTIFACT_KEY
 

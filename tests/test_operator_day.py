@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from deployments.deploy import deploy_all, work_pool_name
 from deployments.worker import start_worker, stop_worker
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
@@ -33,7 +34,6 @@ from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import OutboundEmailLog, Quote, QuoteLine
 from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuotePreview, QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 
 

@@ -18,6 +18,7 @@ from prefect_aws import S3Bucket
 from sqlmodel import Session
 
 from blocks.smtp import SmtpServer
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from flows.send_quote_email import send_quote_email
 from quoteflow.approvals import decide, stage_action
 from quoteflow.db import get_engine
@@ -31,7 +32,6 @@ from quoteflow.models import (
 )
 from quoteflow.pdf import render_quote_pdf
 from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, build_preview, payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.sending import (
     SendRefusedError,
     delivery_after_failure,

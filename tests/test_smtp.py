@@ -7,9 +7,9 @@ import uuid
 from email.message import EmailMessage
 
 from blocks.smtp import SmtpServer
+from devstack.smtp_sink import read_messages
+from devstack.stack import StackState
 from quoteflow.settings import get_settings
-from quoteflow.smtp_sink import read_messages
-from quoteflow.stack import StackState
 from tests.fixtures.stack import SinkMailbox
 
 

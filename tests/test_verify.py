@@ -20,6 +20,7 @@ from pypdf import PdfWriter
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.models import (
     Event,
     OutboundEmailLog,
@@ -27,7 +28,6 @@ from quoteflow.models import (
     VerifyStatus,
     WorkflowVerifyResult,
 )
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from quoteflow.storage import pdf_key
 from quoteflow.verify import (
@@ -531,7 +531,7 @@ def test_batch_size_is_validated_by_the_flow():
 
 @pytest.mark.usefixtures("verify_env")
 def test_cli_verify_now_prints_the_sweep(stack, monkeypatch, tmp_path: Path):
-    from quoteflow.cli.verify import app, stack_api_url
+    from quoteflow.cli.verify import app
 
     quote_id = new_quote_id()
     insert_quote(quote_id)
@@ -546,24 +546,24 @@ def test_cli_verify_now_prints_the_sweep(stack, monkeypatch, tmp_path: Path):
     assert "EVALUATED" in result.output and "ERRORS" in result.output
     assert rows(check_id)[check_id].status == "pass"
 
-    # Without PREFECT_API_URL the command finds the stack's server in its state file.
-    assert stack_api_url(stack.state_dir) == stack.prefect.api_url
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    # Without PREFECT_API_URL, `quoteflow` takes the local stack's server (the dev plugin
+    # names it, quoteflow.cli.main points the process at it) ...
+    from devstack.cli import local_api_url
+
     monkeypatch.setenv("QUOTEFLOW_STATE_DIR", str(stack.state_dir))
     get_settings.cache_clear()
-    second = stage(str(uuid.uuid4()), "quote_persisted", {"quote_id": quote_id})
+    assert local_api_url() == stack.prefect.api_url
+    monkeypatch.setenv("QUOTEFLOW_STATE_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    assert local_api_url() is None
+
+    # ... and with neither the command says so, without starting a server of its own.
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
         assert not PREFECT_API_URL.value()
         result = runner.invoke(app, ["now"])
-        assert result.exit_code == 0, result.output
-        assert rows(second)[second].status == "pass"
-
-        # And says so when there is neither.
-        monkeypatch.setenv("QUOTEFLOW_STATE_DIR", str(tmp_path))
-        get_settings.cache_clear()
-        result = runner.invoke(app, ["now"])
         assert result.exit_code == 1
-        assert "no local stack" in result.output
+        assert "no Prefect server" in result.output
 
 
 def test_email_sent_observation_of_a_declined_draft_is_moot():

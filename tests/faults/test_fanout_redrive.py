@@ -19,6 +19,7 @@ from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 from sqlmodel import select
 
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from quoteflow import ledger, recovery
 from quoteflow.mail import SEND_ACTION_TYPE
@@ -26,7 +27,6 @@ from quoteflow.models import Event, ProposedAction, Quote, RunRecovery
 from quoteflow.prefect_api import read_flow_run
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import QUOTE_DEPLOYMENT, retryable_failures
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.recovery import recovery_policy
 from tests.faults.invariants import assert_one_clean_quote, run_log, session

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from quoteflow.approvals import decide, draft_quote
 from quoteflow.claims import ClaimError, claim_action
 from quoteflow.models import ProposedAction
 from quoteflow.quote import QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tests.faults.invariants import (
     assert_one_clean_quote,
     quotes_of_runs,

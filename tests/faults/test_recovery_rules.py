@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from flows.ns_push_retry import ns_push_retry
 from quoteflow import ledger, recovery
@@ -18,7 +19,6 @@ from quoteflow.models import Event, NsPendingPush, RecoveryStatus, RunRecovery
 from quoteflow.netsuite import NetSuiteRejectedError
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import redrive_decision, retryable_failures
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
 from tests.faults.invariants import assert_one_clean_quote, session

@@ -27,6 +27,7 @@ from sqlmodel import select
 from deployments.automations import declared_automations
 from deployments.deploy import deploy_all, work_pool_name
 from deployments.worker import start_worker, stop_worker
+from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.ns_push_retry import ns_push_retry
 from flows.reconcile import reconcile
 from quoteflow import ledger, recovery
@@ -43,7 +44,6 @@ from quoteflow.models import Event, NsPendingPush, ProposedAction
 from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import QUOTE_DEPLOYMENT, runs_for_action, start_report
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
