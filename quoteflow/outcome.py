@@ -62,6 +62,7 @@ class RunSubject(BaseModel):
 
     @classmethod
     def of_preview(cls, preview: QuotePreview) -> RunSubject:
+        """The subject of a priced run: the quote's customer, lines, subtotal, warnings."""
         return cls(
             customer_id=preview.customer_id,
             customer_name=preview.customer_name,
@@ -217,14 +218,17 @@ class RunOutcome(BaseModel):
 
     @property
     def failed_steps(self) -> list[StepOutcome]:
+        """The fan-out steps that failed or never ran."""
         return [s for s in self.steps if s.status in ("failed", "not_run")]
 
     @property
     def event_type(self) -> str:
+        """The ledger (and Prefect) event of this outcome."""
         return ledger_event_type(self.status)
 
     @property
     def tags(self) -> list[str]:
+        """The reflexion log tags."""
         return reflexion_tags(self.subject.customer_id, self.subject.school_year)
 
     @property
