@@ -63,8 +63,8 @@ def draft_to_send(action: ActionView) -> EmailDraft:
 
 
 def delivery_after_failure(exc: BaseException) -> Delivery:
-    """What a failed ``SmtpServer.send`` proves. ``not_sent``: the server refused before
-    accepting the data (or was never reached). ``in_doubt``: the data may have been
+    """What a failed send proves. ``not_sent``: the server refused before accepting the
+    data (or was never reached). ``in_doubt``: the data may have been
     accepted (a timeout or disconnect mid-session, or an odd reply to QUIT after it)."""
     # Exact base SMTPResponseException is what smtplib raises for a bad QUIT reply, i.e.
     # possibly after the message was accepted; its subclasses are refusals before that.

@@ -4,7 +4,7 @@ exactly once (guarded by outbound_email_log's unique message_id), mark the quote
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
@@ -13,7 +13,7 @@ from prefect_aws import S3Bucket
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from blocks.smtp import SmtpServer
+from blocks.smtp import send_message
 from quoteflow import ledger
 from quoteflow.approvals import ApprovalError, get_action
 from quoteflow.db import session_scope
@@ -26,6 +26,7 @@ from quoteflow.sending import (
     is_permanent_refusal,
     may_mark_sent,
 )
+from quoteflow.settings import get_settings
 from quoteflow.storage import is_not_found, read_object
 from tasks.policy import (
     PermanentStepError,
@@ -33,6 +34,9 @@ from tasks.policy import (
     retry_if_transient,
     short_retry_options,
 )
+
+if TYPE_CHECKING:
+    from prefect_email import EmailServerCredentials
 
 EMAIL_SENT_EVENT = "email.sent"
 
@@ -180,9 +184,9 @@ def fetch_quote_pdf(bucket: S3Bucket, key: str) -> bytes:
 
 @task(name="deliver_quote_email", **fanout_task_options())
 def deliver_quote_email(
-    draft: EmailDraft, pdf: bytes | None, smtp: SmtpServer, proposed_action_id: int
+    draft: EmailDraft, pdf: bytes | None, smtp: EmailServerCredentials, proposed_action_id: int
 ) -> SentEmail:
-    """Send the approved email through the SMTP block at most once per Message-ID.
+    """Send the approved email through the SMTP relay's block at most once per Message-ID.
 
     Order: claim (INSERT the outbound_email_log row; the unique message_id lets exactly
     one attempt or run win), send, confirm (sent_at + an ``email.sent`` ledger event).
@@ -203,9 +207,9 @@ def deliver_quote_email(
             "Email %s already sent at %s: not sending again", draft.message_id, existing.sent_at
         )
         return existing.model_copy(update={"already_sent": True})
-    message = build_message(draft, from_address=smtp.from_address, pdf=pdf)
+    message = build_message(draft, from_address=get_settings().mail_from, pdf=pdf)
     try:
-        smtp.send(message)
+        send_message(smtp, message)
     except Exception as exc:
         if delivery_after_failure(exc) == "in_doubt":
             raise PermanentStepError(
