@@ -4,13 +4,15 @@ SMTP sink."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from email.message import EmailMessage
 
 from blocks.smtp import load_email_server, send_message
 from devstack.smtp_sink import read_messages
 from devstack.stack import StackState
-from quoteflow.settings import get_settings
+from quoteflow.settings import PROJECT_ROOT, get_settings
 from tests.fixtures.stack import SinkMailbox
 
 
@@ -65,3 +67,14 @@ def test_sink_keeps_arrival_order_and_bcc_envelope(
     assert not [p for p in maildir.iterdir() if p.name.startswith(".")]  # no partial writes
     everything = [m["Subject"] for m in read_messages(maildir)]
     assert everything[-5:] == [f"{tag} #{n}" for n in range(5)]
+
+
+def test_flow_modules_import_prefect_email_only_when_mail_is_sent() -> None:
+    code = (
+        "import sys, flows.customer_quote, flows.send_quote_email, flows.notify, flows.reconcile; "
+        "print(sorted(m for m in sys.modules if m.startswith(('prefect_email', 'blocks.notify'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
+    assert out.stdout.strip() == "[]"
