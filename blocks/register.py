@@ -13,10 +13,13 @@ NetSuite (anchor ``NETSUITE_ACCOUNT_ID``)
     ``NETSUITE_ACCOUNT_ID``, ``NETSUITE_CONSUMER_KEY``, ``NETSUITE_CONSUMER_SECRET``,
     ``NETSUITE_TOKEN_ID``, ``NETSUITE_TOKEN_SECRET``, optional ``NETSUITE_BASE_URL``
     (default: the account's SuiteTalk host).
-SMTP (anchor ``SMTP_HOST``)
+SMTP (anchor ``SMTP_HOST``), saved as prefect-email's EmailServerCredentials
     ``SMTP_HOST``, ``SMTP_PORT`` (default 587), ``SMTP_TLS_MODE`` (default ``starttls``),
-    optional ``SMTP_USERNAME`` / ``SMTP_PASSWORD``, ``SMTP_FROM`` (default
-    ``quotes@northwind-supply.example``).
+    optional ``SMTP_USERNAME`` / ``SMTP_PASSWORD``. The From address is the setting
+    ``QUOTEFLOW_MAIL_FROM``, read where mail is sent.
+Database (only when ``QUOTEFLOW_DATABASE_BLOCK`` names a Secret block)
+    ``QUOTEFLOW_DATABASE_URL``; without it the block is created once with the SQLite
+    default and never replaced by it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
@@ -33,13 +36,15 @@ from pydantic import SecretStr, ValidationError
 
 from blocks.netsuite import NetSuiteCredentials
 from blocks.notify import EmailNotification
-from blocks.smtp import SmtpServer
+from blocks.smtp import email_server_credentials, retire_legacy_smtp_block
 from blocks.storage import make_aws_credentials, make_s3_bucket
 from quoteflow.prefect_api import NoPrefectApi, require_api_url
 from quoteflow.settings import get_settings
 
+if TYPE_CHECKING:
+    from prefect_email import EmailServerCredentials
+
 DEFAULT_BUCKET = "quoteflow-quotes"
-DEFAULT_FROM_ADDRESS = "quotes@northwind-supply.example"
 DEFAULT_S3_REGION = "auto"
 PDF_BUCKET_FOLDER = ""  # keys are quotes/{quote_id}.pdf at the bucket root
 RESULTS_BUCKET_FOLDER = "prefect-results"
@@ -72,7 +77,6 @@ class SmtpConfig:
     tls_mode: TlsMode
     username: str | None
     password: SecretStr | None
-    from_address: str
 
 
 def _require(env: Mapping[str, str], names: list[str]) -> dict[str, str]:
@@ -132,19 +136,17 @@ def smtp_config(env: Mapping[str, str]) -> SmtpConfig:
         tls_mode=cast(TlsMode, tls_mode),
         username=env.get("SMTP_USERNAME") or None,
         password=SecretStr(password) if password else None,
-        from_address=env.get("SMTP_FROM") or DEFAULT_FROM_ADDRESS,
     )
 
 
-def smtp_server_block(config: SmtpConfig) -> SmtpServer:
-    """The SMTP server block (not saved)."""
-    return SmtpServer(
+def smtp_server_block(config: SmtpConfig) -> EmailServerCredentials:
+    """The SMTP relay's EmailServerCredentials block (not saved)."""
+    return email_server_credentials(
         host=config.host,
         port=config.port,
         tls_mode=config.tls_mode,
         username=config.username,
         password=config.password,
-        from_address=config.from_address,
     )
 
 
@@ -201,7 +203,7 @@ class BlockWriter:
 def register_blocks(
     env: Mapping[str, str] | None = None, *, overwrite: bool = True
 ) -> dict[str, str]:
-    """Create or update the seven blocks from ``env`` (default ``os.environ``) on the
+    """Create or update the seven blocks (eight with the database Secret) from ``env`` (default ``os.environ``) on the
     Prefect server this process points at; returns {block name: block document id}.
 
     Idempotent: an unchanged block keeps its document (and is not even saved again); the
@@ -244,7 +246,16 @@ def register_blocks(
         settings.notify_block.rsplit("/", 1)[-1],
         EmailNotification(smtp=smtp_block, to=settings.approver_email),
     )
+    if overwrite:  # the notifier no longer points at it
+        retire_legacy_smtp_block(settings.smtp_block)
     writer.put_once(
         settings.link_key_block, lambda: Secret(value=secrets.token_urlsafe(32)), Secret
     )
+    if settings.database_block:
+        # Only an explicit URL replaces a stored one; the SQLite default is a fallback.
+        database = Secret(value=settings.resolved_database_url)
+        if settings.database_url:
+            writer.put(settings.database_block, database)
+        else:
+            writer.put_once(settings.database_block, lambda: database, Secret)
     return writer.ids

@@ -17,7 +17,7 @@ from prefect.states import Completed, State
 from prefect_aws import S3Bucket
 from pydantic import BaseModel, Field
 
-from blocks.smtp import SmtpServer
+from blocks.smtp import load_email_server
 from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.sending import unconfirmed_message
 from quoteflow.settings import get_settings
@@ -92,7 +92,7 @@ def send_quote_email(
     pdf = None
     if draft.pdf_key:
         pdf = fetch_quote_pdf(S3Bucket.load(settings.s3_bucket_block), draft.pdf_key)
-    smtp = SmtpServer.load(settings.smtp_block)
+    smtp = load_email_server(settings.smtp_block)
     sent = deliver_quote_email(draft, pdf, smtp, proposed_action_id)
     status = mark_quote_sent(draft.quote_id)
     logger.info(

@@ -54,7 +54,7 @@ _NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class Mailer(Protocol):
-    """What delivers a message (the SMTP block)."""
+    """What delivers a message (the SMTP relay's block, through tasks/sending.py)."""
 
     def send(self, message: EmailMessage) -> None: ...
 
@@ -91,8 +91,8 @@ def draft_to_send(action: ActionView) -> EmailDraft:
 
 
 def delivery_after_failure(exc: BaseException) -> Delivery:
-    """What a failed ``SmtpServer.send`` proves. ``not_sent``: the server refused before
-    accepting the data (or was never reached). ``in_doubt``: the data may have been
+    """What a failed send proves. ``not_sent``: the server refused before accepting the
+    data (or was never reached). ``in_doubt``: the data may have been
     accepted (a timeout or disconnect mid-session, or an odd reply to QUIT after it)."""
     # Exact base SMTPResponseException is what smtplib raises for a bad QUIT reply, i.e.
     # possibly after the message was accepted; its subclasses are refusals before that.

@@ -4,13 +4,13 @@ quoteflow.sending), mark the quote sent (quoteflow.quote_store)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 from prefect_aws import S3Bucket
 
-from blocks.smtp import SmtpServer
+from blocks.smtp import send_message
 from quoteflow import quote_store
 from quoteflow.approvals import ApprovalError, get_action
 from quoteflow.mail import EmailDraft, build_message
@@ -23,6 +23,7 @@ from quoteflow.sending import (
     draft_to_send,
     read_sent_email,
 )
+from quoteflow.settings import get_settings
 from quoteflow.storage import is_not_found, read_object
 from tasks.policy import (
     PermanentStepError,
@@ -30,6 +31,11 @@ from tasks.policy import (
     retry_if_transient,
     short_retry_options,
 )
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from prefect_email import EmailServerCredentials
 
 _READ_OPTIONS: dict[str, Any] = {
     **short_retry_options(),
@@ -71,17 +77,27 @@ def fetch_quote_pdf(bucket: S3Bucket, key: str) -> bytes:
     return data
 
 
+class _Relay:
+    """The SMTP relay's block as quoteflow.sending's Mailer: one session per message."""
+
+    def __init__(self, server: EmailServerCredentials) -> None:
+        self.server = server
+
+    def send(self, message: EmailMessage) -> None:
+        send_message(self.server, message)
+
+
 @task(name="deliver_quote_email", **fanout_task_options())
 def deliver_quote_email(
-    draft: EmailDraft, pdf: bytes | None, smtp: SmtpServer, proposed_action_id: int
+    draft: EmailDraft, pdf: bytes | None, smtp: EmailServerCredentials, proposed_action_id: int
 ) -> SentEmail:
-    """Send the approved email through the SMTP block at most once per Message-ID: claim
+    """Send the approved email through the SMTP relay's block at most once per Message-ID: claim
     (the outbound_email_log row), send, confirm (quoteflow.sending.deliver_once). A
     failure that proves nothing was delivered is retried; one that leaves delivery in
     doubt, or a refusal for good, fails without retrying (alerted)."""
-    message = build_message(draft, from_address=smtp.from_address, pdf=pdf)
+    message = build_message(draft, from_address=get_settings().mail_from, pdf=pdf)
     try:
-        sent = deliver_once(draft, message, smtp, proposed_action_id)
+        sent = deliver_once(draft, message, _Relay(smtp), proposed_action_id)
     except NotSentAgainError as exc:
         raise PermanentStepError(str(exc)) from exc
     if sent.already_sent:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
 from prefect_aws import AwsCredentials, S3Bucket
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from blocks.netsuite import NetSuiteCredentials
 from blocks.register import BlockConfigError, register_blocks, smtp_config
-from blocks.smtp import SmtpServer
+from blocks.smtp import LEGACY_SMTP_BLOCK_TYPE, load_email_server
 from devstack.stack import StackState, load_aws_secrets, load_netsuite_credentials
 from devstack.stack.blocks import (
     register_stack_blocks,
@@ -55,9 +58,10 @@ def test_blocks_round_trip_with_secrets_intact(stack: StackState) -> None:
             == getattr(ns_keys, field).get_secret_value()
         )
 
-    smtp = SmtpServer.load(settings.smtp_block)
-    assert (smtp.host, smtp.port, smtp.tls_mode) == (stack.smtp.host, stack.smtp.port, "none")
-    assert smtp.from_address == "quotes@northwind-supply.example"
+    smtp = load_email_server(settings.smtp_block)
+    assert type(smtp).get_block_type_slug() == "email-server-credentials"  # prefect-email's
+    assert (smtp.smtp_server, smtp.smtp_port) == (stack.smtp.host, stack.smtp.port)
+    assert smtp.smtp_type.name == "INSECURE" and smtp.username is None
 
     shown = " ".join(repr(b) for b in (aws, pdfs, results, netsuite, smtp))
     hidden = [aws_keys.aws_secret_access_key.get_secret_value()] + [
@@ -116,22 +120,70 @@ def test_register_twice_keeps_the_same_documents(stack: StackState) -> None:
 
 def test_changed_value_updates_the_same_document(stack: StackState) -> None:
     settings = get_settings()
+    assert stack.smtp is not None
     before = register_stack_blocks(stack, env={})
+    relay = {"SMTP_HOST": "relay.example.net", "SMTP_PORT": "465", "SMTP_TLS_MODE": "ssl"}
     try:
-        changed = register_stack_blocks(stack, env={"SMTP_FROM": "desk@northwind-supply.example"})
+        changed = register_stack_blocks(stack, env=relay)
         assert changed == before
-        assert SmtpServer.load(settings.smtp_block).from_address == (
-            "desk@northwind-supply.example"
+        smtp = load_email_server(settings.smtp_block)
+        assert (smtp.smtp_server, smtp.smtp_port, smtp.smtp_type.name) == (
+            "relay.example.net",
+            465,
+            "SSL",
         )
         kept = register_stack_blocks(stack, overwrite=False, env={})
-        assert SmtpServer.load(settings.smtp_block).from_address == (
-            "desk@northwind-supply.example"
-        )
+        assert load_email_server(settings.smtp_block).smtp_server == "relay.example.net"
         assert kept == before
     finally:
         restored = register_stack_blocks(stack, env={})
     assert restored == before
-    assert SmtpServer.load(settings.smtp_block).from_address == "quotes@northwind-supply.example"
+    smtp = load_email_server(settings.smtp_block)
+    assert (smtp.smtp_server, smtp.smtp_port) == (stack.smtp.host, stack.smtp.port)
+
+
+class _LegacySmtpServer(Block):
+    """The shape of quoteflow's own SMTP block before prefect-email's replaced it."""
+
+    _block_type_name = "Quoteflow SMTP Server"
+    _block_type_slug = LEGACY_SMTP_BLOCK_TYPE
+
+    host: str
+    port: int
+    password: SecretStr | None = None
+    from_address: str
+
+
+def test_registration_retires_the_former_smtp_block(stack: StackState) -> None:
+    settings = get_settings()
+    before = register_stack_blocks(stack, env={})
+    _LegacySmtpServer(
+        host="127.0.0.1", port=25, password=SecretStr("old-relay-pw"), from_address="q@x.example"
+    ).save(settings.smtp_block, overwrite=True)
+
+    kept = register_stack_blocks(stack, overwrite=False, env={})  # --keep touches nothing
+    assert _LegacySmtpServer.load(settings.smtp_block).host == "127.0.0.1"
+    assert register_stack_blocks(stack, env={}) == kept == before
+
+    with pytest.raises(ValueError, match="Unable to find block document"):
+        _LegacySmtpServer.load(settings.smtp_block)
+    slugs = {slug for _, _, slug in asyncio.run(_documents())}
+    assert LEGACY_SMTP_BLOCK_TYPE not in slugs
+    assert asyncio.run(_block_type_exists(LEGACY_SMTP_BLOCK_TYPE)) is False
+    # The EmailServerCredentials document of the same name is untouched.
+    assert (
+        str(load_email_server(settings.smtp_block)._block_document_id)
+        == (before[settings.smtp_block])
+    )
+
+
+async def _block_type_exists(slug: str) -> bool:
+    async with get_client() as client:
+        try:
+            await client.read_block_type_by_slug(slug)
+        except ObjectNotFound:
+            return False
+    return True
 
 
 def test_cli_register_from_the_environment_prints_names_not_secrets(stack: StackState) -> None:
@@ -164,11 +216,11 @@ def test_environment_takes_the_whole_group(stack: StackState) -> None:
     # A group the environment does not anchor comes whole from the stack, even over
     # stray variables of that group.
     local = smtp_config(
-        registration_environment(stack, {"SMTP_FROM": "desk@example.org", "SMTP_PORT": "465"})
+        registration_environment(stack, {"SMTP_PASSWORD": "stray", "SMTP_PORT": "465"})
     )
     assert stack.smtp is not None
     assert (local.host, local.port, local.tls_mode) == (stack.smtp.host, stack.smtp.port, "none")
-    assert local.from_address == "desk@example.org"
+    assert local.password is None
 
     with pytest.raises(BlockConfigError, match="SMTP_TLS_MODE"):
         smtp_config({"SMTP_HOST": "h", "SMTP_TLS_MODE": "tls"})

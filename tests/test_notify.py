@@ -172,6 +172,7 @@ def test_mike_gets_one_notice_with_a_working_link_and_one_reminder(gate, smtp_me
     assert send_waiting_notice(gate.id) is False  # once
     [msg] = [m for m in smtp_messages.wait_for(1) if "Q-2026-0042" in m["Subject"]]
     assert msg["To"] == get_settings().approver_email
+    assert msg["From"] == get_settings().mail_from
     claims = read_link(signing_key(), _link_in(msg.get_content()))
     assert claims.action_id == gate.id and claims.payload_hash == gate.payload_hash
 
