@@ -29,7 +29,8 @@ from quoteflow.models import (
     WorkflowVerifyResult,
 )
 from quoteflow.quote import QuoteRequest
-from quoteflow.seed import (
+from quoteflow.settings import get_settings
+from tests.fixtures.demo import (
     DEMO_CUSTOMER_ID,
     DEMO_ITEM_CODES,
     DEMO_SCHOOL_YEAR,
@@ -37,8 +38,7 @@ from quoteflow.seed import (
     UNKNOWN_ITEM_CODE,
     UNPRICED_ITEM_CODE,
 )
-from quoteflow.settings import get_settings
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.flow_runner import FlowRunHandle
 
 pytestmark = pytest.mark.usefixtures("quote_env")
 

@@ -45,10 +45,10 @@ from quoteflow.models import (
 )
 from quoteflow.netsuite.estimate import EstimateLine, build_estimate_body
 from quoteflow.quote import QuotePreview, QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.context import load_open_quotes
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tests.fixtures.flow_runner import FlowRunHandle
 
 with warnings.catch_warnings():
     # Starlette 1.x warns that its TestClient will move from httpx to httpx2: not ours.

@@ -31,7 +31,6 @@ from quoteflow.models import (
 )
 from quoteflow.pdf import render_quote_pdf
 from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, build_preview, payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.sending import (
     SendRefusedError,
     delivery_after_failure,
@@ -44,6 +43,7 @@ from quoteflow.storage import pdf_key, put_pdf
 from tasks.context import load_current_pricing, load_customer, resolve_items
 from tasks.quotes import write_quote
 from tasks.sending import SentEmail, deliver_quote_email
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 
 ITEMS = ("FS-1001", "FS-1005")
 

@@ -27,7 +27,6 @@ from quoteflow.models import (
     VerifyStatus,
     WorkflowVerifyResult,
 )
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from quoteflow.storage import pdf_key
 from quoteflow.verify import (
@@ -44,6 +43,7 @@ from quoteflow.verify import (
     observe_quote_persisted,
     sweep_counts,
 )
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 DUE = T0 + timedelta(seconds=30)
