@@ -47,7 +47,7 @@ APPROVERS = ["mike", "dana", "lee", "sam", "kim", "ray"]
 def contract_env(stack, seeded_db, monkeypatch):
     """Several configured approvers; paused runs poll fast."""
     monkeypatch.setenv("QUOTEFLOW_APPROVERS", '["' + '","'.join(APPROVERS) + '"]')
-    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -48,7 +48,7 @@ with warnings.catch_warnings():
 @pytest.fixture
 def page_env(stack, seeded_db, monkeypatch):
     """The real stack and database; paused runs poll fast; NetSuite starts healthy."""
-    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     httpx.post(f"{stack.netsuite.base_url}/_fake/reset", json={}, timeout=10)
     yield

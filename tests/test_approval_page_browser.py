@@ -46,7 +46,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def page_url(stack, seeded_db, monkeypatch) -> Iterator[str]:
     """The approval page (links signed with the tests' key)."""
-    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     with served(create_app(link_key=KEY)) as url:
         yield url
