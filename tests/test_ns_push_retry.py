@@ -17,7 +17,6 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from sqlmodel import Session
 
 from blocks.netsuite import NetSuiteCredentials
-from devstack.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from flows.ns_push_retry import ns_push_retry
 from quoteflow.db import get_engine
 from quoteflow.models import NsPendingPush, PricingMaster, Quote, SpecItem
@@ -25,6 +24,7 @@ from quoteflow.netsuite import EstimateLine, NetSuiteRetryableError, build_estim
 from quoteflow.outbox import PushView, apply_push, stage_push
 from quoteflow.settings import get_settings
 from tasks.outbox import REDRIVE_ARTIFACT_KEY
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 
 ITEMS = (("FS-1002", 40), ("FS-1007", 12))
 

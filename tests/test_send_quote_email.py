@@ -18,7 +18,6 @@ from prefect_aws import S3Bucket
 from sqlmodel import Session
 
 from blocks.smtp import email_server_credentials, load_email_server
-from devstack.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from flows.send_quote_email import send_quote_email
 from quoteflow.approvals import decide, stage_action
 from quoteflow.db import get_engine
@@ -44,6 +43,7 @@ from quoteflow.storage import pdf_key, put_pdf
 from tasks.context import load_current_pricing, load_customer, resolve_items
 from tasks.quotes import write_quote
 from tasks.sending import SentEmail, deliver_quote_email
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 
 ITEMS = ("FS-1001", "FS-1005")
 

@@ -20,7 +20,6 @@ from pypdf import PdfWriter
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from devstack.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.models import (
     Event,
     OutboundEmailLog,
@@ -44,6 +43,7 @@ from quoteflow.verify import (
     observe_quote_persisted,
     sweep_counts,
 )
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 DUE = T0 + timedelta(seconds=30)

@@ -19,7 +19,6 @@ from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 from sqlmodel import select
 
-from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from quoteflow import ledger, recovery
 from quoteflow.mail import SEND_ACTION_TYPE
@@ -30,7 +29,8 @@ from quoteflow.recovery import QUOTE_DEPLOYMENT, retryable_failures
 from quoteflow.settings import get_settings
 from tasks.recovery import recovery_policy
 from tests.faults.invariants import assert_one_clean_quote, run_log, session
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tests.fixtures.flow_runner import FlowRunHandle
 
 pytestmark = pytest.mark.usefixtures("fault_env")
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.customer_quote import customer_quote
 from flows.ns_push_retry import ns_push_retry
 from quoteflow import ledger, recovery
@@ -22,7 +21,8 @@ from quoteflow.recovery import redrive_decision, retryable_failures
 from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
 from tests.faults.invariants import assert_one_clean_quote, session
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tests.fixtures.flow_runner import FlowRunHandle
 from tests.test_ns_push_retry import push_now, stage_estimate
 
 pytestmark = pytest.mark.usefixtures("fault_env")

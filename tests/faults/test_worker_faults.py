@@ -27,7 +27,6 @@ from sqlmodel import select
 from deployments.automations import declared_automations
 from deployments.deploy import deploy_all, work_pool_name
 from deployments.worker import start_worker, stop_worker
-from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from flows.ns_push_retry import ns_push_retry
 from flows.reconcile import reconcile
 from quoteflow import ledger, recovery
@@ -48,6 +47,7 @@ from quoteflow.settings import get_settings
 from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
 from tests.faults.invariants import assert_one_clean_quote, quotes_of_runs, session
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tests.test_operator_day import _flow_run_processes
 
 pytestmark = pytest.mark.usefixtures("fault_env")
