@@ -12,7 +12,7 @@ if ! command -v uv >/dev/null 2>&1; then
     python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
   fi
 fi
-uv sync --frozen --quiet
+uv sync --frozen --quiet  # with the dev group: the local stack's moto and aiosmtpd, pytest, ruff
 
 cmd="${1:-}"
 [ $# -gt 0 ] && shift

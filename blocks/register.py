@@ -1,64 +1,60 @@
 """Create or update quoteflow's Prefect blocks, idempotently, under the names in Settings.
 
-Each group of values comes from the environment when its anchor variable is set, else
-from the local stack (<state_dir>/stack.json plus its 0600 secrets files):
+The values come from the environment (``register_blocks(env)``, default ``os.environ``),
+block names and timeouts from ``quoteflow.settings``; the Prefect server is the one this
+process points at (``quoteflow.prefect_api``). The local dev stack registers its own
+services by passing their values in ``env``.
 
 S3 (anchor ``QUOTEFLOW_S3_ENDPOINT_URL``)
-    ``QUOTEFLOW_S3_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``.
-    In both cases: ``QUOTEFLOW_S3_BUCKET`` (default: the stack's bucket) and
-    ``QUOTEFLOW_S3_REGION`` (default ``auto``, as R2 wants).
+    ``QUOTEFLOW_S3_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    ``QUOTEFLOW_S3_BUCKET`` (default ``quoteflow-quotes``), ``QUOTEFLOW_S3_REGION``
+    (default ``auto``, as R2 wants).
 NetSuite (anchor ``NETSUITE_ACCOUNT_ID``)
     ``NETSUITE_ACCOUNT_ID``, ``NETSUITE_CONSUMER_KEY``, ``NETSUITE_CONSUMER_SECRET``,
     ``NETSUITE_TOKEN_ID``, ``NETSUITE_TOKEN_SECRET``, optional ``NETSUITE_BASE_URL``
     (default: the account's SuiteTalk host).
-SMTP (anchor ``SMTP_HOST``)
+SMTP (anchor ``SMTP_HOST``), saved as prefect-email's EmailServerCredentials
     ``SMTP_HOST``, ``SMTP_PORT`` (default 587), ``SMTP_TLS_MODE`` (default ``starttls``),
-    optional ``SMTP_USERNAME`` / ``SMTP_PASSWORD``. From the stack: the sink, TLS ``none``.
-    In both cases ``SMTP_FROM`` (default ``quotes@northwind-supply.example``).
-
-A group never mixes the two sources, so a real host is never paired with local secrets.
+    optional ``SMTP_USERNAME`` / ``SMTP_PASSWORD``. The From address is the setting
+    ``QUOTEFLOW_MAIL_FROM``, read where mail is sent.
+Database (only when ``QUOTEFLOW_DATABASE_BLOCK`` names a Secret block)
+    ``QUOTEFLOW_DATABASE_URL``; without it the block is created once with the SQLite
+    default and never replaced by it.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
-from prefect.client.orchestration import get_client
-from prefect.exceptions import ObjectNotFound
-from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect_aws import AwsCredentials, S3Bucket
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import SecretStr, ValidationError
 
 from blocks.netsuite import NetSuiteCredentials
 from blocks.notify import EmailNotification
-from blocks.smtp import SmtpServer
+from blocks.smtp import email_server_credentials, retire_legacy_smtp_block
 from blocks.storage import make_aws_credentials, make_s3_bucket
+from quoteflow.prefect_api import NoPrefectApi, require_api_url
 from quoteflow.settings import get_settings
-from quoteflow.stack import (
-    DEFAULT_BUCKET,
-    StackState,
-    load_aws_secrets,
-    load_netsuite_credentials,
-    load_state,
-)
 
-DEFAULT_FROM_ADDRESS = "quotes@northwind-supply.example"
+if TYPE_CHECKING:
+    from prefect_email import EmailServerCredentials
+
+DEFAULT_BUCKET = "quoteflow-quotes"
 DEFAULT_S3_REGION = "auto"
 PDF_BUCKET_FOLDER = ""  # keys are quotes/{quote_id}.pdf at the bucket root
 RESULTS_BUCKET_FOLDER = "prefect-results"
 
 TlsMode = Literal["none", "starttls", "ssl"]
+B = TypeVar("B", bound=Block)
 
 
 class BlockConfigError(RuntimeError):
-    """Block values are missing from both the environment and the local stack."""
+    """Block values are missing from the environment, or there is no Prefect server."""
 
 
 @dataclass(frozen=True)
@@ -81,24 +77,6 @@ class SmtpConfig:
     tls_mode: TlsMode
     username: str | None
     password: SecretStr | None
-    from_address: str
-
-
-class LocalStackSource:
-    """Loads the local stack's state on first need, so env-only registration needs no stack."""
-
-    def __init__(self, state: StackState | None) -> None:
-        self._state = state
-
-    def get(self, why: str) -> StackState:
-        if self._state is None:
-            try:
-                self._state = load_state()
-            except Exception as exc:
-                raise BlockConfigError(
-                    f"{why}: not set in the environment and no local stack ({exc})"
-                ) from exc
-        return self._state
 
 
 def _require(env: Mapping[str, str], names: list[str]) -> dict[str, str]:
@@ -108,221 +86,176 @@ def _require(env: Mapping[str, str], names: list[str]) -> dict[str, str]:
     return {n: env[n] for n in names}
 
 
-def s3_config(env: Mapping[str, str], source: LocalStackSource) -> S3Config:
+def s3_config(env: Mapping[str, str]) -> S3Config:
     """Where the S3 blocks point, and with which keys."""
-    region = env.get("QUOTEFLOW_S3_REGION") or DEFAULT_S3_REGION
-    if env.get("QUOTEFLOW_S3_ENDPOINT_URL"):
-        values = _require(
-            env, ["QUOTEFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-        )
-        return S3Config(
-            endpoint_url=values["QUOTEFLOW_S3_ENDPOINT_URL"],
-            access_key_id=values["AWS_ACCESS_KEY_ID"],
-            secret_access_key=SecretStr(values["AWS_SECRET_ACCESS_KEY"]),
-            bucket=env.get("QUOTEFLOW_S3_BUCKET") or DEFAULT_BUCKET,
-            region=region,
-        )
-    state = source.get("QUOTEFLOW_S3_ENDPOINT_URL")
-    s3 = state.s3
-    if s3 is None:
-        raise BlockConfigError("the local stack has no s3 service: run `quoteflow stack up`")
-    keys = load_aws_secrets(state.state_dir)
+    values = _require(
+        env, ["QUOTEFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    )
     return S3Config(
-        endpoint_url=s3.endpoint_url,
-        access_key_id=keys.aws_access_key_id,
-        secret_access_key=keys.aws_secret_access_key,
-        bucket=env.get("QUOTEFLOW_S3_BUCKET") or s3.bucket,
-        region=region,
+        endpoint_url=values["QUOTEFLOW_S3_ENDPOINT_URL"],
+        access_key_id=values["AWS_ACCESS_KEY_ID"],
+        secret_access_key=SecretStr(values["AWS_SECRET_ACCESS_KEY"]),
+        bucket=env.get("QUOTEFLOW_S3_BUCKET") or DEFAULT_BUCKET,
+        region=env.get("QUOTEFLOW_S3_REGION") or DEFAULT_S3_REGION,
     )
 
 
-def netsuite_block(env: Mapping[str, str], source: LocalStackSource) -> NetSuiteCredentials:
+def netsuite_block(env: Mapping[str, str]) -> NetSuiteCredentials:
     """The NetSuite credentials block (not saved)."""
-    if env.get("NETSUITE_ACCOUNT_ID"):
-        values = _require(
-            env,
-            [
-                "NETSUITE_ACCOUNT_ID",
-                "NETSUITE_CONSUMER_KEY",
-                "NETSUITE_CONSUMER_SECRET",
-                "NETSUITE_TOKEN_ID",
-                "NETSUITE_TOKEN_SECRET",
-            ],
-        )
-        return NetSuiteCredentials(
-            account_id=values["NETSUITE_ACCOUNT_ID"],
-            consumer_key=SecretStr(values["NETSUITE_CONSUMER_KEY"]),
-            consumer_secret=SecretStr(values["NETSUITE_CONSUMER_SECRET"]),
-            token_id=SecretStr(values["NETSUITE_TOKEN_ID"]),
-            token_secret=SecretStr(values["NETSUITE_TOKEN_SECRET"]),
-            base_url=env.get("NETSUITE_BASE_URL") or None,
-            timeout_seconds=get_settings().netsuite_timeout_seconds,
-        )
-    state = source.get("NETSUITE_ACCOUNT_ID")
-    fake = state.netsuite
-    if fake is None:
-        raise BlockConfigError("the local stack has no netsuite service: run `quoteflow stack up`")
-    creds = load_netsuite_credentials(state.state_dir)
+    values = _require(
+        env,
+        [
+            "NETSUITE_ACCOUNT_ID",
+            "NETSUITE_CONSUMER_KEY",
+            "NETSUITE_CONSUMER_SECRET",
+            "NETSUITE_TOKEN_ID",
+            "NETSUITE_TOKEN_SECRET",
+        ],
+    )
     return NetSuiteCredentials(
-        account_id=creds.account_id,
-        consumer_key=creds.consumer_key,
-        consumer_secret=creds.consumer_secret,
-        token_id=creds.token_id,
-        token_secret=creds.token_secret,
-        base_url=fake.base_url,
+        account_id=values["NETSUITE_ACCOUNT_ID"],
+        consumer_key=SecretStr(values["NETSUITE_CONSUMER_KEY"]),
+        consumer_secret=SecretStr(values["NETSUITE_CONSUMER_SECRET"]),
+        token_id=SecretStr(values["NETSUITE_TOKEN_ID"]),
+        token_secret=SecretStr(values["NETSUITE_TOKEN_SECRET"]),
+        base_url=env.get("NETSUITE_BASE_URL") or None,
         timeout_seconds=get_settings().netsuite_timeout_seconds,
     )
 
 
-def smtp_config(env: Mapping[str, str], source: LocalStackSource) -> SmtpConfig:
+def smtp_config(env: Mapping[str, str]) -> SmtpConfig:
     """The SMTP relay quote emails go through."""
-    from_address = env.get("SMTP_FROM") or DEFAULT_FROM_ADDRESS
-    if env.get("SMTP_HOST"):
-        tls_mode = env.get("SMTP_TLS_MODE") or "starttls"
-        if tls_mode not in ("none", "starttls", "ssl"):
-            raise BlockConfigError(f"SMTP_TLS_MODE must be none, starttls or ssl, not {tls_mode!r}")
-        password = env.get("SMTP_PASSWORD")
-        return SmtpConfig(
-            host=env["SMTP_HOST"],
-            port=int(env.get("SMTP_PORT") or 587),
-            tls_mode=cast(TlsMode, tls_mode),
-            username=env.get("SMTP_USERNAME") or None,
-            password=SecretStr(password) if password else None,
-            from_address=from_address,
-        )
-    sink = source.get("SMTP_HOST").smtp
-    if sink is None:
-        raise BlockConfigError("the local stack has no smtp service: run `quoteflow stack up`")
+    host = _require(env, ["SMTP_HOST"])["SMTP_HOST"]
+    tls_mode = env.get("SMTP_TLS_MODE") or "starttls"
+    if tls_mode not in ("none", "starttls", "ssl"):
+        raise BlockConfigError(f"SMTP_TLS_MODE must be none, starttls or ssl, not {tls_mode!r}")
+    password = env.get("SMTP_PASSWORD")
     return SmtpConfig(
-        host=sink.host,
-        port=sink.port,
-        tls_mode="none",
-        username=None,
-        password=None,
-        from_address=from_address,
+        host=host,
+        port=int(env.get("SMTP_PORT") or 587),
+        tls_mode=cast(TlsMode, tls_mode),
+        username=env.get("SMTP_USERNAME") or None,
+        password=SecretStr(password) if password else None,
     )
 
 
-@contextmanager
-def prefect_api_for(source: LocalStackSource) -> Iterator[str]:
-    """Use the configured PREFECT_API_URL, else the local stack's server (never an ephemeral one)."""
-    configured = PREFECT_API_URL.value()
-    if configured:
-        yield configured
-        return
-    state = source.get("PREFECT_API_URL")
-    if state.prefect is None:
-        raise BlockConfigError("the local stack has no prefect service: run `quoteflow stack up`")
-    with temporary_settings({PREFECT_API_URL: state.prefect.api_url}):
-        yield state.prefect.api_url
+def smtp_server_block(config: SmtpConfig) -> EmailServerCredentials:
+    """The SMTP relay's EmailServerCredentials block (not saved)."""
+    return email_server_credentials(
+        host=config.host,
+        port=config.port,
+        tls_mode=config.tls_mode,
+        username=config.username,
+        password=config.password,
+    )
 
 
-def _plain(value: Any) -> Any:
-    """Comparable form of a field value: secrets revealed, nested blocks with their ids."""
-    if isinstance(value, SecretStr | SecretBytes):
-        return ("secret", value.get_secret_value())
-    if isinstance(value, BaseModel):
-        fields = {name: _plain(getattr(value, name)) for name in type(value).model_fields}
-        if isinstance(value, Block):
-            return ("block", value._block_document_id, fields)
-        return fields
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
+_META_KEYS = {"block_type_slug", "_block_document_id", "_block_document_name", "_is_anonymous"}
 
 
-def _stored(block_cls: type[Block], name: str) -> tuple[Block, str] | None:
-    """The saved block of that type and name with its schema checksum, or None."""
-    with get_client(sync_client=True) as client:
-        try:
-            document = client.read_block_document_by_name(
-                name, block_cls.get_block_type_slug(), include_secrets=True
-            )
-        except ObjectNotFound:
-            return None
-    checksum = document.block_schema.checksum if document.block_schema else ""
-    return block_cls._from_block_document(document), checksum
+def _values(block: Block) -> dict[str, Any]:
+    """What a block holds: its fields (secrets compare by value), nested blocks with the
+    document they reference, without the block's own document metadata."""
+    return {k: v for k, v in block.model_dump().items() if k not in _META_KEYS}
 
 
-def _save(block: Block, name: str, *, overwrite: bool) -> str:
-    """Save ``block`` as ``name`` unless an equal one (same schema and values) is stored.
+def _load(block_cls: type[B], name: str) -> B | None:
+    """The saved block of that type and name, or None (missing, or no longer valid)."""
+    try:
+        return block_cls.load(name)
+    except (ValueError, ValidationError):
+        # Prefect raises ValueError for a missing document (or an unknown block type).
+        return None
 
-    With overwrite=False an existing document is kept whatever it holds. Saving is skipped
-    when nothing changed because Prefect regenerates the JSON schemas on every save (seconds
-    per block for the AWS ones on a busy 2-core machine).
-    """
-    found = _stored(type(block), name)
-    if found is not None:
-        stored, checksum = found
-        unchanged = checksum == type(block)._calculate_schema_checksum() and all(
-            _plain(getattr(stored, f)) == _plain(getattr(block, f))
-            for f in type(block).model_fields
-        )
-        if unchanged or not overwrite:
-            block_id = stored._block_document_id
-            assert block_id is not None
-            # Blocks nesting this one must reference the stored document, not a new copy.
-            block._block_document_id = block_id
-            block._block_document_name = name
-            return str(block_id)
-    return str(block.save(name, overwrite=overwrite))
+
+@dataclass
+class BlockWriter:
+    """Saves blocks by name and records their document ids; a block equal to the stored
+    one is not saved again (Prefect regenerates every JSON schema on a save, seconds per
+    AWS block on a busy machine), and with ``overwrite=False`` a stored block is kept."""
+
+    overwrite: bool = True
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def put(self, name: str, block: B) -> B:
+        """Create or update ``name``; returns the saved (or stored) block, whose document
+        the blocks nesting it must reference."""
+        stored = _load(type(block), name)
+        if stored is not None and (not self.overwrite or _values(stored) == _values(block)):
+            return self._record(name, stored)
+        block.save(name, overwrite=True)
+        return self._record(name, block)
+
+    def put_once(self, name: str, make: Callable[[], B], block_cls: type[B]) -> B:
+        """Create ``name`` from ``make()`` only if it does not exist; never replace it."""
+        stored = _load(block_cls, name)
+        if stored is not None:
+            return self._record(name, stored)
+        block = make()
+        block.save(name, overwrite=False)
+        return self._record(name, block)
+
+    def _record(self, name: str, block: B) -> B:
+        self.ids[name] = str(block._block_document_id)
+        return block
 
 
 def register_blocks(
-    state: StackState | None = None,
-    *,
-    overwrite: bool = True,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, *, overwrite: bool = True
 ) -> dict[str, str]:
-    """Create or update the seven blocks (the link key is only ever created); returns {block name: block document id}.
+    """Create or update the seven blocks (eight with the database Secret) from ``env`` (default ``os.environ``) on the
+    Prefect server this process points at; returns {block name: block document id}.
 
-    ``state`` is the local stack to fall back on (default: the one in Settings.state_dir,
-    loaded only if needed). ``env`` replaces os.environ as the first source (tests pass ``{}``
-    to pin everything to the local stack).
-    """
+    Idempotent: an unchanged block keeps its document (and is not even saved again); the
+    link key is only ever created (replacing it would void every link out)."""
     settings = get_settings()
-    if env is None:
-        env = os.environ
-    source = LocalStackSource(state)
-    s3 = s3_config(env, source)
-    netsuite = netsuite_block(env, source)
-    smtp = smtp_config(env, source)
+    env = os.environ if env is None else env
+    s3 = s3_config(env)
+    netsuite = netsuite_block(env)
+    smtp = smtp_config(env)
+    try:
+        require_api_url()
+    except NoPrefectApi as exc:
+        raise BlockConfigError(str(exc)) from exc
 
-    ids: dict[str, str] = {}
-    with prefect_api_for(source):
-        credentials: AwsCredentials = make_aws_credentials(
+    writer = BlockWriter(overwrite=overwrite)
+    credentials = writer.put(
+        settings.aws_credentials_block,
+        make_aws_credentials(
             endpoint_url=s3.endpoint_url,
             access_key_id=s3.access_key_id,
             secret_access_key=s3.secret_access_key.get_secret_value(),
             region=s3.region,
-        )
-        ids[settings.aws_credentials_block] = _save(
-            credentials, settings.aws_credentials_block, overwrite=overwrite
-        )
-        pdfs: S3Bucket = make_s3_bucket(
+        ),
+    )
+    writer.put(
+        settings.s3_bucket_block,
+        make_s3_bucket(
             bucket_name=s3.bucket, credentials=credentials, bucket_folder=PDF_BUCKET_FOLDER
-        )
-        ids[settings.s3_bucket_block] = _save(pdfs, settings.s3_bucket_block, overwrite=overwrite)
-        results = make_s3_bucket(
+        ),
+    )
+    writer.put(
+        settings.results_block,
+        make_s3_bucket(
             bucket_name=s3.bucket, credentials=credentials, bucket_folder=RESULTS_BUCKET_FOLDER
-        )
-        ids[settings.results_block] = _save(results, settings.results_block, overwrite=overwrite)
-        ids[settings.netsuite_block] = _save(netsuite, settings.netsuite_block, overwrite=overwrite)
-        smtp_block = SmtpServer(
-            host=smtp.host,
-            port=smtp.port,
-            tls_mode=smtp.tls_mode,
-            username=smtp.username,
-            password=smtp.password,
-            from_address=smtp.from_address,
-        )
-        ids[settings.smtp_block] = _save(smtp_block, settings.smtp_block, overwrite=overwrite)
-        notify_name = settings.notify_block.rsplit("/", 1)[-1]
-        notifier = EmailNotification(smtp=smtp_block, to=settings.approver_email)
-        ids[notify_name] = _save(notifier, notify_name, overwrite=overwrite)
-        # The link key is made once and never replaced: replacing it voids every link out.
-        link_key = Secret(value=secrets.token_urlsafe(32))
-        ids[settings.link_key_block] = _save(link_key, settings.link_key_block, overwrite=False)
-    return ids
+        ),
+    )
+    writer.put(settings.netsuite_block, netsuite)
+    smtp_block = writer.put(settings.smtp_block, smtp_server_block(smtp))
+    writer.put(
+        settings.notify_block.rsplit("/", 1)[-1],
+        EmailNotification(smtp=smtp_block, to=settings.approver_email),
+    )
+    if overwrite:  # the notifier no longer points at it
+        retire_legacy_smtp_block(settings.smtp_block)
+    writer.put_once(
+        settings.link_key_block, lambda: Secret(value=secrets.token_urlsafe(32)), Secret
+    )
+    if settings.database_block:
+        # Only an explicit URL replaces a stored one; the SQLite default is a fallback.
+        database = Secret(value=settings.resolved_database_url)
+        if settings.database_url:
+            writer.put(settings.database_block, database)
+        else:
+            writer.put_once(settings.database_block, lambda: database, Secret)
+    return writer.ids

@@ -11,8 +11,9 @@ from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
 from prefect.exceptions import ObjectNotFound
 
+from quoteflow.prefect_api import require_api_url
+from quoteflow.processes import prefect_command
 from quoteflow.settings import PROJECT_ROOT, get_settings
-from quoteflow.stack.services import prefect_command
 
 PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
 
@@ -71,12 +72,7 @@ def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
     env["QUOTEFLOW_RECONCILE_SCHEDULE_ACTIVE"] = str(
         get_settings().reconcile_schedule_active
     ).lower()
-    api_url = os.environ.get("PREFECT_API_URL")
-    if not api_url:
-        from prefect.settings import get_current_settings
-
-        api_url = get_current_settings().api.url or ""
-    env["PREFECT_API_URL"] = api_url
+    env["PREFECT_API_URL"] = require_api_url()
     proc = subprocess.run(
         [*prefect_command(), "--no-prompt", "deploy", "--all"],
         cwd=project_dir,

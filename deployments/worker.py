@@ -9,9 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from quoteflow.settings import get_settings
-from quoteflow.stack.processes import pid_alive, spawn, terminate_group
-from quoteflow.stack.services import prefect_command
+from quoteflow.processes import pid_alive, prefect_command, spawn, terminate_group
+from quoteflow.settings import Settings, get_settings
 
 
 class WorkerInfo(BaseModel):
@@ -33,6 +32,14 @@ def running_worker(state_dir: Path | None = None) -> int | None:
     return pid if pid_alive(pid) else None
 
 
+def database_env(settings: Settings) -> dict[str, str]:
+    """How the flow runs find the database: the Secret block's name when one is configured
+    (the URL, with its password, then never enters the worker's environment), else the URL."""
+    if settings.database_block:
+        return {"QUOTEFLOW_DATABASE_BLOCK": settings.database_block}
+    return {"QUOTEFLOW_DATABASE_URL": settings.resolved_database_url}
+
+
 def start_worker(
     pool: str,
     *,
@@ -42,8 +49,8 @@ def start_worker(
     extra_env: dict[str, str] | None = None,
     limit: int | None = None,
 ) -> WorkerInfo:
-    """Start (or find) the worker. It passes its environment (the database URL, the
-    state dir) to every flow run it starts. It asks the pool for runs every
+    """Start (or find) the worker. It passes its environment (the database URL or its
+    block, the state dir) to every flow run it starts. It asks the pool for runs every
     ``poll_seconds`` (default ``QUOTEFLOW_WORKER_POLL_SECONDS``, 1 s; Prefect adds up to
     30 % jitter): a resumed or triggered run waits for that poll before its process starts.
     ``extra_env`` is added to the environment it passes on (e.g. QUOTEFLOW_ settings).
@@ -56,13 +63,15 @@ def start_worker(
     pid = running_worker(state_dir)
     if pid is None:
         env = dict(os.environ)
+        if settings.database_block:
+            env.pop("QUOTEFLOW_DATABASE_URL", None)
         env.update(
             {
                 "PREFECT_API_URL": api_url,
                 "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
                 "PREFECT_WORKER_PREFETCH_SECONDS": "5",
                 "QUOTEFLOW_STATE_DIR": str(state_dir),
-                "QUOTEFLOW_DATABASE_URL": settings.resolved_database_url,
+                **database_env(settings),
                 "PYTHONUNBUFFERED": "1",
                 # The deployments' command is `python -m prefect.engine`: this venv's python.
                 "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),

@@ -2,7 +2,7 @@
 send_quote_to_customer proposed action. A repeat never sends twice.
 
 claim the approved action -> load the approved draft -> already sent? -> fetch the PDF -> deliver once -> quote sent.
-The flow only sequences tasks; reads and writes live in tasks/sending.py, rules in
+The flow only sequences tasks (tasks/sending.py); rules and the send log live in
 quoteflow.sending.
 """
 
@@ -17,8 +17,9 @@ from prefect.states import Completed, State
 from prefect_aws import S3Bucket
 from pydantic import BaseModel, Field
 
-from blocks.smtp import SmtpServer
+from blocks.smtp import load_email_server
 from quoteflow.mail import SEND_ACTION_TYPE
+from quoteflow.sending import unconfirmed_message
 from quoteflow.settings import get_settings
 from tasks.claims import claim_proposed_action, log_claim_refused
 from tasks.policy import PermanentStepError
@@ -28,7 +29,6 @@ from tasks.sending import (
     find_sent_email,
     load_approved_email,
     mark_quote_sent,
-    unconfirmed_message,
 )
 
 
@@ -92,7 +92,7 @@ def send_quote_email(
     pdf = None
     if draft.pdf_key:
         pdf = fetch_quote_pdf(S3Bucket.load(settings.s3_bucket_block), draft.pdf_key)
-    smtp = SmtpServer.load(settings.smtp_block)
+    smtp = load_email_server(settings.smtp_block)
     sent = deliver_quote_email(draft, pdf, smtp, proposed_action_id)
     status = mark_quote_sent(draft.quote_id)
     logger.info(

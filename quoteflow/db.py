@@ -21,9 +21,31 @@ def _normalise(url: str) -> str:
     return url
 
 
+def configured_database_url() -> str:
+    """The database URL of this process: from the Secret block named by
+    ``QUOTEFLOW_DATABASE_BLOCK`` when one is configured (read once per process), else from
+    the settings (QUOTEFLOW_DATABASE_URL or the SQLite file; no Prefect server needed)."""
+    settings = get_settings()
+    if settings.database_block:
+        return database_url_from_block(settings.database_block)
+    return settings.resolved_database_url
+
+
+@lru_cache(maxsize=4)
+def database_url_from_block(name: str) -> str:
+    """The URL held by the Secret block ``name``; one API read per process and name."""
+    from prefect.blocks.system import Secret
+
+    value = Secret.load(name, _sync=True).get()
+    if not isinstance(value, str) or "://" not in value:
+        # Never echo the value: it holds the password.
+        raise ValueError(f"Secret block {name!r} does not hold a database URL")
+    return value
+
+
 def get_engine(url: str | None = None) -> Engine:
     """One engine per URL per process (the configured URL when none is given)."""
-    return _engine(_normalise(url or get_settings().resolved_database_url))
+    return _engine(_normalise(url or configured_database_url()))
 
 
 @lru_cache(maxsize=8)

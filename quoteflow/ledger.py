@@ -1,11 +1,12 @@
 """Post-action records: the run log, the reflexion log, the event ledger (mirrored as
-Prefect events) and staged verify checks. Every write is keyed, so repeats collapse."""
+Prefect events), staged verify checks and their decisions. Every write is keyed (or
+conditional), so repeats collapse."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from prefect.events import emit_event
@@ -17,11 +18,16 @@ from quoteflow.models import (
     Event,
     ReflexionLog,
     RunStatus,
+    VerifyStatus,
     WorkflowRunLog,
     WorkflowVerifyResult,
     utcnow,
 )
-from quoteflow.runs import VerifyCheckSpec, ledger_event_type
+from quoteflow.runs import VerifyCheckSpec
+from quoteflow.verify import Decision
+
+if TYPE_CHECKING:
+    from quoteflow.outcome import RunOutcome
 
 _EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-4a57-4a8e-9d0a-2b7c0f5e9a11")
 TERMINAL = {
@@ -194,16 +200,29 @@ def stage_verify_checks(run_id: str, specs: list[VerifyCheckSpec]) -> int:
     return added
 
 
-def record_run_outcome(
-    run_id: str,
-    status: RunStatus,
-    *,
-    narrative: str,
-    tags: list[str],
-    summary: dict[str, Any],
-) -> None:
+def record_verify_decision(check_id: int, decision: Decision, now: datetime) -> bool:
+    """Write a verify check's decision if the row is still pending; True when this call
+    wrote it (of two overlapping sweeps, only the first decision is written)."""
+    t = WorkflowVerifyResult
+    with session_scope() as s:
+        result = s.execute(
+            sa.update(t)
+            .where(t.id == check_id, t.status == VerifyStatus.pending.value)
+            .values(
+                status=decision.status.value,
+                detail=decision.detail,
+                checked_at=now,
+                attempts=t.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)
+
+
+def record_run_outcome(run_id: str, outcome: RunOutcome) -> None:
     """The three post-action records of a run that could not record them as tasks (a
     crashed run, a suspended run whose window closed): run log, reflexion, outcome event."""
-    upsert_run_log(run_id, status, summary=summary)
-    upsert_reflexion(run_id, narrative, tags)
-    record_outcome_event(run_id, ledger_event_type(status), summary)
+    summary = outcome.summary
+    upsert_run_log(run_id, outcome.status, summary=summary)
+    upsert_reflexion(run_id, outcome.narrative, outcome.tags)
+    record_outcome_event(run_id, outcome.event_type, summary)

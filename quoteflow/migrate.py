@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from quoteflow.settings import get_settings
+from quoteflow.db import configured_database_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -33,7 +33,7 @@ NAMING_CONVENTION: dict[str, str] = {
 
 def database_url(url: str | None = None) -> URL:
     """The URL to migrate: ``url`` or the configured one, PostgreSQL through psycopg 3."""
-    parsed = make_url(url or get_settings().resolved_database_url)
+    parsed = make_url(url or configured_database_url())
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed

@@ -1,6 +1,11 @@
-"""Pointing a process at one Prefect server. Prefect reads PREFECT_API_URL at import; a
-process that starts the stack later must switch its settings context explicitly, or it
-would silently start an ephemeral server nobody else can see."""
+"""The one way a process points at a Prefect server.
+
+Prefect reads PREFECT_API_URL when it is imported; without one a process silently starts
+an ephemeral server of its own, whose runs nobody else sees. So: ``api_url()`` is the
+server this process talks to (PREFECT_API_URL, None when unset) and ``pointed_at(url)``
+is the only way to switch a process (and the processes it starts) to another server.
+Processes quoteflow starts itself (worker, `prefect deploy`) are given ``require_api_url()``.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,31 @@ if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
 
 
+class NoPrefectApi(RuntimeError):
+    """No Prefect server configured: PREFECT_API_URL is not set."""
+
+
+def api_url() -> str | None:
+    """The Prefect API this process talks to (its settings context), or None."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url or None
+
+
+def require_api_url() -> str:
+    """``api_url()``, or NoPrefectApi: never let Prefect start an ephemeral server."""
+    url = api_url()
+    if not url:
+        raise NoPrefectApi(
+            "no Prefect server: set PREFECT_API_URL (or start the local dev stack, "
+            "`quoteflow stack up`)"
+        )
+    return url
+
+
 @contextmanager
-def pointed_at(api_url: str) -> Iterator[None]:
-    """This process (settings context) and its children (environment) use ``api_url``;
+def pointed_at(url: str) -> Iterator[None]:
+    """This process (settings context) and its children (environment) use ``url``;
     ephemeral mode is off."""
     from prefect.settings import (
         PREFECT_API_URL,
@@ -26,13 +53,11 @@ def pointed_at(api_url: str) -> Iterator[None]:
         temporary_settings,
     )
 
-    overrides = {"PREFECT_API_URL": api_url, "PREFECT_SERVER_EPHEMERAL_ENABLED": "false"}
+    overrides = {"PREFECT_API_URL": url, "PREFECT_SERVER_EPHEMERAL_ENABLED": "false"}
     previous = {key: os.environ.get(key) for key in overrides}
     os.environ.update(overrides)
     try:
-        with temporary_settings(
-            {PREFECT_API_URL: api_url, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: False}
-        ):
+        with temporary_settings({PREFECT_API_URL: url, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: False}):
             yield
     finally:
         for key, value in previous.items():

@@ -226,8 +226,9 @@ PRECONDITIONS: tuple[tuple[str, Literal["block", "warn"], str], ...] = (
 )
 
 
-def check_blocking(context: QuoteContext) -> list[BlockReason]:
-    """customer_exists and customer_not_on_hold: the two checks that halt a run."""
+def check_blocking(context: QuoteContext, quote_id_problem: str | None = None) -> list[BlockReason]:
+    """customer_exists and customer_not_on_hold: the two checks that halt a run; then
+    ``quote_id_usable`` when the requested quote id cannot be used (``quote_id_problem``)."""
     customer = context.customer
     if customer is None or not customer.id:
         return [BlockReason(check="customer_exists", message="customer not found")]
@@ -238,6 +239,8 @@ def check_blocking(context: QuoteContext) -> list[BlockReason]:
                 message=f"customer {customer.id} ({customer.name}) is on hold",
             )
         ]
+    if quote_id_problem:
+        return [BlockReason(check="quote_id_usable", message=quote_id_problem)]
     return []
 
 

@@ -28,6 +28,7 @@ from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
     approved_gate_preview,
+    expire,
     staged_preview,
 )
 from quoteflow.claims import unclaimed_approved
@@ -43,7 +44,7 @@ from quoteflow.models import (
     WorkflowRunLog,
     utcnow,
 )
-from quoteflow.runs import reflexion_tags
+from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
 
 QUOTE_DEPLOYMENT = "customer-quote/customer-quote"
 SEND_DEPLOYMENT = "send-quote-email/send-quote-email"
@@ -371,20 +372,36 @@ def run_log_of(run_id: str) -> WorkflowRunLog | None:
         )
 
 
-def record_crash(run: Any, reason: str) -> None:
-    """A crashed customer-quote run's post actions (its process could not run them)."""
+def record_crash(run: Any, reason: str) -> RunOutcome:
+    """A customer-quote run that ended abnormally (crashed, cancelled): its post actions,
+    which its own process could not run, from what its run log said so far."""
     run_id = str(run.id)
-    request = (run.parameters or {}).get("request") or {}
     log = run_log_of(run_id)
-    if log is not None and log.summary_json.get("customer_id"):
-        request = {**log.summary_json, **request}
-    ledger.record_run_outcome(
-        run_id,
-        RunStatus.failed,
-        narrative=f"Customer quote run {run_id} crashed ({reason}); the reconciler re-drives it.",
-        tags=reflexion_tags(str(request.get("customer_id")), str(request.get("school_year"))),
-        summary={**(log.summary_json if log else {}), "status": "failed", "reason": reason},
+    outcome = RunOutcome.crashed(
+        reason,
+        previous=log.summary_json if log else None,
+        request=(run.parameters or {}).get("request"),
     )
+    ledger.record_run_outcome(run_id, outcome)
+    return outcome
+
+
+def record_expiry(gate: ActionView) -> tuple[str, RunOutcome]:
+    """Expire a gate whose window closed unanswered and record its run's expired outcome
+    (the same record a paused run makes for itself); returns the run id and the outcome.
+    ValueError for a gate whose run id is malformed (the gate is expired all the same)."""
+    expire(gate.id)
+    run_id = gate.flow_run_id or gate.entity_ref.rsplit("run_", 1)[-1]
+    try:
+        UUID(run_id)
+    except ValueError:
+        raise ValueError(
+            f"gate #{gate.id} ({gate.entity_ref}): run id {run_id!r} is not a flow run id; "
+            "gate marked expired, no run to record"
+        ) from None
+    outcome = RunOutcome.expired(RunSubject.of_gate_payload(gate.payload), gate)
+    ledger.record_run_outcome(run_id, outcome)
+    return run_id, outcome
 
 
 # ---------------------------------------------------------------- the reconciler's passes
@@ -470,9 +487,7 @@ def heal_stranded(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
         since=now - policy.lookback, pending_before=now - policy.stuck_pending
     ):
         state = run.state
-        reason = f"run {state.name} since {state.timestamp:%H:%M:%S}Z" + (
-            f": {state.message}" if state.message else ""
-        )
+        reason = stranded_reason(state.name, state.timestamp, state.message)
         if state.is_crashed() and deployment == QUOTE_DEPLOYMENT:
             record_crash(run, reason)
         done = _redrive_or_dead_letter(

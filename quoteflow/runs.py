@@ -1,5 +1,6 @@
 """Pure rules about a workflow run: retry delays, how step outcomes add up to a run
-status, the reflexion narrative and tags, and which verify checks a run stages."""
+status, and which verify checks a run stages (what its outcome record says:
+quoteflow.outcome)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from quoteflow import WORKFLOW_TYPE
 from quoteflow.models import RunStatus
 
 StepStatus = Literal["completed", "failed", "skipped", "not_run"]
@@ -49,66 +49,6 @@ def fanout_status(steps: list[StepOutcome]) -> RunStatus:
     if write is not None and write.status != "completed":
         return RunStatus.failed
     return RunStatus.partial
-
-
-def ledger_event_type(status: RunStatus) -> str:
-    """The contract's three ledger events; blocked/rejected/expired runs did not complete."""
-    if status == RunStatus.completed:
-        return "workflow.completed"
-    if status == RunStatus.partial:
-        return "workflow.partial"
-    return "workflow.failed"
-
-
-def reflexion_tags(customer_id: str, school_year: str) -> list[str]:
-    return [WORKFLOW_TYPE, "quote", f"customer:{customer_id}", f"school_year:{school_year}"]
-
-
-def narrative(
-    *,
-    status: RunStatus,
-    customer_id: str,
-    customer_name: str | None,
-    school_year: str,
-    quote_id: str | None,
-    lines: int,
-    subtotal: str | None,
-    warnings: list[str],
-    reason: str | None,
-    steps: list[StepOutcome],
-    decision_notes: str | None = None,
-) -> str:
-    """A short, readable account of the run for the reflexion log."""
-    who = f"{customer_name} ({customer_id})" if customer_name else f"customer {customer_id}"
-    parts = [f"Customer quote for {who}, school year {school_year}."]
-    if status == RunStatus.blocked:
-        parts.append(f"Blocked before any write: {reason}.")
-    elif status == RunStatus.rejected:
-        parts.append(
-            f"Mike rejected quote {quote_id}" + (f": {decision_notes}." if decision_notes else ".")
-        )
-    elif status == RunStatus.expired:
-        parts.append(f"No decision on quote {quote_id} within the approval window; it expired.")
-    else:
-        parts.append(
-            f"Quote {quote_id} with {lines} line(s), subtotal {subtotal}, approved by Mike."
-        )
-        if decision_notes:
-            parts.append(f"Mike's notes: {decision_notes}.")
-        done = [s.name for s in steps if s.status == "completed"]
-        failed = [f"{s.name} ({s.error})" for s in steps if s.status in ("failed", "not_run")]
-        skipped = [s.name for s in steps if s.status == "skipped"]
-        if done:
-            parts.append("Done: " + ", ".join(done) + ".")
-        if skipped:
-            parts.append("Skipped: " + ", ".join(skipped) + ".")
-        if failed:
-            parts.append("Failed: " + "; ".join(failed) + ".")
-        elif status == RunStatus.failed and reason:
-            parts.append(f"Failed: {reason}.")
-    if warnings:
-        parts.append("Warnings: " + "; ".join(warnings) + ".")
-    return " ".join(parts)
 
 
 class VerifyCheckSpec(BaseModel):

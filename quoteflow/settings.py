@@ -26,7 +26,16 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL of the quoteflow database; default an SQLite file in state_dir.",
+        description="SQLAlchemy URL of the quoteflow database; default an SQLite file in state_dir. "
+        "Ignored when database_block is set.",
+    )
+    database_block: str | None = Field(
+        default=None,
+        description="Prefect Secret block holding the database URL (with its password). When "
+        "set, the URL is read from this block (once per process) instead of database_url, and "
+        "`quoteflow worker start` passes only this name to flow runs, never the URL. "
+        "`quoteflow blocks register` saves database_url into it. Unset: database_url (no "
+        "Prefect server needed).",
     )
 
     prefect_server_database_url: str | None = Field(
@@ -45,7 +54,10 @@ class Settings(BaseSettings):
         description="S3Bucket block where suspended runs persist their task results.",
     )
     netsuite_block: str = Field(default="quoteflow-netsuite", description="NetSuite block.")
-    smtp_block: str = Field(default="quoteflow-smtp", description="SMTP server block.")
+    smtp_block: str = Field(
+        default="quoteflow-smtp",
+        description="prefect-email EmailServerCredentials block of the SMTP relay.",
+    )
 
     # Business rules.
     margin_floor_pct: float = Field(default=15.0, ge=0, le=100, description="margin_floor check.")
@@ -97,6 +109,13 @@ class Settings(BaseSettings):
     company_name: str = Field(default="Northwind School Supply")
     mail_domain: str = Field(
         default="northwind-supply.example", description="Domain of quote emails' Message-IDs."
+    )
+    mail_from: str = Field(
+        default="quotes@northwind-supply.example",
+        min_length=3,
+        max_length=254,
+        description="From: of quote emails and of Mike's notices, an address or "
+        "'Name <address>' (the relay may require its login's address).",
     )
     currency: str = Field(default="USD")
 
@@ -186,6 +205,8 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
+        """database_url, else the SQLite file; the block, when configured, is read by
+        ``quoteflow.db.configured_database_url``."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.state_dir / 'quoteflow.db'}"

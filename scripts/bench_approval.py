@@ -112,6 +112,7 @@ def _rss_mib(run_id: str) -> float:
 
 def one_quote(phase: str, figures: defaultdict[str, list[float]]) -> None:
     """Draft -> gate -> approval -> quote row -> finished run, timing each hand-over."""
+    from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
     from quoteflow.approvals import (
         GATE_ACTION_TYPE,
         approve,
@@ -121,7 +122,6 @@ def one_quote(phase: str, figures: defaultdict[str, list[float]]) -> None:
     )
     from quoteflow.prefect_api import flow_runs_of, read_flow_run
     from quoteflow.quote import QuoteRequest
-    from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 
     since = datetime.now(UTC) - timedelta(seconds=1)
     draft = draft_quote(
@@ -186,8 +186,8 @@ def bare_fanout(runs: int) -> list[float]:
     from prefect_aws import S3Bucket
 
     from blocks.netsuite import NetSuiteCredentials
+    from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
     from quoteflow.quote import QuoteContext, QuoteRequest
-    from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
     from quoteflow.settings import get_settings
     from tasks import context as ctx
     from tasks.email import draft_quote_email
@@ -241,14 +241,14 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["QUOTEFLOW_STATE_DIR"] = str(args.state_dir)
 
-    from blocks.register import register_blocks
     from deployments.deploy import deploy_all, work_pool_name
     from deployments.worker import start_worker, stop_worker
+    from devstack.seed import load_demo_data
+    from devstack.stack import Stack
+    from devstack.stack.blocks import register_stack_blocks
     from quoteflow.migrate import upgrade
     from quoteflow.prefect_api import pointed_at
-    from quoteflow.seed import load_demo_data
     from quoteflow.settings import PROJECT_ROOT
-    from quoteflow.stack import Stack
 
     state = Stack(args.state_dir).up()
     assert state.prefect is not None
@@ -256,7 +256,7 @@ def main() -> None:
     with pointed_at(state.prefect.api_url):
         upgrade()
         load_demo_data()
-        register_blocks(state)
+        register_stack_blocks(state)
         deploy_all(args.project_dir or PROJECT_ROOT)
         worker_dir = args.state_dir / "bench-worker"
         worker_dir.mkdir(exist_ok=True)

@@ -51,9 +51,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     import httpx
     import sqlalchemy as sa
 
-    from blocks.register import register_blocks
     from deployments.deploy import deploy_all, work_pool_name
     from deployments.worker import start_worker, stop_worker
+    from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
+    from devstack.stack import Stack
+    from devstack.stack.blocks import register_stack_blocks
+    from devstack.stack.services import ensure_postgres_database
     from quoteflow.approvals import (
         GATE_ACTION_TYPE,
         approve,
@@ -68,10 +71,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from quoteflow.pdf import render_quote_pdf
     from quoteflow.prefect_api import flow_runs_of, pointed_at, read_flow_run
     from quoteflow.quote import QuotePreview, QuoteRequest
-    from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
     from quoteflow.settings import get_settings
-    from quoteflow.stack import Stack
-    from quoteflow.stack.services import ensure_postgres_database
 
     url = get_settings().resolved_database_url
     if url.startswith("postgresql"):
@@ -82,7 +82,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     with pointed_at(state.prefect.api_url):
         upgrade()
         load_demo_data()
-        register_blocks(state)
+        register_stack_blocks(state)
         deploy_all()
         workers = [args.state_dir / f"scale-worker-{i}" for i in (1, 2)]
         for wdir in workers:

@@ -30,7 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from quoteflow import migrate, seed
+from devstack import seed
+from quoteflow import migrate
 from quoteflow.db import get_engine, session_scope
 from quoteflow.models import PricingMaster, SpecItem, VerifyStatus, WorkflowVerifyResult
 from quoteflow.pdf import render_quote_pdf

@@ -10,7 +10,6 @@ from prefect import get_client, get_run_logger, task
 from prefect.states import Failed
 from pydantic import BaseModel, Field
 
-from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     RecordedDecision,
@@ -22,9 +21,9 @@ from quoteflow.approvals import (
     stale_gates,
 )
 from quoteflow.decision import ApprovalDecision
-from quoteflow.models import ActionView, RunStatus, utcnow
+from quoteflow.models import ActionView, utcnow
 from quoteflow.quote import QuotePreview
-from quoteflow.runs import reflexion_tags
+from quoteflow.recovery import record_expiry
 from tasks.policy import short_retry_options
 
 
@@ -83,35 +82,10 @@ class StaleGateSweep(BaseModel):
 
 
 def _record_stale_gate(gate: ActionView) -> str:
-    """Expire one stale gate and record its run's outcome; returns the run id. Raises
-    ValueError for a gate whose run id is malformed (the gate itself is still expired)."""
-    expire(gate.id)
-    run_id = gate.flow_run_id or gate.entity_ref.rsplit("run_", 1)[-1]
-    try:
-        UUID(run_id)
-    except ValueError:
-        raise ValueError(
-            f"gate #{gate.id} ({gate.entity_ref}): run id {run_id!r} is not a flow run id; "
-            "gate marked expired, no run to record"
-        ) from None
-    preview = gate.payload.get("preview", {})
-    reason = f"no decision before {gate.expires_at:%Y-%m-%d %H:%M} UTC"
-    ledger.record_run_outcome(
-        run_id,
-        RunStatus.expired,
-        narrative=f"Customer quote {preview.get('quote_id')} for "
-        f"{preview.get('customer_name')} ({preview.get('customer_id')}), school year "
-        f"{preview.get('school_year')}: {reason}; the approval window passed and the run "
-        "expired.",
-        tags=reflexion_tags(str(preview.get("customer_id")), str(preview.get("school_year"))),
-        summary={
-            "status": "expired",
-            "reason": reason,
-            "gate_action_id": gate.id,
-            "quote_id": preview.get("quote_id"),
-        },
-    )
-    _force_expired_state(run_id, reason)
+    """Expire one stale gate, record its run's outcome and name the run's state Expired;
+    returns the run id (ValueError for a malformed one: the gate is still expired)."""
+    run_id, outcome = record_expiry(gate)
+    _force_expired_state(run_id, outcome.final_state.message)
     return run_id
 
 

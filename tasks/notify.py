@@ -13,7 +13,6 @@ from prefect import task
 from prefect.blocks.core import Block
 from prefect.logging import get_logger
 
-from blocks.notify import EmailNotification  # noqa: F401  (our default notifier, by slug)
 from quoteflow import ledger
 from quoteflow.approvals import get_action
 from quoteflow.db import session_scope
@@ -38,6 +37,8 @@ def _deliver(key: str, notice: Notice, event_type: str) -> bool:
     crash in between sends it again rather than never)."""
     if ledger.recorded_keys([key]):
         return False
+    import blocks.notify  # noqa: F401  (our default notifier, found by its slug; imports prefect_email)
+
     notifier: Any = Block.load(get_settings().notify_block)
     notifier.notify(notice.body, notice.subject)
     ledger.record_event(

@@ -9,10 +9,9 @@ from prefect import task
 from prefect.artifacts import create_link_artifact
 from pydantic import BaseModel
 
-from quoteflow.db import session_scope
-from quoteflow.models import Quote, utcnow
 from quoteflow.pdf import render_quote_pdf
 from quoteflow.quote import QuotePreview
+from quoteflow.quote_store import record_pdf_key
 from quoteflow.storage import head_object, pdf_key, put_pdf
 from tasks.policy import fanout_task_options
 
@@ -48,12 +47,7 @@ def render_pdf(
             {"quote-id": preview.quote_id, "flow-run-id": flow_run_id, "sha256": digest},
         )
         stored = StoredPdf(key=key, size=len(data), sha256=digest, uploaded=True)
-    with session_scope() as s:
-        quote = s.get(Quote, preview.quote_id)
-        if quote is not None and quote.pdf_key != key:
-            quote.pdf_key = key
-            quote.updated_at = utcnow()
-            s.add(quote)
+    record_pdf_key(preview.quote_id, key)
     endpoint = bucket.credentials.aws_client_parameters.endpoint_url or "s3://"
     create_link_artifact(
         key=f"quote-pdf-{preview.quote_id.lower()}",

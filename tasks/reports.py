@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 from uuid import UUID
 
 from prefect import get_client, task
@@ -11,11 +13,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import TaskRun
 from prefect.exceptions import ObjectNotFound
+from prefect.futures import PrefectFuture
 from pydantic import BaseModel
 
 from quoteflow.presentation import preview_markdown, preview_rows
 from quoteflow.quote import QuotePreview
-from quoteflow.runs import StepOutcome
+from quoteflow.runs import FANOUT_STEPS, StepOutcome
+from tasks.policy import is_retryable_failure
 
 
 def _artifact_key(prefix: str, quote_id: str) -> str:
@@ -43,6 +47,25 @@ class StepState(BaseModel):
     message: str | None = None
     # A failure a later re-drive may fix (an outage), not one that fails the same way.
     retryable: bool = True
+
+
+def step_states(futures: Mapping[str, PrefectFuture[Any]]) -> dict[str, StepState | None]:
+    """What the flow sees of each fan-out step's (finished) future; None: never submitted."""
+    seen: dict[str, StepState | None] = {}
+    for name in FANOUT_STEPS:
+        future = futures.get(name)
+        if future is None:
+            seen[name] = None
+            continue
+        state = future.state
+        seen[name] = StepState(
+            task_run_id=str(future.task_run_id),
+            completed=state.is_completed(),
+            name=state.name,
+            message=state.message,
+            retryable=state.is_completed() or is_retryable_failure(state),
+        )
+    return seen
 
 
 def _read_settled_task_run(

@@ -19,7 +19,6 @@ from quoteflow.models import VerifyStatus, WorkflowVerifyResult, utcnow
 from quoteflow.storage import head_object, read_prefix
 from quoteflow.verify import (
     PDF_SIGNATURE,
-    Decision,
     Observation,
     QuoteRow,
     StoredPdfHead,
@@ -153,24 +152,6 @@ def observe(check: DueCheck, bucket: S3Bucket | None, bucket_problem: str | None
     return observe_pdf_stored(quote_id, key, quote, _pdf_head(bucket, key))
 
 
-def record_decision(check_id: int, decision: Decision, now: datetime) -> bool:
-    """Write the decision if the row is still pending; True when this sweep wrote it."""
-    t = WorkflowVerifyResult
-    with session_scope() as s:
-        result = s.execute(
-            sa.update(t)
-            .where(t.id == check_id, t.status == VerifyStatus.pending.value)
-            .values(
-                status=decision.status.value,
-                detail=decision.detail,
-                checked_at=now,
-                attempts=t.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount)
-
-
 @task(cache_policy=NO_CACHE)
 def evaluate_checks(
     checks: list[DueCheck], bucket: S3Bucket | None, bucket_problem: str | None = None
@@ -196,7 +177,7 @@ def evaluate_checks(
             continue
         detail = decision.detail
         try:
-            recorded = record_decision(check.id, decision, now)
+            recorded = ledger.record_verify_decision(check.id, decision, now)
             if not recorded:
                 detail = "finished by another sweep before this one recorded it"
         except Exception as exc:

@@ -20,16 +20,13 @@ from prefect.client.schemas.responses import SetStateStatus
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from flows.customer_quote import customer_quote
 from quoteflow.approvals import (
-    GATE_ACTION_TYPE,
     ApprovalError,
     approve,
     decide,
     draft_quote,
     get_action,
     reject,
-    stage_action,
 )
 from quoteflow.cli.actions import app as actions_cli
 from quoteflow.db import get_engine
@@ -37,10 +34,11 @@ from quoteflow.decision import approved_preview, parse_overrides, price_concerns
 from quoteflow.lifecycle import accept
 from quoteflow.models import PricingMaster, ProposedAction, Quote, QuoteLine, utcnow
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.context import load_current_pricing
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR, demo_request
+from tests.fixtures.flow_runner import paused_quote
+from tests.fixtures.previews import small_preview, stage_gate
 
 APPROVERS = ["mike", "dana", "lee", "sam", "kim", "ray"]
 
@@ -49,7 +47,7 @@ APPROVERS = ["mike", "dana", "lee", "sam", "kim", "ray"]
 def contract_env(stack, seeded_db, monkeypatch):
     """Several configured approvers; paused runs poll fast."""
     monkeypatch.setenv("QUOTEFLOW_APPROVERS", '["' + '","'.join(APPROVERS) + '"]')
-    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -68,30 +66,14 @@ def a_draft():
 
 def staged_gate():
     """A quote gate with no run behind it (enough for what is refused before resuming)."""
-    now = utcnow()
-    preview = QuotePreview(
-        quote_id=f"QC-{uuid.uuid4().hex[:8].upper()}",
-        customer_id=DEMO_CUSTOMER_ID,
-        customer_name="Maple Valley ISD",
-        school_year=DEMO_SCHOOL_YEAR,
-        generated_at=now,
-        valid_until=(now + timedelta(days=30)).date(),
-        lines=[
-            QuoteLineView(
-                line_no=1,
-                item_code="FS-1004",
-                case_price=Decimal("75.59"),
-                cost_basis=Decimal("66.90"),
-                price_source="pricing_master",
-            )
-        ],
+    line = QuoteLineView(
+        line_no=1,
+        item_code="FS-1004",
+        case_price=Decimal("75.59"),
+        cost_basis=Decimal("66.90"),
+        price_source="pricing_master",
     )
-    return stage_action(
-        action_type=GATE_ACTION_TYPE,
-        entity_ref=f"test:contract:{uuid.uuid4().hex}",
-        payload={"preview": preview.model_dump(mode="json"), "workflow_type": "customer_quote"},
-        expires_at=now + timedelta(hours=1),
-    )
+    return stage_gate(small_preview(line, quote_prefix="QC"), ref="contract")
 
 
 def race(n: int, attempt) -> tuple[list, list[Exception]]:
@@ -274,17 +256,7 @@ def _resume(run_id: str, run_input: dict):
 @pytest.mark.usefixtures("demo_pricing_restored")
 def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision():
     started = utcnow() - timedelta(seconds=5)
-    handle = FlowRunHandle(
-        customer_quote,
-        request=QuoteRequest(
-            customer_id=DEMO_CUSTOMER_ID,
-            item_codes=list(DEMO_ITEM_CODES),
-            school_year=DEMO_SCHOOL_YEAR,
-        ),
-    )
-    run_id = str(handle.wait_paused().id)
-    with Session(get_engine()) as s:
-        gate = s.exec(select(ProposedAction).where(ProposedAction.flow_run_id == run_id)).one()
+    handle, run_id, gate = paused_quote(demo_request())
 
     # The schema itself refuses malformed prices: the server answers REJECT, the run waits.
     for bad in ("nan", "Infinity", "1e3", "14,90", "-1", 1000, "1.005"):
@@ -441,15 +413,9 @@ def test_a_price_row_without_cost_or_margin_still_loads_and_quotes():
 
 
 def test_a_tampered_gate_decided_in_the_ui_form_writes_nothing():
-    handle = FlowRunHandle(
-        customer_quote,
-        request=QuoteRequest(
-            customer_id=DEMO_CUSTOMER_ID, item_codes=["FS-1001"], school_year=DEMO_SCHOOL_YEAR
-        ),
-    )
-    run_id = str(handle.wait_paused().id)
+    handle, run_id, staged = paused_quote(demo_request(item_codes=["FS-1001"]))
     with Session(get_engine()) as s:
-        gate = s.exec(select(ProposedAction).where(ProposedAction.flow_run_id == run_id)).one()
+        gate = s.get(ProposedAction, staged.id)
         tampered = {**gate.payload, "preview": {**gate.payload["preview"], "subtotal": "0.01"}}
         gate.payload = tampered  # changed after staging; payload_hash still the staged one
         s.add(gate)
@@ -466,17 +432,8 @@ def test_a_tampered_gate_decided_in_the_ui_form_writes_nothing():
 def test_a_decision_whose_run_cannot_be_resumed_is_taken_back(monkeypatch):
     import quoteflow.approvals as approvals_module
 
-    handle = FlowRunHandle(
-        customer_quote,
-        request=QuoteRequest(
-            customer_id=DEMO_CUSTOMER_ID, item_codes=["FS-1001"], school_year=DEMO_SCHOOL_YEAR
-        ),
-    )
-    run_id = str(handle.wait_paused().id)
-    with Session(get_engine()) as s:
-        gate_id = s.exec(
-            select(ProposedAction.id).where(ProposedAction.flow_run_id == run_id)
-        ).one()
+    handle, _, gate = paused_quote(demo_request(item_codes=["FS-1001"]))
+    gate_id = gate.id
 
     def server_refuses(action, run_input):
         raise ApprovalError("the Prefect server refused the decision: test; nothing changed")

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,18 +18,26 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from flows.customer_quote import customer_quote
 from quoteflow.approval_page import create_app, plain
-from quoteflow.approvals import GATE_ACTION_TYPE, draft_quote, get_action, stage_action
+from quoteflow.approvals import draft_quote, get_action
 from quoteflow.cli.page import app as page_cli
 from quoteflow.db import get_engine
-from quoteflow.links import LinkClaims, sign_link
-from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
-from quoteflow.models import ActionView, ProposedAction, Quote, QuoteLine, utcnow
+from quoteflow.mail import EmailDraft
+from quoteflow.models import ActionView, ProposedAction, Quote, QuoteLine
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, QuoteWarning, payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, demo_request
+from tests.fixtures.flow_runner import paused_quote
+from tests.fixtures.page import (
+    KEY,
+    free_port,
+    hash_of,
+    link_for,
+    staged_email,
+    staged_gate,
+    token_of,
+)
+from tests.fixtures.previews import small_preview, stage_gate
 
 with warnings.catch_warnings():
     # Starlette 1.x warns that its TestClient will move from httpx to httpx2: not ours.
@@ -42,7 +48,7 @@ with warnings.catch_warnings():
 @pytest.fixture
 def page_env(stack, seeded_db, monkeypatch):
     """The real stack and database; paused runs poll fast; NetSuite starts healthy."""
-    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     httpx.post(f"{stack.netsuite.base_url}/_fake/reset", json={}, timeout=10)
     yield
@@ -53,18 +59,6 @@ def page_env(stack, seeded_db, monkeypatch):
 def client(page_env) -> Iterator[TestClient]:
     with TestClient(create_app(), base_url="http://127.0.0.1", follow_redirects=False) as c:
         yield c
-
-
-def token_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no form token"
-    return match.group(1)
-
-
-def hash_of(html: str) -> str:
-    match = re.search(r'name="expect_hash" value="([0-9a-f]{64})"', html)
-    assert match, "the page does not carry the payload hash it shows"
-    return match.group(1)
 
 
 def form_token(client: TestClient, action_id: int) -> str:
@@ -78,57 +72,6 @@ def row(action_id: int) -> ProposedAction:
         found = s.get(ProposedAction, action_id)
         assert found is not None
         return found
-
-
-def staged_gate(customer_name: str = "Maple Valley ISD") -> ActionView:
-    """A quote gate with no run behind it: enough for what the page refuses before deciding."""
-    now = utcnow()
-    preview = QuotePreview(
-        quote_id=f"QTEST-{uuid.uuid4().hex[:8].upper()}",
-        customer_id="1107",
-        customer_name=customer_name,
-        customer_email="buyer@example.org",
-        school_year=DEMO_SCHOOL_YEAR,
-        generated_at=now,
-        valid_until=(now + timedelta(days=30)).date(),
-        lines=[
-            QuoteLineView(
-                line_no=1,
-                item_code="FS-1001",
-                description="Napkins",
-                case_price=Decimal("41.50"),
-                cost_basis=Decimal("30.00"),
-                margin_pct=Decimal("27.71"),
-                price_source="pricing_master",
-            ),
-            QuoteLineView(line_no=2, item_code="ZZ-9999", resolved=False, flags=["unresolved"]),
-        ],
-        subtotal=Decimal("41.50"),
-    )
-    return stage_action(
-        action_type=GATE_ACTION_TYPE,
-        entity_ref=f"test:page:{uuid.uuid4().hex}",
-        payload={"preview": preview.model_dump(mode="json"), "workflow_type": "customer_quote"},
-        expires_at=now + timedelta(hours=1),
-    )
-
-
-def staged_email() -> ActionView:
-    quote_id = f"QTEST-{uuid.uuid4().hex[:8].upper()}"
-    draft = EmailDraft(
-        quote_id=quote_id,
-        to="buyer@example.org",
-        to_name="Dana Buyer",
-        subject=f"Quote {quote_id}: pricing for {DEMO_SCHOOL_YEAR}",
-        body="Dear Dana,\n\n  - FS-1001 Napkins: $41.50 per case\n\nKind regards,\nMike\n",
-        pdf_key=f"quotes/{quote_id}.pdf",
-        message_id=f"<quote-{quote_id.lower()}@example.com>",
-    )
-    return stage_action(
-        action_type=SEND_ACTION_TYPE,
-        entity_ref=f"quote:{quote_id}",
-        payload=draft.model_dump(mode="json"),
-    )
 
 
 def a_draft(items: tuple[str, ...] = DEMO_ITEM_CODES) -> ActionView:
@@ -188,17 +131,7 @@ def test_quote_draft_page_shows_the_request(client):
 
 
 def test_approving_a_paused_gate_with_a_price_resumes_the_run(client):
-    handle = FlowRunHandle(
-        customer_quote,
-        request=QuoteRequest(
-            customer_id=DEMO_CUSTOMER_ID,
-            item_codes=list(DEMO_ITEM_CODES),
-            school_year=DEMO_SCHOOL_YEAR,
-        ),
-    )
-    run_id = str(handle.wait_paused().id)
-    with Session(get_engine()) as s:
-        gate = s.exec(select(ProposedAction).where(ProposedAction.flow_run_id == run_id)).one()
+    handle, run_id, gate = paused_quote(demo_request())
 
     page = client.get(f"/actions/{gate.id}")
     assert page.status_code == 200
@@ -368,18 +301,12 @@ def test_foreign_host_names_are_refused(page_env):
         assert foreign.get("/").status_code == 421
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_serves_on_loopback_only(page_env):
     refused = CliRunner().invoke(page_cli, ["serve", "--host", "0.0.0.0"])
     assert refused.exit_code == 2 and "loopback" in refused.output
 
     draft = a_draft()
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", "from quoteflow.cli.page import app; app()", "serve"]
         + ["--port", str(port)],
@@ -425,18 +352,11 @@ def test_a_decision_on_a_page_older_than_the_payload_is_refused(client):
 
 # ---------------------------------------------------------------- signed links
 
-KEY = "test-link-key-" + "x" * 20
-
 
 @pytest.fixture
 def link_client(page_env) -> Iterator[TestClient]:
     with TestClient(create_app(link_key=KEY), base_url="http://127.0.0.1") as c:
         yield c
-
-
-def link_for(action, *, expires_in: timedelta = timedelta(hours=1), key: str = KEY) -> str:
-    claims = LinkClaims(action.id, payload_hash(action.payload), utcnow() + expires_in)
-    return f"/a/{sign_link(key, claims)}"
 
 
 def test_opening_a_link_shows_the_action_and_decides_nothing(link_client):
@@ -709,25 +629,17 @@ def test_new_quote_form_needs_the_form_token(client):
 
 
 def test_gate_warnings_read_as_sentences_with_the_floor(client):
-    now = utcnow()
-    preview = QuotePreview(
-        quote_id=f"QTEST-{uuid.uuid4().hex[:8].upper()}",
-        customer_id=DEMO_CUSTOMER_ID,
+    preview = small_preview(
+        QuoteLineView(
+            line_no=1,
+            item_code="FS-1004",
+            description="Cheese Pizza",
+            case_price=Decimal("75.59"),
+            cost_basis=Decimal("66.90"),
+            margin_pct=Decimal("11.50"),
+            flags=["below_margin_floor"],
+        ),
         customer_name="Cedar Ridge Unified School District",
-        school_year=DEMO_SCHOOL_YEAR,
-        generated_at=now,
-        valid_until=(now + timedelta(days=30)).date(),
-        lines=[
-            QuoteLineView(
-                line_no=1,
-                item_code="FS-1004",
-                description="Cheese Pizza",
-                case_price=Decimal("75.59"),
-                cost_basis=Decimal("66.90"),
-                margin_pct=Decimal("11.50"),
-                flags=["below_margin_floor"],
-            ),
-        ],
         warnings=[
             QuoteWarning(
                 check="margin_floor",
@@ -738,12 +650,7 @@ def test_gate_warnings_read_as_sentences_with_the_floor(client):
         open_quote_ids=["Q-OPEN-1"],
         subtotal=Decimal("75.59"),
     )
-    gate = stage_action(
-        action_type=GATE_ACTION_TYPE,
-        entity_ref=f"test:page:{uuid.uuid4().hex}",
-        payload={"preview": preview.model_dump(mode="json"), "workflow_type": "customer_quote"},
-        expires_at=now + timedelta(minutes=42, seconds=30),
-    )
+    gate = stage_gate(preview, ref="page", expires_in=timedelta(minutes=42, seconds=30))
     html = client.get(f"/actions/{gate.id}").text
     floor = f"{get_settings().margin_floor_pct:g}"
     assert f"FS-1004 (Cheese Pizza) would earn 11.5%, under your {floor}% floor." in html

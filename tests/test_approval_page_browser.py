@@ -7,27 +7,19 @@ Screenshots go to $QUOTEFLOW_SCREENSHOT_DIR (default .var/screenshots): look at 
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from flows.customer_quote import customer_quote
 from quoteflow.approval_page import create_app
-from quoteflow.approvals import GATE_ACTION_TYPE, find_action, gate_entity_ref, get_action
-from quoteflow.quote import QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from quoteflow.approvals import get_action
 from quoteflow.settings import get_settings
-from tests.flow_runner import FlowRunHandle
-from tests.test_approval_page import KEY, link_for, staged_email, staged_gate
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR, demo_request
+from tests.fixtures.flow_runner import paused_quote
+from tests.fixtures.page import KEY, link_for, served, staged_email, staged_gate
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
@@ -51,35 +43,10 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def served(app) -> Iterator[str]:
-    """``app`` served by uvicorn in this process (in this context: the Prefect API it
-    talks to lives in context variables); yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,))
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the page did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture
 def page_url(stack, seeded_db, monkeypatch) -> Iterator[str]:
     """The approval page (links signed with the tests' key)."""
-    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     with served(create_app(link_key=KEY)) as url:
         yield url
@@ -110,17 +77,7 @@ def browser():
 
 @pytest.mark.usefixtures("demo_pricing_restored")
 def test_decide_with_review_then_see_what_happened(page_url, browser):
-    handle = FlowRunHandle(
-        customer_quote,
-        request=QuoteRequest(
-            customer_id=DEMO_CUSTOMER_ID,
-            item_codes=list(DEMO_ITEM_CODES),
-            school_year=DEMO_SCHOOL_YEAR,
-        ),
-    )
-    run_id = str(handle.wait_paused().id)
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
-    assert gate is not None
+    handle, _, gate = paused_quote(demo_request())
 
     phone = browser.new_page(viewport=PHONE)
     phone.goto(f"{page_url}/actions/{gate.id}")

@@ -15,33 +15,13 @@ from prefect.deployments import run_deployment
 from prefect_aws import S3Bucket
 from sqlmodel import Session, select
 
-from deployments.deploy import deploy_all, work_pool_name
-from deployments.worker import start_worker, stop_worker
 from quoteflow.approvals import GATE_ACTION_TYPE, approve, find_action, gate_entity_ref
 from quoteflow.db import get_engine
 from quoteflow.models import PricingMaster, Quote, QuoteLine
 from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
 from quoteflow.quote import payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
-
-
-@pytest.fixture(scope="module")
-def worker(stack, seeded_db, tmp_path_factory):
-    """Deployments on the session's Prefect server, and a worker serving them."""
-    deploy_all()
-    state_dir = tmp_path_factory.mktemp("worker")
-    # No hot window: the gate suspends, so the resumed run is a new process that must
-    # load its task results from the bucket (the point of this test).
-    started = start_worker(
-        work_pool_name(),
-        api_url=stack.prefect.api_url,
-        state_dir=state_dir,
-        extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "0"},
-    )
-    yield started
-    stop_worker(state_dir)
-
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 
 DEMO_PRICES = (
     PricingMaster.customer_id == DEMO_CUSTOMER_ID,
@@ -50,7 +30,7 @@ DEMO_PRICES = (
 
 
 @pytest.mark.usefixtures("demo_pricing_restored")
-def test_lost_results_at_resume_still_write_the_approved_prices(worker):
+def test_lost_results_at_resume_still_write_the_approved_prices(cold_gate_worker):
     run = run_deployment(
         "customer-quote/customer-quote",
         parameters={

@@ -29,7 +29,8 @@ from quoteflow.models import (
     WorkflowVerifyResult,
 )
 from quoteflow.quote import QuoteRequest
-from quoteflow.seed import (
+from quoteflow.settings import get_settings
+from tests.fixtures.demo import (
     DEMO_CUSTOMER_ID,
     DEMO_ITEM_CODES,
     DEMO_SCHOOL_YEAR,
@@ -37,8 +38,8 @@ from quoteflow.seed import (
     UNKNOWN_ITEM_CODE,
     UNPRICED_ITEM_CODE,
 )
-from quoteflow.settings import get_settings
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import demo_request as request
+from tests.fixtures.flow_runner import FlowRunHandle
 
 pytestmark = pytest.mark.usefixtures("quote_env")
 
@@ -46,12 +47,22 @@ pytestmark = pytest.mark.usefixtures("quote_env")
 @pytest.fixture
 def quote_env(stack, seeded_db, monkeypatch):
     """Fast polling for paused runs, fast retries; every test starts NetSuite healthy."""
-    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     ns("reset", stack)
     yield
     ns("reset", stack)
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def fast_ns_retries(monkeypatch):
+    """ns_push's backoff (1.5 s, then 3 s: quoteflow.runs.retry_delays, covered by
+    tests/test_quote_rules.py) cut to 0.1 s: these tests count attempts, not delays."""
+    from tasks.netsuite import push_estimate
+
+    delays = [0.1] * len(push_estimate.retry_delay_seconds or [])
+    monkeypatch.setattr(push_estimate, "retry_delay_seconds", delays)
 
 
 def ns(action: str, stack, **body):
@@ -63,16 +74,6 @@ def ns(action: str, stack, **body):
 
 def session() -> Session:
     return Session(get_engine())
-
-
-def request(**over) -> QuoteRequest:
-    data = {
-        "customer_id": DEMO_CUSTOMER_ID,
-        "item_codes": list(DEMO_ITEM_CODES),
-        "school_year": DEMO_SCHOOL_YEAR,
-    }
-    data.update(over)
-    return QuoteRequest(**data)
 
 
 def estimate_for(stack, quote_id: str) -> list[dict]:
@@ -310,6 +311,7 @@ def test_warnings_are_staged_and_override_carries_everywhere(stack):
     assert rates[lines[target].netsuite_item_id] == 123.45
 
 
+@pytest.mark.usefixtures("fast_ns_retries")
 def test_netsuite_500_twice_then_success(stack):
     ns("inject", stack, mode="status", status=500, count=2)
     handle, state = run_approved(request())
@@ -328,6 +330,7 @@ def test_netsuite_500_twice_then_success(stack):
     assert alerts == []
 
 
+@pytest.mark.usefixtures("fast_ns_retries")
 def test_netsuite_down_is_partial_with_one_alert(stack):
     ns("inject", stack, mode="status", status=503, count=50)
     handle, state = run_approved(request())
@@ -367,9 +370,18 @@ def test_include_pdf_false_skips_pdf():
     assert checks == {"quote_persisted", "email_sent"}
 
 
-def test_repeating_side_effects_changes_nothing(stack):
-    """A task retry after success (or a resumed crashed run) must not duplicate anything."""
+def test_repeating_side_effects_or_the_whole_run_changes_nothing(stack):
+    """A task retry after success (or a resumed crashed run) must not duplicate anything;
+    nor must the whole finished run started again (one approved run serves both)."""
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Scheduled
+
+    from blocks.netsuite import NetSuiteCredentials
     from flows.customer_quote import ApprovalDecision  # noqa: F401  (schema import check)
+    from quoteflow.quote import QuotePreview
     from tasks.email import draft_quote_email
     from tasks.netsuite import push_estimate
     from tasks.quotes import write_quote
@@ -385,17 +397,37 @@ def test_repeating_side_effects_changes_nothing(stack):
                 ProposedAction.action_type == "workflow_customer_quote",
             )
         ).one()
-    from quoteflow.quote import QuotePreview
 
+    # Each side effect repeated, as a retry after success would.
     preview = QuotePreview.model_validate(gate.payload["preview"])
     counts_before = _counts(quote.id)
     assert write_quote.fn(preview, run_id).created is False
-    from blocks.netsuite import NetSuiteCredentials
-
     push_estimate.fn(preview, NetSuiteCredentials.load(get_settings().netsuite_block), run_id)
     draft_quote_email.fn(preview, None, run_id)
     assert _counts(quote.id) == counts_before
     assert len(estimate_for(stack, quote.id)) == 1
+
+    # The whole finished run, started again.
+    before = {**_counts(quote.id), "estimates": len(ns("estimates", stack)["estimates"])}
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(run_id), Scheduled(), force=True)
+        flow_run = client.read_flow_run(UUID(run_id))
+    again = run_flow(
+        customer_quote,
+        flow_run=flow_run,
+        parameters={"request": QuoteRequest(**flow_run.parameters["request"])},
+        return_type="state",
+    )
+    assert again.is_completed(), again.message
+    after = {**_counts(quote.id), "estimates": len(ns("estimates", stack)["estimates"])}
+    assert after == before
+    with session() as s:
+        assert len(s.exec(select(Quote).where(Quote.flow_run_id == run_id)).all()) == 1
+        assert len(s.exec(select(WorkflowRunLog).where(WorkflowRunLog.run_id == run_id)).all()) == 1
+
+
+# A revision superseding its quote (new id "<old>-R2", one estimate each) is covered with
+# the old estimate's marking in tests/test_lifecycle.py (one pair of runs for both).
 
 
 def _counts(quote_id: str) -> dict[str, int]:
@@ -436,48 +468,6 @@ def test_bad_parameters_fail_before_anything(bad, field):
     assert f"request.{field}" in state.message or field in state.message
     with session() as s:
         assert s.exec(select(sa.func.count()).select_from(WorkflowRunLog)).one() == logs_before
-
-
-def test_rerun_of_a_finished_run_changes_nothing(stack):
-    from uuid import UUID
-
-    from prefect import get_client
-    from prefect.flow_engine import run_flow
-    from prefect.states import Scheduled
-
-    handle, state = run_approved(request())
-    assert state.is_completed()
-    run_id = handle.run_id
-    quote = quote_of(run_id)
-    before = {**_counts(quote.id), "estimates": len(ns("estimates", stack)["estimates"])}
-    with get_client(sync_client=True) as client:
-        client.set_flow_run_state(UUID(run_id), Scheduled(), force=True)
-        flow_run = client.read_flow_run(UUID(run_id))
-    again = run_flow(
-        customer_quote,
-        flow_run=flow_run,
-        parameters={"request": QuoteRequest(**flow_run.parameters["request"])},
-        return_type="state",
-    )
-    assert again.is_completed(), again.message
-    after = {**_counts(quote.id), "estimates": len(ns("estimates", stack)["estimates"])}
-    assert after == before
-    with session() as s:
-        assert len(s.exec(select(Quote).where(Quote.flow_run_id == run_id)).all()) == 1
-        assert len(s.exec(select(WorkflowRunLog).where(WorkflowRunLog.run_id == run_id)).all()) == 1
-
-
-def test_revising_a_quote_supersedes_it(stack):
-    first, state = run_approved(request())
-    assert state.is_completed()
-    old = quote_of(first.run_id)
-    second, state = run_approved(request(quote_id=old.id))
-    assert state.is_completed(), state.message
-    new = quote_of(second.run_id)
-    assert new.id == f"{old.id}-R2" and new.supersedes_quote_id == old.id
-    with session() as s:
-        assert s.get(Quote, old.id).lifecycle_status == "superseded"
-    assert len(estimate_for(stack, new.id)) == 1 and len(estimate_for(stack, old.id)) == 1
 
 
 def test_approval_api_refuses_bad_overrides_before_resuming():

@@ -11,7 +11,7 @@ from jinja2 import Template
 from prefect.flows import Flow, load_flow_from_entrypoint
 
 from deployments.deploy import PREFECT_YAML, deployment_specs
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 
 SPECS = {d["name"]: d for d in deployment_specs()}
 SAMPLE_EVENT = {

@@ -15,8 +15,8 @@ from flows.verify_checks import verify_checks
 from quoteflow.approvals import GATE_ACTION_TYPE, expire, get_action, stage_action
 from quoteflow.db import get_engine
 from quoteflow.models import Event, WorkflowRunLog, WorkflowVerifyResult, utcnow
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tasks.approvals import expire_stale_gates
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 
 
 def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):

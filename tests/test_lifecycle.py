@@ -45,10 +45,11 @@ from quoteflow.models import (
 )
 from quoteflow.netsuite.estimate import EstimateLine, build_estimate_body
 from quoteflow.quote import QuotePreview, QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.context import load_open_quotes
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tests.fixtures.demo import demo_request as request
+from tests.fixtures.flow_runner import FlowRunHandle
 
 with warnings.catch_warnings():
     # Starlette 1.x warns that its TestClient will move from httpx to httpx2: not ours.
@@ -62,7 +63,7 @@ cli = CliRunner()
 
 @pytest.fixture
 def quote_env(stack, seeded_db, monkeypatch):
-    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "1")
+    monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
     yield stack
     get_settings.cache_clear()
@@ -76,15 +77,6 @@ def client(quote_env):
 
 def session() -> Session:
     return Session(get_engine(), expire_on_commit=False)
-
-
-def request(**over) -> QuoteRequest:
-    data = {
-        "customer_id": DEMO_CUSTOMER_ID,
-        "item_codes": list(DEMO_ITEM_CODES),
-        "school_year": DEMO_SCHOOL_YEAR,
-    }
-    return QuoteRequest(**{**data, **over})
 
 
 def approved_quote(price: str | None = None, **req) -> tuple[Quote, str]:
@@ -385,12 +377,13 @@ def test_revision_marks_the_old_netsuite_estimate_superseded_once(quote_env, cli
     old, _ = approved_quote()
     httpx.post(f"{base}/_fake/reset", json={}, timeout=10)
     new, new_run = approved_quote(quote_id=old.id)
-    assert new.supersedes_quote_id == old.id
+    assert new.id == f"{old.id}-R2" and new.supersedes_quote_id == old.id
 
-    stored = {
-        e["external_id"]: e["record"]
-        for e in httpx.get(f"{base}/_fake/estimates", timeout=10).json()["estimates"]
-    }
+    estimates = httpx.get(f"{base}/_fake/estimates", timeout=10).json()["estimates"]
+    # One estimate each: the revision's own, the old one marked in place.
+    ids = [e["external_id"] for e in estimates]
+    assert ids.count(new.id) == 1 and ids.count(old.id) == 1
+    stored = {e["external_id"]: e["record"] for e in estimates}
     assert stored[old.id]["memo"].startswith(f"SUPERSEDED by quote {new.id}")
     assert stored[old.id]["title"].startswith(f"SUPERSEDED by quote {new.id}")
     assert "SUPERSEDED" not in stored[new.id].get("memo", "")

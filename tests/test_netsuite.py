@@ -1,4 +1,5 @@
-"""NetSuite client against the fake NetSuite server (a real subprocess on 127.0.0.1).
+"""NetSuite client against the fake NetSuite server (the local stack's netsuite service, a
+real subprocess on 127.0.0.1, with the dev credentials the stack generates).
 
 The fake verifies every OAuth 1.0a signature with its own RFC 5849 implementation,
 so a passing push means the client's signing agrees with an independent verifier.
@@ -23,6 +24,8 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
 from oauthlib.oauth1 import Client as OAuth1Client
 from pydantic import ValidationError
 
+from devstack.fake_netsuite import FakeCredentials, SignedRequest, check_oauth
+from devstack.stack import Stack, StackPorts, load_netsuite_credentials
 from quoteflow.netsuite import (
     EstimateLine,
     NetSuiteAuthError,
@@ -35,19 +38,7 @@ from quoteflow.netsuite import (
     validate_external_id,
 )
 from quoteflow.netsuite.errors import error_for_response
-from quoteflow.netsuite.fake_server import (
-    FakeCredentials,
-    SignedRequest,
-    check_oauth,
-    start_fake_netsuite_process,
-    stop_fake_netsuite_process,
-    write_dev_credentials,
-)
 from quoteflow.quote import QuoteLineView, QuotePreview
-
-CUSTOMER = "107"
-ITEMS = ["13", "14", "15"]
-SECRET_FIELDS = ("consumer_key", "consumer_secret", "token_id", "token_secret")
 
 
 def free_port() -> int:
@@ -56,12 +47,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+CUSTOMER = "107"
+ITEMS = ["13", "14", "15"]
+SECRET_FIELDS = ("consumer_key", "consumer_secret", "token_id", "token_secret")
+
+
 @dataclass
 class FakeNetSuite:
     base_url: str
     creds: dict[str, str]
-    credentials_file: Path
-    data_dir: Path
 
     def control(self, method: str, path: str, payload: Any = None) -> Any:
         response = httpx.request(method, f"{self.base_url}/_fake/{path}", json=payload, timeout=5)
@@ -84,26 +78,29 @@ class FakeNetSuite:
         return NetSuiteClient(**kwargs)
 
 
-def _start(tmp: Path, creds_file: Path, port: int | None = None) -> tuple[Any, str]:
-    port = port or free_port()
-    records = tmp / "records.json"
-    records.write_text(json.dumps({"customers": [CUSTOMER], "items": ITEMS}))
-    proc = start_fake_netsuite_process(
-        port=port, data_dir=tmp / "data", credentials_file=creds_file, records_file=records
+def _start(stack: Stack) -> tuple[str, dict[str, str]]:
+    """The stack's fake NetSuite, knowing this module's customer and items; its base URL and
+    the credentials it accepts."""
+    state = stack.up(["netsuite"])
+    assert state.netsuite is not None
+    base = state.netsuite.base_url
+    response = httpx.put(
+        f"{base}/_fake/records", json={"customers": [CUSTOMER], "items": ITEMS}, timeout=5
     )
-    return proc, f"http://127.0.0.1:{port}"
+    response.raise_for_status()
+    creds = load_netsuite_credentials(stack.state_dir)
+    plain = {"account_id": creds.account_id}
+    plain |= {f: getattr(creds, f).get_secret_value() for f in SECRET_FIELDS}
+    return base, plain
 
 
 @pytest.fixture(scope="module")
 def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeNetSuite]:
-    tmp = tmp_path_factory.mktemp("fake_netsuite")
-    creds_file = tmp / "credentials.json"
-    creds = write_dev_credentials(creds_file)
-    proc, base = _start(tmp, creds_file)
+    stack = Stack(tmp_path_factory.mktemp("fake_netsuite"), StackPorts.free())
     try:
-        yield FakeNetSuite(base, creds, creds_file, tmp / "data")
+        yield FakeNetSuite(*_start(stack))
     finally:
-        stop_fake_netsuite_process(proc)
+        stack.down()
 
 
 @pytest.fixture
@@ -360,16 +357,6 @@ def test_fake_verifier_agrees_with_oauthlib_and_rejects_tampering() -> None:
     assert check_oauth(stale, creds, time.time())[0] == "timestamp outside the 5 minute window"
 
 
-def test_write_dev_credentials_is_private_and_stable(tmp_path: Path) -> None:
-    path = tmp_path / "nested" / "ns.json"
-    first = write_dev_credentials(path)
-    assert set(first) == {"account_id", *SECRET_FIELDS}
-    assert all(len(first[f]) == 64 for f in SECRET_FIELDS)
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert write_dev_credentials(path) == first
-    assert write_dev_credentials(tmp_path / "other.json") != first
-
-
 # -- against the fake server --------------------------------------------------------------------
 
 
@@ -582,16 +569,13 @@ def test_dropped_connection_is_retryable(fake: FakeNetSuite, client: NetSuiteCli
 
 
 def test_estimate_survives_a_fake_server_restart(tmp_path: Path) -> None:
-    creds_file = tmp_path / "credentials.json"
-    creds = write_dev_credentials(creds_file)
-    proc, base = _start(tmp_path, creds_file)
+    stack = Stack(tmp_path, StackPorts.free())
     try:
+        base, creds = _start(stack)
         with NetSuiteClient(base_url=base, **creds) as client:
             internal_id = client.upsert_estimate("Q-114", body_for([("14", 6, "7.77")], "Q-114"))
-    finally:
-        stop_fake_netsuite_process(proc)
-    proc, base = _start(tmp_path, creds_file)
-    try:
+        stack.down(["netsuite"])
+        base, creds = _start(stack)
         with NetSuiteClient(base_url=base, **creds) as client:
             record = client.get_estimate_by_external_id("Q-114")
             assert record["id"] == internal_id
@@ -599,7 +583,7 @@ def test_estimate_survives_a_fake_server_restart(tmp_path: Path) -> None:
             again = client.upsert_estimate("Q-114", body_for([("14", 6, "7.77")], "Q-114"))
             assert again == internal_id
     finally:
-        stop_fake_netsuite_process(proc)
+        stack.down()
 
 
 def test_known_records_can_be_changed_at_runtime(

@@ -28,6 +28,7 @@ from quoteflow.notices import (
     waiting_notice,
 )
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteWarning
+from tests.fixtures.previews import small_preview
 
 KEY = "k" * 32
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
@@ -65,24 +66,19 @@ def test_tampered_foreign_and_expired_links_are_refused_with_their_status() -> N
 
 
 def _preview() -> QuotePreview:
-    return QuotePreview(
+    return small_preview(
+        QuoteLineView(
+            line_no=1,
+            item_code="FS-1001",
+            description="Copy paper",
+            case_price=Decimal("75.59"),
+            cost_basis=Decimal("60.00"),
+            margin_pct=Decimal("20.6"),
+        ),
+        QuoteLineView(line_no=2, item_code="FS-1009", description="Stapler"),
         quote_id="Q-2026-0042",
-        customer_id="1107",
         customer_name="Cedar Falls USD",
-        school_year="2026-27",
-        generated_at=NOW,
-        valid_until=NOW.date() + timedelta(days=30),
-        lines=[
-            QuoteLineView(
-                line_no=1,
-                item_code="FS-1001",
-                description="Copy paper",
-                case_price=Decimal("75.59"),
-                cost_basis=Decimal("60.00"),
-                margin_pct=Decimal("20.6"),
-            ),
-            QuoteLineView(line_no=2, item_code="FS-1009", description="Stapler"),
-        ],
+        now=NOW,
         subtotal=Decimal("75.59"),
         margin_pct=Decimal("20.6"),
         warnings=[QuoteWarning(check="pricing_found", message="FS-1009 has no price")],
@@ -172,6 +168,7 @@ def test_mike_gets_one_notice_with_a_working_link_and_one_reminder(gate, smtp_me
     assert send_waiting_notice(gate.id) is False  # once
     [msg] = [m for m in smtp_messages.wait_for(1) if "Q-2026-0042" in m["Subject"]]
     assert msg["To"] == get_settings().approver_email
+    assert msg["From"] == get_settings().mail_from
     claims = read_link(signing_key(), _link_in(msg.get_content()))
     assert claims.action_id == gate.id and claims.payload_hash == gate.payload_hash
 

@@ -22,9 +22,9 @@ from quoteflow.db import get_engine
 from quoteflow.models import NsPendingPush, PricingMaster, Quote, SpecItem
 from quoteflow.netsuite import EstimateLine, NetSuiteRetryableError, build_estimate_body
 from quoteflow.outbox import PushView, apply_push, stage_push
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.outbox import REDRIVE_ARTIFACT_KEY
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 
 ITEMS = (("FS-1002", 40), ("FS-1007", 12))
 

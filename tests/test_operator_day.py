@@ -16,8 +16,6 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect_aws import S3Bucket
 from sqlmodel import Session, select
 
-from deployments.deploy import deploy_all, work_pool_name
-from deployments.worker import start_worker, stop_worker
 from quoteflow import ledger
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
@@ -33,24 +31,8 @@ from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import OutboundEmailLog, Quote, QuoteLine
 from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuotePreview, QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
-
-
-@pytest.fixture(scope="module")
-def deployed(stack, seeded_db, tmp_path_factory):
-    """Deployments on the session's Prefect server, and a worker serving them."""
-    deploy_all()
-    state_dir = tmp_path_factory.mktemp("worker")
-    # This day checks the suspended gate (no process held): no hot phase before it.
-    worker = start_worker(
-        work_pool_name(),
-        api_url=stack.prefect.api_url,
-        state_dir=state_dir,
-        extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "0"},
-    )
-    yield worker
-    stop_worker(state_dir)
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 
 
 def _flow_run_processes(flow_run_id: str) -> list[int]:
@@ -76,7 +58,7 @@ def _task_runs(flow_run_id: str) -> list:
         )
 
 
-def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
+def test_event_to_suspend_to_resume_to_email(cold_gate_worker, smtp_messages):
     since = datetime.now(UTC) - timedelta(seconds=5)
     draft = draft_quote(
         QuoteRequest(
@@ -179,7 +161,7 @@ def test_event_to_suspend_to_resume_to_email(deployed, smtp_messages):
     assert len(smtp_messages.new(to=customer)) == 1
 
 
-def test_an_alert_reaches_mike_through_the_automation(deployed, smtp_messages):
+def test_an_alert_reaches_mike_through_the_automation(cold_gate_worker, smtp_messages):
     run_id = str(uuid.uuid4())
     ledger.record_alert(run_id=run_id, step="ns_push", attempts=3, error="NetSuite 503")
     subject = f"Step ns_push failed for good in run {run_id}"
@@ -195,7 +177,7 @@ def test_an_alert_reaches_mike_through_the_automation(deployed, smtp_messages):
     assert "after 3 attempt(s): NetSuite 503" in found[0].get_content()
 
 
-def test_deployments_registered_with_schedule(deployed):
+def test_deployments_registered_with_schedule(cold_gate_worker):
     with get_client(sync_client=True) as client:
         dep = client.read_deployment_by_name("verify-checks/verify-checks")
         schedules = [s.schedule for s in dep.schedules]

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from quoteflow.models import RunStatus
+from quoteflow.outcome import RunOutcome, RunSubject
 from quoteflow.quote import (
     CustomerRecord,
     ItemRecord,
@@ -22,7 +23,7 @@ from quoteflow.quote import (
     quote_id_for_run,
     revision_id,
 )
-from quoteflow.runs import StepOutcome, fanout_status, narrative, retry_delays, verify_checks_for
+from quoteflow.runs import StepOutcome, fanout_status, retry_delays, verify_checks_for
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -115,6 +116,10 @@ def test_blocking_checks():
     assert check_blocking(_context(customer=None))[0].check == "customer_exists"
     hold = _context(customer=CustomerRecord(id="9", name="X", entitystatus="hold"))
     assert check_blocking(hold)[0].check == "customer_not_on_hold"
+    assert check_blocking(_context(), "quote_id: quote Q0 is accepted")[0].check == (
+        "quote_id_usable"
+    )
+    assert check_blocking(hold, "quote_id: taken")[0].check == "customer_not_on_hold"
 
 
 def test_preview_lines_totals_and_warnings():
@@ -166,18 +171,10 @@ def test_fanout_status_and_narrative():
     assert fanout_status([StepOutcome(name="write_quote", status="failed")]) == RunStatus.failed
     skipped = [*ok, StepOutcome(name="render_pdf", status="skipped")]
     assert fanout_status(skipped) == RunStatus.completed
-    text = narrative(
-        status=RunStatus.partial,
-        customer_id="1107",
-        customer_name="Cedar",
-        school_year="2026-27",
-        quote_id="Q1",
-        lines=2,
-        subtotal="60.00",
-        warnings=[],
-        reason=None,
-        steps=part,
+    subject = RunSubject(
+        customer_id="1107", customer_name="Cedar", school_year="2026-27", quote_id="Q1", lines=2
     )
+    text = RunOutcome.fanned_out(subject, part).narrative
     assert "Q1" in text and "ns_push (503)" in text
 
 

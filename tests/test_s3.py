@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from prefect_aws import S3Bucket
 
+from devstack.stack import StackState
 from quoteflow.settings import get_settings
-from quoteflow.stack import StackState
 
 
 def fake_pdf(size: int = 200 * 1024) -> bytes:

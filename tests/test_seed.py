@@ -18,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from quoteflow import migrate, seed
+from devstack import seed
+from quoteflow import migrate
 from quoteflow.db import get_engine
 from quoteflow.models import (
     Customer,
@@ -254,7 +255,7 @@ def test_netsuite_records_cover_every_id_in_the_database(demo: Session) -> None:
 def test_netsuite_records_need_no_database(tmp_path: Path) -> None:
     env = {**os.environ, "QUOTEFLOW_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
     code = (
-        "import json; from quoteflow.seed import netsuite_records; "
+        "import json; from devstack.seed import netsuite_records; "
         "print(json.dumps(netsuite_records()))"
     )
     done = subprocess.run(

@@ -17,7 +17,7 @@ from prefect import flow
 from prefect_aws import S3Bucket
 from sqlmodel import Session
 
-from blocks.smtp import SmtpServer
+from blocks.smtp import email_server_credentials, load_email_server
 from flows.send_quote_email import send_quote_email
 from quoteflow.approvals import decide, stage_action
 from quoteflow.db import get_engine
@@ -31,7 +31,6 @@ from quoteflow.models import (
 )
 from quoteflow.pdf import render_quote_pdf
 from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, build_preview, payload_hash
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.sending import (
     SendRefusedError,
     delivery_after_failure,
@@ -44,6 +43,7 @@ from quoteflow.storage import pdf_key, put_pdf
 from tasks.context import load_current_pricing, load_customer, resolve_items
 from tasks.quotes import write_quote
 from tasks.sending import SentEmail, deliver_quote_email
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 
 ITEMS = ("FS-1001", "FS-1005")
 
@@ -206,10 +206,7 @@ def test_approved_email_is_sent_once_with_its_pdf(env, smtp_messages) -> None:
     assert msg["To"].addresses[0].addr_spec == preview.customer_email
     assert msg["To"].addresses[0].display_name == preview.contact_name
     assert msg["X-RcptTo"] == preview.customer_email
-    assert (
-        msg["From"].addresses[0].addr_spec
-        == SmtpServer.load(get_settings().smtp_block).from_address
-    )
+    assert msg["From"].addresses[0].addr_spec == get_settings().mail_from
     assert preview.quote_id in msg.get_body(preferencelist=("plain",)).get_content()
     [attachment] = list(msg.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
@@ -277,7 +274,7 @@ def test_unapproved_actions_are_refused_and_nothing_is_sent(env, smtp_messages) 
 @flow(name="test-deliver-again")
 def deliver_again(draft: EmailDraft, proposed_action_id: int) -> SentEmail:
     """The delivery task on its own, without send-quote-email's already-sent check."""
-    smtp = SmtpServer.load(get_settings().smtp_block)
+    smtp = load_email_server(get_settings().smtp_block)
     return deliver_quote_email(draft, None, smtp, proposed_action_id)
 
 
@@ -292,13 +289,10 @@ def test_smtp_down_logs_nothing_and_a_later_run_sends_once(env, smtp_messages, m
     action = stage_email(preview, key)
     decide(action.id, "approve")
     draft = EmailDraft.model_validate(action.payload)
-    working = SmtpServer.load(get_settings().smtp_block)
+    working = load_email_server(get_settings().smtp_block)
     down_name = f"quoteflow-smtp-down-{uuid.uuid4().hex[:8]}"
-    SmtpServer(
-        host=working.host,
-        port=_closed_port(),
-        tls_mode=working.tls_mode,
-        from_address=working.from_address,
+    email_server_credentials(
+        host=str(working.smtp_server), port=_closed_port(), tls_mode="none"
     ).save(down_name, overwrite=True)
     monkeypatch.setenv("QUOTEFLOW_SMTP_BLOCK", down_name)
     get_settings.cache_clear()
@@ -352,11 +346,8 @@ def test_delivery_in_doubt_is_never_retried_nor_repeated(env, monkeypatch) -> No
     threading.Thread(target=relay.serve_forever, daemon=True).start()
     try:
         name = f"quoteflow-smtp-flaky-{uuid.uuid4().hex[:8]}"
-        SmtpServer(
-            host="127.0.0.1",
-            port=relay.server_address[1],
-            tls_mode="none",
-            from_address="quotes@northwind-supply.example",
+        email_server_credentials(
+            host="127.0.0.1", port=relay.server_address[1], tls_mode="none"
         ).save(name, overwrite=True)
         monkeypatch.setenv("QUOTEFLOW_SMTP_BLOCK", name)
         get_settings.cache_clear()

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quoteflow.cli.app import app
-from quoteflow.stack import (
+from devstack.stack import (
     SERVICE_NAMES,
     Stack,
     StackError,
@@ -25,8 +24,10 @@ from quoteflow.stack import (
     load_netsuite_credentials,
     load_state,
 )
-from quoteflow.stack.processes import pid_alive, port_open, wait_until
-from quoteflow.stack.watchdog import start_watchdog, stop_watchdog
+from devstack.stack.state import ensure_netsuite_credentials
+from devstack.stack.watchdog import start_watchdog, stop_watchdog
+from quoteflow.cli.app import app
+from quoteflow.processes import pid_alive, port_open, wait_until
 
 runner = CliRunner()
 
@@ -196,3 +197,18 @@ def test_each_service_logs_to_its_own_file(stack: StackState) -> None:
     for name, entry in stack.services().items():
         assert entry.log_file == stack.state_dir.resolve() / "logs" / f"{name}.log"
         assert entry.log_file.stat().st_size > 0
+
+
+def test_netsuite_dev_credentials_are_private_and_stable(tmp_path: Path) -> None:
+    first = ensure_netsuite_credentials(tmp_path / "a")
+    path = tmp_path / "a" / "netsuite" / "credentials.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    secrets = ("consumer_key", "consumer_secret", "token_id", "token_secret")
+    assert all(len(getattr(first, f).get_secret_value()) == 64 for f in secrets)
+    assert ensure_netsuite_credentials(tmp_path / "a") == first
+    assert load_netsuite_credentials(tmp_path / "a") == first
+    other = ensure_netsuite_credentials(tmp_path / "b")
+    assert all(
+        getattr(other, f).get_secret_value() != getattr(first, f).get_secret_value()
+        for f in secrets
+    )

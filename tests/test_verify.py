@@ -27,7 +27,6 @@ from quoteflow.models import (
     VerifyStatus,
     WorkflowVerifyResult,
 )
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from quoteflow.storage import pdf_key
 from quoteflow.verify import (
@@ -44,6 +43,7 @@ from quoteflow.verify import (
     observe_quote_persisted,
     sweep_counts,
 )
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 DUE = T0 + timedelta(seconds=30)
@@ -451,14 +451,14 @@ def test_batches_cover_every_due_check_once_in_due_order():
 
 def test_a_finished_check_is_never_rewritten(seeded_db):
     """Two overlapping sweeps: only the first decision on a pending row is written."""
+    from quoteflow.ledger import record_verify_decision
     from quoteflow.verify import Decision
-    from tasks.verify import record_decision
 
     check_id = stage(str(uuid.uuid4()), "quote_persisted", {"quote_id": new_quote_id()})
     first = Decision(status=VerifyStatus.failed, detail="gone", evaluated=True)
     second = Decision(status=VerifyStatus.passed, detail="there", evaluated=True)
-    assert record_decision(check_id, first, now()) is True
-    assert record_decision(check_id, second, now()) is False
+    assert record_verify_decision(check_id, first, now()) is True
+    assert record_verify_decision(check_id, second, now()) is False
     row = rows(check_id)[check_id]
     assert (row.status, row.detail, row.attempts) == ("fail", "gone", 1)
 
@@ -531,7 +531,7 @@ def test_batch_size_is_validated_by_the_flow():
 
 @pytest.mark.usefixtures("verify_env")
 def test_cli_verify_now_prints_the_sweep(stack, monkeypatch, tmp_path: Path):
-    from quoteflow.cli.verify import app, stack_api_url
+    from quoteflow.cli.verify import app
 
     quote_id = new_quote_id()
     insert_quote(quote_id)
@@ -546,24 +546,24 @@ def test_cli_verify_now_prints_the_sweep(stack, monkeypatch, tmp_path: Path):
     assert "EVALUATED" in result.output and "ERRORS" in result.output
     assert rows(check_id)[check_id].status == "pass"
 
-    # Without PREFECT_API_URL the command finds the stack's server in its state file.
-    assert stack_api_url(stack.state_dir) == stack.prefect.api_url
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    # Without PREFECT_API_URL, `quoteflow` takes the local stack's server (the dev plugin
+    # names it, quoteflow.cli.main points the process at it) ...
+    from devstack.cli import local_api_url
+
     monkeypatch.setenv("QUOTEFLOW_STATE_DIR", str(stack.state_dir))
     get_settings.cache_clear()
-    second = stage(str(uuid.uuid4()), "quote_persisted", {"quote_id": quote_id})
+    assert local_api_url() == stack.prefect.api_url
+    monkeypatch.setenv("QUOTEFLOW_STATE_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    assert local_api_url() is None
+
+    # ... and with neither the command says so, without starting a server of its own.
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
         assert not PREFECT_API_URL.value()
         result = runner.invoke(app, ["now"])
-        assert result.exit_code == 0, result.output
-        assert rows(second)[second].status == "pass"
-
-        # And says so when there is neither.
-        monkeypatch.setenv("QUOTEFLOW_STATE_DIR", str(tmp_path))
-        get_settings.cache_clear()
-        result = runner.invoke(app, ["now"])
         assert result.exit_code == 1
-        assert "no local stack" in result.output
+        assert "no Prefect server" in result.output
 
 
 def test_email_sent_observation_of_a_declined_draft_is_moot():

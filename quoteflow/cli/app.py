@@ -12,20 +12,18 @@ from quoteflow.cli import ops as ops_cmd
 from quoteflow.cli import page as page_cmd
 from quoteflow.cli import quotes as quotes_cmd
 from quoteflow.cli import recover as recover_cmd
-from quoteflow.cli import stack as stack_cmd
 from quoteflow.cli import verify as verify_cmd
+from quoteflow.cli.plugins import dev_plugin
 
 app = typer.Typer(
     help="quoteflow: customer quotes with Mike's approval, on Prefect.", no_args_is_help=True
 )
-app.add_typer(stack_cmd.app, name="stack", help="Start, stop and inspect the local service stack.")
-app.add_typer(db_cmd.app, name="db", help="Migrate and seed the quoteflow database.")
+app.add_typer(db_cmd.app, name="db", help="Migrate and inspect the quoteflow database.")
 app.add_typer(blocks_cmd.app, name="blocks", help="Create or update the Prefect blocks.")
 app.add_typer(
     actions_cmd.app, name="actions", help="List, show, approve and reject proposed actions."
 )
 app.command("draft")(actions_cmd.draft)
-app.command("demo")(ops_cmd.demo)
 app.command("deploy")(ops_cmd.deploy)
 app.add_typer(ops_cmd.worker_app, name="worker", help="Start or stop a local process worker.")
 app.add_typer(verify_cmd.app, name="verify", help="Run the verify checks now.")
@@ -35,3 +33,8 @@ app.command("contract")(contract_cmd.contract)
 app.add_typer(
     recover_cmd.app, name="recover", help="Reconcile now, list re-drives, re-drive a run by hand."
 )
+
+# In a source checkout the dev plugin adds `stack`, `demo` and `db seed`.
+_plugin = dev_plugin()
+if _plugin is not None:
+    _plugin.install(app)

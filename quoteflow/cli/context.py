@@ -1,20 +1,17 @@
 """What every command that talks to Prefect needs: an API URL, never an ephemeral server
-that nobody else can see. ``quoteflow.cli.main`` sets it from the stack before import."""
+that nobody else can see. ``quoteflow.cli.main`` points the process at one before import."""
 
 from __future__ import annotations
 
 import typer
-from prefect.settings import get_current_settings
+
+from quoteflow.prefect_api import NoPrefectApi, require_api_url
 
 
 def use_stack_api() -> str:
     """The Prefect API this process talks to; exit with advice when there is none."""
-    url = get_current_settings().api.url
-    if not url:
-        typer.echo(
-            "No Prefect server: set PREFECT_API_URL or start the local stack "
-            "(`quoteflow stack up`).",
-            err=True,
-        )
-        raise typer.Exit(1)
-    return url
+    try:
+        return require_api_url()
+    except NoPrefectApi as exc:
+        typer.echo(f"{exc}.", err=True)
+        raise typer.Exit(1) from exc

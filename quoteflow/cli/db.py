@@ -1,4 +1,4 @@
-"""`quoteflow db` sub-commands: migrate, seed, status.
+"""`quoteflow db` sub-commands: migrate, status (a checkout adds `seed`, see quoteflow.cli.plugins).
 
 Heavy imports (alembic, the models) happen inside the commands, so that other
 ``quoteflow`` commands do not pay for them."""
@@ -33,7 +33,7 @@ def _shown(url: str | None) -> str:
     return database_url(url).render_as_string(hide_password=True)
 
 
-def _database_errors(fn: Callable[P, R]) -> Callable[P, R]:
+def database_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn a database error into a short message (no traceback) and exit code 1."""
 
     @wraps(fn)
@@ -51,7 +51,8 @@ def _database_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _migrate(url: str | None) -> None:
+def migrate_and_report(url: str | None) -> None:
+    """Apply pending migrations and say what changed."""
     from quoteflow import migrate as migrations
 
     before = migrations.current(url)
@@ -64,31 +65,14 @@ def _migrate(url: str | None) -> None:
 
 
 @app.command()
-@_database_errors
+@database_errors
 def migrate(url: UrlOption = None) -> None:
     """Apply all pending migrations (alembic upgrade head)."""
-    _migrate(url)
+    migrate_and_report(url)
 
 
 @app.command()
-@_database_errors
-def seed(url: UrlOption = None) -> None:
-    """Migrate, then load the demo dataset (idempotent: re-running changes nothing)."""
-    from quoteflow import seed as demo
-
-    _migrate(url)
-    counts = demo.load_demo_data(url)
-    typer.echo(f"demo data loaded ({counts.inserted} new rows):")
-    for table, n in counts.per_table().items():
-        typer.echo(f"  {table:<20} {n:>5}")
-    typer.echo(
-        f"demo customer {demo.DEMO_CUSTOMER_ID}, school year {demo.DEMO_SCHOOL_YEAR}, "
-        f"items {' '.join(demo.DEMO_ITEM_CODES)}"
-    )
-
-
-@app.command()
-@_database_errors
+@database_errors
 def status(url: UrlOption = None) -> None:
     """Show the current revision and the row count of every quoteflow table."""
     import sqlalchemy as sa

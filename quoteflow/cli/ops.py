@@ -1,32 +1,10 @@
-"""`quoteflow demo`, `quoteflow deploy` and `quoteflow worker ...`."""
+"""`quoteflow deploy` and `quoteflow worker ...`."""
 
 from __future__ import annotations
-
-import json
-from typing import Annotated
 
 import typer
 
 worker_app = typer.Typer(no_args_is_help=True)
-
-
-def demo(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Also print the summary as one JSON object, last line.")
-    ] = False,
-) -> None:
-    """Mike's day end to end on the local stack: draft, approve, fan-out, email, verify."""
-    from quoteflow.demo import render_summary, run_demo
-
-    try:
-        summary = run_demo(say=lambda text: typer.echo(text, err=as_json))
-    except (RuntimeError, TimeoutError, AssertionError) as exc:
-        typer.echo(f"demo failed: {exc}", err=True)
-        typer.echo("logs: .var/logs/ (worker.log, prefect.log, ...)", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(render_summary(summary), err=as_json)
-    if as_json:
-        typer.echo(json.dumps(summary.model_dump(mode="json")))
 
 
 def deploy() -> None:

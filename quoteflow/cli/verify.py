@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,36 +15,6 @@ MAX_DETAIL_WIDTH = 90
 @app.callback()
 def verify() -> None:
     """Run the verify checks (contract section 8) that customer-quote runs staged."""
-
-
-def stack_api_url(state_dir: Path | None = None) -> str:
-    """The local stack's Prefect API URL, from its state file; a StackError if there is
-    no stack there or it has no Prefect server."""
-    from quoteflow.stack import StackError, load_state
-
-    state = load_state(state_dir)
-    if state.prefect is None:
-        raise StackError(f"the stack in {state.state_dir} has no prefect service")
-    return state.prefect.api_url
-
-
-def prefect_api(state_dir: Path | None = None) -> AbstractContextManager[Any]:
-    """Keep a configured PREFECT_API_URL; else point this process at the local stack's
-    server. Never lets Prefect start an ephemeral server whose runs nobody would see."""
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_SERVER_ALLOW_EPHEMERAL_MODE,
-        temporary_settings,
-    )
-
-    if PREFECT_API_URL.value() and state_dir is None:
-        return nullcontext()
-    return temporary_settings(
-        {
-            PREFECT_API_URL: stack_api_url(state_dir),
-            PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: False,
-        }
-    )
 
 
 def sweep_artifact_rows(flow_run_id: Any) -> list[dict[str, str]]:
@@ -92,32 +60,19 @@ def now(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=5000, help="Checks per batch.")
     ] = 200,
-    state_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--state-dir",
-            help="Local stack whose Prefect server to use (default: PREFECT_API_URL, "
-            "else the stack in QUOTEFLOW_STATE_DIR or <repo>/.var).",
-        ),
-    ] = None,
 ) -> None:
     """Run the verify-checks flow now and print what it did."""
-    from quoteflow.stack import StackError
+    from quoteflow.cli.context import use_stack_api
 
-    try:
-        api = prefect_api(state_dir)
-    except StackError as exc:
-        typer.echo(f"PREFECT_API_URL is not set and there is no local stack: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    with api:
-        from flows.verify_checks import verify_checks
+    use_stack_api()
+    from flows.verify_checks import verify_checks
 
-        state = verify_checks(batch_size=batch_size, return_state=True)
-        if not state.is_completed():
-            typer.echo(f"verify-checks ended {state.name}: {state.message}", err=True)
-            raise typer.Exit(1)
-        counts: dict[str, int] = state.result()
-        rows = sweep_artifact_rows(state.state_details.flow_run_id)
+    state = verify_checks(batch_size=batch_size, return_state=True)
+    if not state.is_completed():
+        typer.echo(f"verify-checks ended {state.name}: {state.message}", err=True)
+        raise typer.Exit(1)
+    counts: dict[str, int] = state.result()
+    rows = sweep_artifact_rows(state.state_details.flow_run_id)
     if rows:
         typer.echo(format_table(rows, ["run id", "check", "quote", "status", "attempts", "detail"]))
         typer.echo("")

@@ -26,11 +26,11 @@ from quoteflow.models import Event, ProposedAction, Quote, RunRecovery
 from quoteflow.prefect_api import read_flow_run
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import QUOTE_DEPLOYMENT, retryable_failures
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.recovery import recovery_policy
 from tests.faults.invariants import assert_one_clean_quote, run_log, session
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tests.fixtures.flow_runner import FlowRunHandle
 
 pytestmark = pytest.mark.usefixtures("fault_env")
 

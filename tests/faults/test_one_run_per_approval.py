@@ -16,7 +16,6 @@ from quoteflow.approvals import decide, draft_quote
 from quoteflow.claims import ClaimError, claim_action
 from quoteflow.models import ProposedAction
 from quoteflow.quote import QuoteRequest
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tests.faults.invariants import (
     assert_one_clean_quote,
     quotes_of_runs,
@@ -24,7 +23,8 @@ from tests.faults.invariants import (
     session,
     writes_of_run,
 )
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tests.fixtures.flow_runner import FlowRunHandle
 
 pytestmark = pytest.mark.usefixtures("fault_env")
 

@@ -18,11 +18,11 @@ from quoteflow.models import Event, NsPendingPush, RecoveryStatus, RunRecovery
 from quoteflow.netsuite import NetSuiteRejectedError
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import redrive_decision, retryable_failures
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
 from tests.faults.invariants import assert_one_clean_quote, session
-from tests.flow_runner import FlowRunHandle
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
+from tests.fixtures.flow_runner import FlowRunHandle
 from tests.test_ns_push_retry import push_now, stage_estimate
 
 pytestmark = pytest.mark.usefixtures("fault_env")

@@ -43,11 +43,11 @@ from quoteflow.models import Event, NsPendingPush, ProposedAction
 from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import QUOTE_DEPLOYMENT, runs_for_action, start_report
-from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from quoteflow.settings import get_settings
 from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
 from tests.faults.invariants import assert_one_clean_quote, quotes_of_runs, session
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tests.test_operator_day import _flow_run_processes
 
 pytestmark = pytest.mark.usefixtures("fault_env")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from quoteflow.stack import SERVICE_NAMES, Stack, StackError, StackPorts, StackState
+from devstack.stack import SERVICE_NAMES, Stack, StackError, StackPorts, StackState
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -67,7 +67,8 @@ def up(
     smtp_port: Annotated[int | None, typer.Option(help="SMTP sink port [2525].")] = None,
     page_port: Annotated[int | None, typer.Option(help="Approval page port [4620].")] = None,
 ) -> None:
-    """Start the services that are not running; reuse the ones that are."""
+    """Start the services that are not running, reuse the ones that are; with all of them
+    up, register quoteflow's blocks pointing at them."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     overrides = {
@@ -88,6 +89,21 @@ def up(
         typer.echo(describe(stack.state))
         raise typer.Exit(1) from exc
     typer.echo(describe(state))
+    if all(getattr(state, name) is not None for name in ("prefect", "s3", "netsuite", "smtp")):
+        _register_blocks(state)
+
+
+def _register_blocks(state: StackState) -> None:
+    """Point quoteflow's blocks at this stack's services (unchanged blocks are left alone)."""
+    from blocks.register import BlockConfigError
+    from devstack.stack.blocks import register_stack_blocks
+
+    try:
+        names = register_stack_blocks(state)
+    except BlockConfigError as exc:
+        typer.echo(f"cannot register blocks: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Blocks          {', '.join(names)}")
 
 
 @app.command()

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import smtplib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from quoteflow.stack.state import (
+from devstack.stack.state import (
     NETSUITE_CREDENTIALS_FILE,
     NetSuiteServiceState,
     PageServiceState,
@@ -30,8 +28,9 @@ from quoteflow.stack.state import (
     ensure_netsuite_credentials,
     write_file_atomic,
 )
+from quoteflow.processes import prefect_command
 
-logger = logging.getLogger("quoteflow.stack")
+logger = logging.getLogger("devstack.stack")
 
 HOST = "127.0.0.1"
 # Marks every service process so a person (or a test) can find the stack's processes.
@@ -73,17 +72,6 @@ def _http_ok(url: str, timeout: float = 2.0) -> bool:
         return httpx.get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def prefect_command() -> list[str]:
-    """The venv's ``prefect`` entry point (sibling of sys.executable), else ``python -m``."""
-    script = Path(sys.executable).with_name("prefect")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    found = shutil.which("prefect")
-    if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
-        return [found]
-    return [sys.executable, "-m", "prefect"]
 
 
 def ensure_postgres_database(url: str) -> None:
@@ -237,18 +225,9 @@ def ensure_bucket(state_dir: Path, entry: S3ServiceState) -> None:
     client.create_bucket(Bucket=entry.bucket)
 
 
-def netsuite_records() -> tuple[dict[str, Any], str]:
-    """Known customers and items for the fake, from the demo seed when it is available."""
-    try:
-        from quoteflow.seed import netsuite_records as seed_records
-    except ImportError:
-        return {"customers": [], "items": []}, "quoteflow.seed.netsuite_records not available"
-    records = dict(seed_records())
-    return records, "from quoteflow.seed.netsuite_records()"
-
-
 def netsuite_spec(state_dir: Path, port: int) -> ServiceSpec:
-    """The fake NetSuite REST server with generated dev credentials and the demo's records."""
+    """The fake NetSuite REST server (``devstack.stack.run netsuite``) with the dev credentials
+    this stack generates and the demo dataset's records."""
     base = state_dir / "netsuite"
     data_dir = base / "data"
     credentials_file = state_dir / NETSUITE_CREDENTIALS_FILE
@@ -258,9 +237,10 @@ def netsuite_spec(state_dir: Path, port: int) -> ServiceSpec:
     def prepare() -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         ensure_netsuite_credentials(state_dir)
-        records, origin = netsuite_records()
+        from devstack.seed import netsuite_records  # the demo dataset's customers and items
+
+        records = netsuite_records()
         write_file_atomic(records_file, json.dumps(records, indent=2) + "\n", mode=0o644)
-        logger.info("NetSuite fake records %s: %s", origin, records_file)
 
     def make_state(pid: int, log_file: Path) -> ServiceState:
         return NetSuiteServiceState(
@@ -283,15 +263,16 @@ def netsuite_spec(state_dir: Path, port: int) -> ServiceSpec:
         command=[
             sys.executable,
             "-m",
-            "quoteflow.netsuite.fake_server",
+            "devstack.stack.run",
+            "netsuite",
             "--host",
             HOST,
             "--port",
             str(port),
+            "--state-dir",
+            str(state_dir),
             "--data-dir",
             str(data_dir),
-            "--credentials-file",
-            str(credentials_file),
             "--records",
             str(records_file),
         ],
@@ -337,7 +318,8 @@ def smtp_spec(state_dir: Path, port: int) -> ServiceSpec:
         command=[
             sys.executable,
             "-m",
-            "quoteflow.smtp_sink",
+            "devstack.stack.run",
+            "smtp",
             "--host",
             HOST,
             "--port",

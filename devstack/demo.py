@@ -47,7 +47,7 @@ def _step(say: Say, n: int, text: str) -> None:
 def run_demo(say: Say = print) -> DemoSummary:
     """Run the whole day; raises with a clear message if any stage does not happen."""
     started = time.monotonic()
-    from quoteflow.stack import Stack
+    from devstack.stack import Stack
 
     settings = get_settings()
     _step(say, 1, "Starting the local stack (Prefect server, S3, NetSuite, SMTP)...")
@@ -60,9 +60,10 @@ def run_demo(say: Say = print) -> DemoSummary:
 
 
 def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ignore[no-untyped-def]
-    from blocks.register import register_blocks
     from deployments.deploy import deploy_all, deployment_specs, work_pool_name
     from deployments.worker import start_worker
+    from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
+    from devstack.stack.blocks import register_stack_blocks
     from quoteflow.approvals import (
         GATE_ACTION_TYPE,
         approve,
@@ -76,7 +77,6 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     from quoteflow.models import OutboundEmailLog, Quote, QuoteLine, WorkflowVerifyResult
     from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
     from quoteflow.quote import QuotePreview, QuoteRequest
-    from quoteflow.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
 
     ui = state.prefect.ui_url
     _step(say, 2, f"Migrating and seeding {settings.resolved_database_url}")
@@ -84,7 +84,7 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     counts = load_demo_data()
     say(f"     {counts.per_table()}")
     _step(say, 3, "Registering blocks (credentials live there, not in code)")
-    register_blocks(state)
+    register_stack_blocks(state)
     names = ", ".join(d["name"] for d in deployment_specs())
     _step(say, 4, f"Deploying prefect.yaml ({names})")
     deploy_all()

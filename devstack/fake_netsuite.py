@@ -15,37 +15,30 @@ It behaves like NetSuite where quoteflow depends on it:
 A control API under ``/_fake`` (no auth) injects faults (status, slow, dropped
 connection), resets state, sets the known records and reports what was received.
 
-Run: ``python -m quoteflow.netsuite.fake_server --port N --data-dir DIR --credentials-file F``.
+The local stack runs it (``devstack.stack.run``) with the credentials it generated.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import http
 import json
 import logging
 import math
-import os
 import re
-import secrets
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -116,40 +109,6 @@ class FakeCredentials:
 
     def __repr__(self) -> str:
         return f"FakeCredentials(account_id={self.account_id!r}, secrets=***)"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FakeCredentials:
-        names = [f.name for f in fields(cls)]
-        missing = [n for n in names if not isinstance(data.get(n), str) or not data.get(n)]
-        if missing:
-            raise ValueError(f"credentials lack non-empty string fields: {', '.join(missing)}")
-        return cls(**{n: data[n] for n in names})
-
-    @classmethod
-    def load(cls, path: Path) -> FakeCredentials:
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-    def as_dict(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-def write_dev_credentials(path: Path | str) -> dict[str, str]:
-    """Random dev credentials in a 0600 JSON file; an existing file is read, not replaced."""
-    path = Path(path)
-    if path.exists():
-        return FakeCredentials.load(path).as_dict()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    creds = FakeCredentials(
-        account_id=f"{secrets.randbelow(9_000_000) + 1_000_000}_SB1",
-        consumer_key=secrets.token_hex(32),
-        consumer_secret=secrets.token_hex(32),
-        token_id=secrets.token_hex(32),
-        token_secret=secrets.token_hex(32),
-    ).as_dict()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(creds, fh, indent=2)
-    return creds
 
 
 # -- OAuth 1.0a signature (RFC 5849 §3.4), written independently of oauthlib.Client ------------
@@ -955,16 +914,13 @@ def serve(
     host: str,
     port: int,
     data_dir: Path,
-    credentials_file: Path,
-    records_file: Path | None = None,
+    credentials: FakeCredentials,
+    records: dict[str, list[str]] | None = None,
 ) -> None:
     """Run the fake server in this process until SIGINT/SIGTERM."""
     if host not in LOOPBACK_HOSTS:
         raise SystemExit(f"refusing to bind {host!r}: the fake NetSuite binds loopback only")
-    records = json.loads(records_file.read_text()) if records_file else None
-    app = FakeNetSuite(
-        data_dir=data_dir, credentials=FakeCredentials.load(credentials_file), records=records
-    )
+    app = FakeNetSuite(data_dir=data_dir, credentials=credentials, records=records)
     config = uvicorn.Config(
         app,
         host=host,
@@ -980,101 +936,3 @@ def serve(
         uvicorn.Server(config).run()
     finally:
         app.store.close()
-
-
-def start_fake_netsuite_process(
-    *,
-    port: int,
-    data_dir: Path | str,
-    credentials_file: Path | str,
-    records_file: Path | str | None = None,
-    host: str = "127.0.0.1",
-    log_file: Path | str | None = None,
-    startup_timeout: float = 20.0,
-) -> subprocess.Popen[bytes]:
-    """Start the fake server as a subprocess (own session) and wait until it is healthy.
-
-    Output goes to ``log_file`` (default ``<data_dir>/fake_netsuite.log``). Raises
-    RuntimeError with the log tail if it exits or does not answer in time.
-    """
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = Path(log_file) if log_file else data_dir / "fake_netsuite.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "quoteflow.netsuite.fake_server",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--credentials-file",
-        str(credentials_file),
-    ]
-    if records_file:
-        cmd += ["--records", str(records_file)]
-    with open(log_path, "ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    url = f"http://{host}:{port}/_fake/health"
-    deadline = time.monotonic() + startup_timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"fake NetSuite exited with {proc.returncode}: {_tail(log_path)}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return proc
-        time.sleep(0.1)
-    stop_fake_netsuite_process(proc)
-    raise RuntimeError(
-        f"fake NetSuite not healthy at {url} in {startup_timeout}s: {_tail(log_path)}"
-    )
-
-
-def stop_fake_netsuite_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
-    """SIGTERM the process (SIGKILL after ``timeout``); return its exit code."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-    return proc.returncode
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command line entry point (``python -m quoteflow.netsuite.fake_server``)."""
-    parser = argparse.ArgumentParser(description="Fake NetSuite SuiteTalk REST (estimates).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--credentials-file", type=Path, required=True)
-    parser.add_argument("--records", type=Path, default=None, help="JSON {customers, items}")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    serve(
-        host=args.host,
-        port=args.port,
-        data_dir=args.data_dir,
-        credentials_file=args.credentials_file,
-        records_file=args.records,
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """A local SMTP sink: accepts every message on 127.0.0.1 and stores it as an .eml file.
 
-Run it as ``python -m quoteflow.smtp_sink --port 2525 --maildir DIR``. Each message lands in
+The local stack runs it (``devstack.stack.run smtp``). Each message lands in
 DIR as ``<arrival time ns>-<sequence>.eml`` (so names sort by arrival), written to a hidden
 temporary file first and renamed into place, so a reader never sees half a message. The
 envelope is recorded in ``X-MailFrom`` and ``X-RcptTo`` headers (Bcc recipients included).
@@ -8,7 +8,6 @@ envelope is recorded in ``X-MailFrom`` and ``X-RcptTo`` headers (Bcc recipients 
 
 from __future__ import annotations
 
-import argparse
 import email.policy
 import itertools
 import logging
@@ -23,7 +22,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-logger = logging.getLogger("quoteflow.smtp_sink")
+logger = logging.getLogger("devstack.smtp_sink")
 
 EML_SUFFIX = ".eml"
 
@@ -113,19 +112,3 @@ def serve(maildir: Path, host: str = "127.0.0.1", port: int = 2525) -> None:
             pass
     finally:
         controller.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description="Local SMTP sink writing .eml files.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=2525)
-    parser.add_argument("--maildir", type=Path, required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
-    serve(args.maildir, host=args.host, port=args.port)
-
-
-if __name__ == "__main__":
-    main()

@@ -2,7 +2,7 @@
 
 The services run in their own sessions, so a test run killed by a timeout (SIGKILL, or
 SIGTERM without teardown) would leave them running. The test fixture starts this watchdog
-next to its stack: ``python -m quoteflow.stack.watchdog --state-dir DIR --owner-pid PID``.
+next to its stack: ``python -m devstack.stack.watchdog --state-dir DIR --owner-pid PID``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from quoteflow.stack import processes
+from quoteflow import processes
 
-logger = logging.getLogger("quoteflow.stack.watchdog")
+logger = logging.getLogger("devstack.stack.watchdog")
 
 
 def start_watchdog(state_dir: Path, owner_pid: int | None = None, interval: float = 1.0) -> int:
@@ -25,7 +25,7 @@ def start_watchdog(state_dir: Path, owner_pid: int | None = None, interval: floa
     command = [
         sys.executable,
         "-m",
-        "quoteflow.stack.watchdog",
+        "devstack.stack.watchdog",
         "--state-dir",
         str(state_dir),
         "--owner-pid",
@@ -44,7 +44,7 @@ def stop_watchdog(pid: int) -> None:
 
 def watch(state_dir: Path, owner_pid: int, interval: float) -> None:
     """Poll the owner; when it is gone, bring the stack down."""
-    from quoteflow.stack.control import Stack
+    from devstack.stack.control import Stack
 
     logger.info("watching owner pid %s of stack %s", owner_pid, state_dir)
     while processes.pid_alive(owner_pid):

@@ -1,11 +1,14 @@
-"""Start, watch and stop service processes, each the leader of its own process group."""
+"""Start, watch and stop background processes (the worker, the local stack's services), each
+the leader of its own process group."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -175,3 +178,14 @@ def log_tail(log_file: Path, lines: int = 25) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def prefect_command() -> list[str]:
+    """The venv's ``prefect`` entry point (sibling of sys.executable), else ``python -m``."""
+    script = Path(sys.executable).with_name("prefect")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    found = shutil.which("prefect")
+    if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
+        return [found]
+    return [sys.executable, "-m", "prefect"]

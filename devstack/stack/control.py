@@ -10,8 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from quoteflow.stack import processes
-from quoteflow.stack.services import (
+from devstack.stack.services import (
     HOST,
     ServiceSpec,
     health_check,
@@ -21,7 +20,7 @@ from quoteflow.stack.services import (
     s3_spec,
     smtp_spec,
 )
-from quoteflow.stack.state import (
+from devstack.stack.state import (
     DEFAULT_BUCKET,
     SERVICE_NAMES,
     STATE_FILE,
@@ -35,8 +34,9 @@ from quoteflow.stack.state import (
     resolve_state_dir,
     save_state,
 )
+from quoteflow import processes
 
-logger = logging.getLogger("quoteflow.stack")
+logger = logging.getLogger("devstack.stack")
 
 
 class ServiceStatus(BaseModel):
