@@ -114,9 +114,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     from deployments.deploy import ensure_work_pool
     from deployments.worker import start_worker, stop_worker
+    from devstack.stack import Stack
     from quoteflow.prefect_api import pointed_at
     from quoteflow.settings import PROJECT_ROOT
-    from quoteflow.stack import Stack
 
     state = Stack(args.state_dir).up()
     assert state.prefect is not None
