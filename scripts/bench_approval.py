@@ -260,27 +260,29 @@ def main() -> None:
         deploy_all(args.project_dir or PROJECT_ROOT)
         worker_dir = args.state_dir / "bench-worker"
         worker_dir.mkdir(exist_ok=True)
-        for phase in [p.strip() for p in args.phases.split(",") if p.strip()]:
+        try:
+            for phase in [p.strip() for p in args.phases.split(",") if p.strip()]:
+                stop_worker(worker_dir)
+                log_file = worker_dir / "logs" / "worker.log"
+                log_size = log_file.stat().st_size if log_file.exists() else 0
+                start_worker(
+                    work_pool_name(),
+                    api_url=state.prefect.api_url,
+                    state_dir=worker_dir,
+                    poll_seconds=args.worker_poll,
+                    extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "600" if phase == "hot" else "0"},
+                )
+                _wait(  # the worker's own start is not part of any run's start
+                    "the worker",
+                    lambda log=log_file, skip=log_size: "started!" in log.read_text()[skip:],
+                    every=0.5,
+                )
+                print(f"phase {phase}: {args.runs} quotes", flush=True)
+                for n in range(args.runs):
+                    one_quote(phase, figures)
+                    print(f"  quote {n + 1} done", flush=True)
+        finally:  # a timed-out quote must not leave the worker starting runs
             stop_worker(worker_dir)
-            log_file = worker_dir / "logs" / "worker.log"
-            log_size = log_file.stat().st_size if log_file.exists() else 0
-            start_worker(
-                work_pool_name(),
-                api_url=state.prefect.api_url,
-                state_dir=worker_dir,
-                poll_seconds=args.worker_poll,
-                extra_env={"QUOTEFLOW_HOT_WINDOW_SECONDS": "600" if phase == "hot" else "0"},
-            )
-            _wait(  # the worker's own start is not part of any run's start
-                "the worker",
-                lambda log=log_file, skip=log_size: "started!" in log.read_text()[skip:],
-                every=0.5,
-            )
-            print(f"phase {phase}: {args.runs} quotes", flush=True)
-            for n in range(args.runs):
-                one_quote(phase, figures)
-                print(f"  quote {n + 1} done", flush=True)
-        stop_worker(worker_dir)
         if not args.skip_bare:
             figures["five side effects called bare"] = bare_fanout(args.runs)
 
