@@ -201,7 +201,13 @@ def test_a_worker_run_writes_to_the_database_in_the_block(
         assert len(ours) == 1
 
         secret = _secret_part(other_database)
-        logs = _run_logs(str(run.id))
+        # The run process ships its logs in the background: the last ones may land after
+        # the run is marked Completed.
+        deadline = time.monotonic() + 30
+        while "Finished in state Completed" not in (logs := _run_logs(str(run.id))):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert "Finished in state Completed" in logs
         assert secret not in logs
         assert secret not in worker.log_file.read_text()
