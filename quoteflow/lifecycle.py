@@ -337,16 +337,6 @@ class ProposalView(BaseModel):
         return cls.model_validate(row.model_dump())
 
 
-def proposals_for_quote(quote_id: str) -> list[ProposalView]:
-    stmt = (
-        sa.select(ProposedPricing)
-        .where(ProposedPricing.quote_id == quote_id)
-        .order_by(ProposedPricing.item_code)
-    )
-    with session_scope() as s:
-        return [ProposalView.of(r) for r in s.execute(stmt).scalars().all()]
-
-
 def open_proposals(customer_id: str, item_codes: list[str]) -> list[ProposalView]:
     """Proposals still waiting for the customer, for these items (newest first)."""
     if not item_codes:
