@@ -12,7 +12,10 @@ if ! command -v uv >/dev/null 2>&1; then
     python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
   fi
 fi
-uv sync --frozen --quiet  # with the dev group: the local stack's moto and aiosmtpd, pytest, ruff
+# With the dev group (the local stack's moto and aiosmtpd, pytest, ruff). Bytecode too: uv
+# writes none by default, and where PYTHONDONTWRITEBYTECODE is set every process (each flow
+# run, each test's subprocess) would otherwise compile Prefect from source again.
+uv sync --frozen --quiet --compile-bytecode
 
 cmd="${1:-}"
 [ $# -gt 0 ] && shift

@@ -32,6 +32,30 @@ def running_worker(state_dir: Path | None = None) -> int | None:
     return pid if pid_alive(pid) else None
 
 
+# quoteflow's own packages, which every flow-run process imports from the project directory.
+PROJECT_PACKAGES = ("quoteflow", "flows", "tasks", "blocks", "deployments")
+
+
+def compile_bytecode() -> None:
+    """Write the .pyc files of the installed packages and of quoteflow's own, so that every
+    flow-run process reads bytecode instead of compiling Prefect and quoteflow from source
+    (measured here: ``import prefect.engine`` 0.9 s with bytecode, 2.1-3.0 s without). uv
+    installs without bytecode unless asked (``--compile-bytecode``), and where
+    PYTHONDONTWRITEBYTECODE is set (as in many containers) Python never writes it itself,
+    so each new process would compile everything again. Up to date, this only checks
+    (~1 s) and writes nothing."""
+    import compileall
+    import sysconfig
+
+    root = Path(__file__).resolve().parent.parent
+    installed = {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
+    own = [root / package for package in PROJECT_PACKAGES if (root / package).is_dir()]
+    for path in [*sorted(installed), *own]:
+        # quiet=2: a module that does not compile (e.g. another Python's test data) is
+        # simply imported from source, as before.
+        compileall.compile_dir(path, quiet=2)
+
+
 def database_env(settings: Settings) -> dict[str, str]:
     """How the flow runs find the database: the Secret block's name when one is configured
     (the URL, with its password, then never enters the worker's environment), else the URL."""
@@ -62,6 +86,7 @@ def start_worker(
     log_file = state_dir / "logs" / "worker.log"
     pid = running_worker(state_dir)
     if pid is None:
+        compile_bytecode()
         env = dict(os.environ)
         if settings.database_block:
             env.pop("QUOTEFLOW_DATABASE_URL", None)

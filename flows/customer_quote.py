@@ -3,6 +3,8 @@
 trigger -> load context -> preconditions -> Mike's approval gate -> five side effects
 -> post actions. The flow only sequences tasks; reads and writes live in tasks/, rules
 in quoteflow.quote and quoteflow.runs, what each outcome records in quoteflow.outcome.
+A run started again once its gate is staged (resumed after Mike's answer, or re-driven)
+continues from that gate and the preview stored on it, without looking anything up again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pydantic import Field
 from blocks.netsuite import NetSuiteCredentials
 from flows.gate_wait import await_decision_input
 from quoteflow import WORKFLOW_TYPE
-from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, preview_to_execute
+from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, preview_to_execute, staged_preview
 from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionStatus, ActionView, RunStatus
 from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
@@ -31,6 +33,7 @@ from quoteflow.recovery import record_crash
 from quoteflow.runs import StepOutcome
 from quoteflow.settings import get_settings
 from tasks.approvals import (
+    find_staged_gate,
     name_run_expired,
     record_gate_decision,
     record_gate_expired,
@@ -137,13 +140,31 @@ def _await_decision(
     raise RuntimeError(f"no valid decision after {MAX_DECISION_ROUNDS} rounds: {problem}")
 
 
-def _gate(run_id: str, preview: QuotePreview) -> tuple[ApprovalDecision | None, ActionView]:
-    """Lane 3, the HITL gate (risk 3 >= 3): stage it, tell Mike, wait for his decision;
-    (None, the expired gate) when the window passes unanswered."""
+def _stage_gate(run_id: str, preview: QuotePreview) -> ActionView:
+    """Lane 3, the HITL gate (risk 3 >= 3): stage it and tell Mike."""
     gate = stage_gate_action(run_id, preview, get_settings().approval_window_minutes)
     log_run(run_id, RunStatus.awaiting_approval)
     # A failed notice never holds the gate: the reminder sweep sends it again.
     notify_waiting_action(gate.id, return_state=True)
+    return gate
+
+
+def _staged(gate: ActionView) -> QuotePreview:
+    """A run started again after staging its gate (resumed from the suspension, or
+    re-driven after its process died) continues from that gate with the preview Mike was
+    shown: no lookups again, nothing rebuilt from today's data, no task replayed."""
+    get_run_logger().info(
+        "Continuing from approval gate %s (staged %s UTC, %s): the quote Mike was shown.",
+        gate.id,
+        f"{gate.created_at:%Y-%m-%d %H:%M:%S}",
+        gate.status,
+    )
+    return staged_preview(gate)
+
+
+def _gate(preview: QuotePreview, gate: ActionView) -> tuple[ApprovalDecision | None, ActionView]:
+    """Wait for Mike's decision on the staged gate; (None, the expired gate) when the
+    window passes unanswered."""
     decision, gate = _await_decision(preview, gate)
     if decision is None:
         gate = record_gate_expired(gate.id)
@@ -169,14 +190,18 @@ def _fan_out(preview: QuotePreview, run_id: str) -> tuple[list[StepOutcome], str
     """Lane 4: write_quote first; PDF, NetSuite and AR concurrently; the email draft
     after the PDF. Returns every step's outcome and the stored PDF's key."""
     settings = get_settings()
-    written = write_quote.submit(preview, run_id)
-    futures: dict[str, Any] = {"write_quote": written}
-    skipped: dict[str, str] = {}
-    pdf_f = None
+    # The blocks first: every step after write_quote then starts the moment it is written.
+    netsuite = NetSuiteCredentials.load(settings.netsuite_block)
+    bucket = None
     if preview.include_pdf:
         from prefect_aws import S3Bucket  # only an approved run needs it (import ~1 s)
 
         bucket = S3Bucket.load(settings.s3_bucket_block)
+    written = write_quote.submit(preview, run_id)
+    futures: dict[str, Any] = {"write_quote": written}
+    skipped: dict[str, str] = {}
+    pdf_f = None
+    if bucket is not None:
         pdf_f = render_pdf.submit(
             preview, bucket, settings.company_name, run_id, wait_for=[written]
         )
@@ -184,7 +209,6 @@ def _fan_out(preview: QuotePreview, run_id: str) -> tuple[list[StepOutcome], str
     else:
         skipped["render_pdf"] = "include_pdf is false"
         get_run_logger().info("render_pdf skipped: include_pdf is false")
-    netsuite = NetSuiteCredentials.load(settings.netsuite_block)
     futures["ns_push"] = push_estimate.submit(preview, netsuite, run_id, wait_for=[written])
     futures["ar_forecast_touch"] = touch_ar_forecast.submit(
         preview.customer_id, preview.quote_id, wait_for=[written]
@@ -268,16 +292,21 @@ def customer_quote(
     log_run(run_id, RunStatus.running, started_at=_now())
     preview: QuotePreview | None = None
     try:
-        context, identity = _load_context(request, run_id)
-        # Preconditions: block halts the run with nothing written but the post actions.
-        if blocked := check_blocking(context, identity.problem):
-            name = context.customer.name if context.customer else None
-            outcome = RunOutcome.blocked(RunSubject.of(request, customer_name=name), blocked)
-            logger.warning("Blocked: %s", outcome.reason)
-            return _end(run_id, outcome)
-        preview = _price(request, context, identity)
+        gate = find_staged_gate(run_id)
+        if gate is None:
+            context, identity = _load_context(request, run_id)
+            # Preconditions: block halts the run with nothing written but the post actions.
+            if blocked := check_blocking(context, identity.problem):
+                name = context.customer.name if context.customer else None
+                outcome = RunOutcome.blocked(RunSubject.of(request, customer_name=name), blocked)
+                logger.warning("Blocked: %s", outcome.reason)
+                return _end(run_id, outcome)
+            preview = _price(request, context, identity)
+            gate = _stage_gate(run_id, preview)
+        else:
+            preview = _staged(gate)
         # Nothing below happens before approval.
-        decision, gate = _gate(run_id, preview)
+        decision, gate = _gate(preview, gate)
         subject = RunSubject.of(request, preview)
         if decision is None or gate.status == ActionStatus.expired:
             return _end(run_id, RunOutcome.expired(subject, gate))

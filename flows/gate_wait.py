@@ -4,8 +4,8 @@ Hot: the run is Paused and its process stays, asking the server every
 ``QUOTEFLOW_PAUSE_POLL_SECONDS`` (0.5 s) whether Mike has answered, so an answer is acted
 on within a second. After ``QUOTEFLOW_HOT_WINDOW_SECONDS`` (10 min), or at once when
 ``QUOTEFLOW_HOT_GATE_CAP`` runs already wait hot, the run is Suspended: no process is
-held, and Mike's answer reschedules it through the worker (a new process re-runs the
-flow from the top, its tasks cached). Hot waits are counted by a Prefect global
+held, and Mike's answer reschedules it through the worker (a new process runs the flow
+again: it claims its draft, finds the gate it staged and continues from there). Hot waits are counted by a Prefect global
 concurrency limit (``QUOTEFLOW_HOT_GATE_LIMIT``): one slot per hot wait, on a lease, so a
 process that dies frees its slot when the lease runs out; without the limit nothing caps.
 
@@ -25,7 +25,7 @@ pause keys say which phases already happened.
 While it waits hot the process is idle, so it loads what an approval runs next (the PDF
 renderer and the S3 client, ~2 s of imports): the fan-out then starts warm. A run resumed
 from the suspension has no idle time, but until its decision comes back it mostly waits
-on the API (the engine's calls, the cached replay of the tasks before the gate): loading
+on the API and the database (the engine's calls, the claim, the gate lookup): loading
 this module in a flow-run process starts a thread that, if the run was resumed from a
 suspension, does the same warm-up in those waits (see ``warm_up_if_resumed``).
 """

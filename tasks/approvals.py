@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from prefect import get_client, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 from pydantic import BaseModel, Field
 
@@ -14,6 +15,7 @@ from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     RecordedDecision,
     expire,
+    find_action,
     gate_entity_ref,
     gate_payload,
     record_from_run,
@@ -40,6 +42,13 @@ def stage_gate_action(
         flow_run_id=flow_run_id,
         expires_at=expires_at,
     )
+
+
+@task(cache_policy=NO_CACHE, **short_retry_options())
+def find_staged_gate(flow_run_id: str) -> ActionView | None:
+    """The gate this run staged on an earlier start (it was suspended, or its process
+    died after staging), as it stands now; None on a first start."""
+    return find_action(GATE_ACTION_TYPE, gate_entity_ref(flow_run_id))
 
 
 @task(persist_result=True)

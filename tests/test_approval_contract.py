@@ -25,12 +25,21 @@ from quoteflow.approvals import (
     approve,
     decide,
     draft_quote,
+    gate_payload,
     get_action,
+    preview_to_execute,
     reject,
+    staged_preview,
 )
 from quoteflow.cli.actions import app as actions_cli
 from quoteflow.db import get_engine
-from quoteflow.decision import approved_preview, parse_overrides, price_concerns
+from quoteflow.decision import (
+    ApprovalDecision,
+    PriceOverride,
+    approved_preview,
+    parse_overrides,
+    price_concerns,
+)
 from quoteflow.lifecycle import accept
 from quoteflow.models import PricingMaster, ProposedAction, Quote, QuoteLine, utcnow
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
@@ -178,6 +187,34 @@ def test_a_decision_on_another_version_than_shown_is_refused():
     decided = approve(draft.id, expected_hash=draft.payload_hash)
     assert decided.status == "approved"
     assert decided.approved_payload_hash == payload_hash(draft.payload) == draft.payload_hash
+
+
+def test_a_resumed_run_executes_exactly_the_approved_payload():
+    """What a resumed run executes: its staged preview with Mike's prices when that hashes
+    to the approved hash; a preview rebuilt from other prices (task results lost, a
+    re-drive) falls back to the approved payload stored on the gate."""
+    gate = staged_gate()
+    shown = staged_preview(gate)
+    decision = ApprovalDecision(
+        decision="approve",
+        approver="mike",
+        price_overrides=[PriceOverride(item_code="FS-1004", case_price="80.00")],
+    )
+    decided = approve(
+        gate.id, price_overrides={"FS-1004": "80.00"}, expected_hash=gate.payload_hash
+    )
+
+    executed, used_stored = preview_to_execute(decided, decision, shown)
+    assert not used_stored
+    assert [(line.item_code, line.case_price) for line in executed.lines] == [
+        ("FS-1004", Decimal("80.00"))
+    ]
+    rebuilt = shown.model_copy(
+        update={"lines": [shown.lines[0].model_copy(update={"case_price": Decimal("999.00")})]}
+    )
+    from_store, used_stored = preview_to_execute(decided, decision, rebuilt)
+    assert used_stored and from_store == executed
+    assert payload_hash(gate_payload(from_store)) == decided.approved_payload_hash
 
 
 def test_only_configured_approvers_decide():

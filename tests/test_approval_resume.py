@@ -1,7 +1,7 @@
 """A resumed run executes the payload Mike approved, through a real deployment and worker:
 even when its saved task results are gone at resume (an S3 outage, a lifecycle rule) and
-its preview is rebuilt from prices changed since, it writes what was approved, never the
-recomputation."""
+every price changed since, it continues from the gate it staged and writes what was
+approved, never a recomputation."""
 
 from __future__ import annotations
 
@@ -93,11 +93,23 @@ def test_lost_results_at_resume_still_write_the_approved_prices(cold_gate_worker
     # What Mike saw and approved, never today's 999.00.
     assert lines == {code: Decimal(shown[code]) for code in shown} | {"FS-1004": Decimal("80.00")}
     assert quote.subtotal == Decimal(decided.approved_payload["preview"]["subtotal"])
-    # It knew why: its rebuilt preview differed, so it executed the stored approved payload.
-    assert any("differs from the one Mike approved" in m for m in run_logs(run_id))
+    # It continued from the gate it staged: nothing was looked up or rebuilt after the resume.
+    assert any("Continuing from approval gate" in m for m in run_logs(run_id, "Continuing"))
+    pricing_reads = [t for t in task_runs(run_id) if t.name.startswith("load_current_pricing")]
+    assert len(pricing_reads) == 1, [t.state_name for t in pricing_reads]
 
 
-def run_logs(run_id: str, timeout: float = 20.0) -> list[str]:
+def task_runs(run_id: str) -> list:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)]))
+        )
+
+
+def run_logs(run_id: str, needle: str, timeout: float = 20.0) -> list[str]:
     from prefect import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
@@ -109,6 +121,6 @@ def run_logs(run_id: str, timeout: float = 20.0) -> list[str]:
                 limit=200,
             )
         messages = [log.message for log in logs]
-        if any("differs" in m for m in messages) or time.monotonic() > deadline:
+        if any(needle in m for m in messages) or time.monotonic() > deadline:
             return messages
         time.sleep(0.5)

@@ -114,3 +114,23 @@ def test_bad_customer_quote_parameters_name_the_field():
         flow.validate_parameters(
             {"request": {**SAMPLE_EVENT["payload"]["request"], "school_year": "2026"}}
         )
+
+
+def test_a_starting_worker_leaves_bytecode_for_its_flow_runs(monkeypatch):
+    """Flow-run processes must not compile Prefect and quoteflow from source each time
+    (PYTHONDONTWRITEBYTECODE keeps Python from writing .pyc files itself)."""
+    import importlib.util
+    import pathlib
+
+    import flows.customer_quote as module
+    from deployments.worker import compile_bytecode
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    source = pathlib.Path(module.__file__)
+    cached = pathlib.Path(importlib.util.cache_from_source(str(source)))
+    cached.unlink(missing_ok=True)
+    compile_bytecode()
+    assert cached.is_file() and cached.stat().st_size > 0
+    flow_engine = importlib.util.find_spec("prefect.flow_engine")
+    assert flow_engine is not None and flow_engine.cached is not None
+    assert pathlib.Path(flow_engine.cached).is_file()
