@@ -191,8 +191,8 @@ def test_a_decision_on_another_version_than_shown_is_refused():
 
 def test_a_resumed_run_executes_exactly_the_approved_payload():
     """What a resumed run executes: its staged preview with Mike's prices when that hashes
-    to the approved hash; a preview rebuilt from other prices (task results lost, a
-    re-drive) falls back to the approved payload stored on the gate."""
+    to the approved hash; a preview rebuilt from other data (task results lost, costs
+    changed) falls back to the approved payload stored on the gate."""
     gate = staged_gate()
     shown = staged_preview(gate)
     decision = ApprovalDecision(
@@ -200,8 +200,18 @@ def test_a_resumed_run_executes_exactly_the_approved_payload():
         approver="mike",
         price_overrides=[PriceOverride(item_code="FS-1004", case_price="80.00")],
     )
-    decided = approve(
-        gate.id, price_overrides={"FS-1004": "80.00"}, expected_hash=gate.payload_hash
+    # What a channel records (approve() also resumes the run; this gate has none).
+    as_approved = approved_preview(
+        shown,
+        parse_overrides({"FS-1004": "80.00"}),
+        confirm=False,
+        margin_floor=get_settings().margin_floor_pct,
+    )
+    decided = decide(
+        gate.id,
+        "approve",
+        approved_payload=gate_payload(as_approved),
+        expected_hash=gate.payload_hash,
     )
 
     executed, used_stored = preview_to_execute(decided, decision, shown)
@@ -210,7 +220,7 @@ def test_a_resumed_run_executes_exactly_the_approved_payload():
         ("FS-1004", Decimal("80.00"))
     ]
     rebuilt = shown.model_copy(
-        update={"lines": [shown.lines[0].model_copy(update={"case_price": Decimal("999.00")})]}
+        update={"lines": [shown.lines[0].model_copy(update={"cost_basis": Decimal("10.00")})]}
     )
     from_store, used_stored = preview_to_execute(decided, decision, rebuilt)
     assert used_stored and from_store == executed
