@@ -11,7 +11,9 @@ Run (a stack must be up; the script deploys prefect.yaml and starts its own work
 hot window); cold = ``QUOTEFLOW_HOT_WINDOW_SECONDS=0``, every gate suspends and the approval
 goes through the worker. ``--project-dir`` deploys another checkout (e.g. main, for the
 "before" figures; its flows suspend at once, so use ``--phases cold``) and
-``--worker-poll`` sets the worker's poll. Prints figures (medians), asserts nothing.
+``--worker-poll`` sets the worker's poll. The recurring deployments are paused while it
+measures (``--with-schedules`` leaves them running). Prints figures (medians), asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -230,6 +232,16 @@ def bare_fanout(runs: int) -> list[float]:
     return totals[1:]
 
 
+def _pause_recurring(paused: bool) -> None:
+    """Pause (or resume) every deployment with a schedule: their runs would otherwise start
+    processes on the same worker and cores mid-measure."""
+    with get_client(sync_client=True) as client:
+        for deployment in client.read_deployments():
+            if deployment.schedules and deployment.paused != paused:
+                (client.pause_deployment if paused else client.resume_deployment)(deployment.id)
+                print(f"{'paused' if paused else 'resumed'} {deployment.name}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, required=True, help="a running stack's dir")
@@ -238,6 +250,12 @@ def main() -> None:
     parser.add_argument("--project-dir", type=Path, default=None, help="checkout to deploy")
     parser.add_argument("--worker-poll", type=float, default=None, help="worker poll, s")
     parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument(
+        "--with-schedules",
+        action="store_true",
+        help="leave the recurring deployments (reconcile every minute, verify, ...) running: "
+        "their runs then share the worker and the cores with the measured ones",
+    )
     args = parser.parse_args()
     os.environ["QUOTEFLOW_STATE_DIR"] = str(args.state_dir)
 
@@ -258,6 +276,8 @@ def main() -> None:
         load_demo_data()
         register_stack_blocks(state)
         deploy_all(args.project_dir or PROJECT_ROOT)
+        if not args.with_schedules:
+            _pause_recurring(True)
         worker_dir = args.state_dir / "bench-worker"
         worker_dir.mkdir(exist_ok=True)
         try:
@@ -283,6 +303,8 @@ def main() -> None:
                     print(f"  quote {n + 1} done", flush=True)
         finally:  # a timed-out quote must not leave the worker starting runs
             stop_worker(worker_dir)
+            if not args.with_schedules:
+                _pause_recurring(False)
         if not args.skip_bare:
             figures["five side effects called bare"] = bare_fanout(args.runs)
 
