@@ -5,9 +5,10 @@ Hot: the run is Paused and its process stays, asking the server every
 on within a second. After ``QUOTEFLOW_HOT_WINDOW_SECONDS`` (10 min), or at once when
 ``QUOTEFLOW_HOT_GATE_CAP`` runs already wait hot, the run is Suspended: no process is
 held, and Mike's answer reschedules it through the worker (a new process runs the flow
-again: it claims its draft, finds the gate it staged and continues from there). Hot waits are counted by a Prefect global
-concurrency limit (``QUOTEFLOW_HOT_GATE_LIMIT``): one slot per hot wait, on a lease, so a
-process that dies frees its slot when the lease runs out; without the limit nothing caps.
+again: it claims its draft, finds the gate it staged and continues from there). Hot waits
+are counted by a Prefect global concurrency limit (``QUOTEFLOW_HOT_GATE_LIMIT``): one slot
+per hot wait, on a lease, so a process that dies frees its slot when the lease runs out;
+without the limit nothing caps.
 
 The hand-over. Prefect suspends only a Running run ("Cannot suspend flows that are not
 currently running") and a pause key fires once per run. So at the end of the hot window
