@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from prefect.client.schemas.objects import FlowRun
+    from prefect.client.schemas.objects import FlowRun, TaskRun
 
 
 class NoPrefectApi(RuntimeError):
@@ -116,3 +116,14 @@ def read_flow_run(flow_run_id: str) -> FlowRun:
 
     with get_client(sync_client=True) as client:
         return client.read_flow_run(UUID(flow_run_id))
+
+
+def task_runs_of(flow_run_id: str | UUID) -> list[TaskRun]:
+    """Every task run of one flow run (retried and cached ones included), unordered."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(str(flow_run_id))]))
+        )

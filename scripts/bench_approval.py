@@ -32,8 +32,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prefect import flow, get_client  # noqa: E402
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId  # noqa: E402
 from prefect.client.schemas.objects import FlowRun, TaskRun  # noqa: E402
+
+from quoteflow.prefect_api import task_runs_of  # noqa: E402
 
 FANOUT = ("write_quote", "render_pdf", "ns_push", "ar_forecast_touch", "send_email")
 
@@ -58,21 +59,14 @@ def _states(run_id: Any) -> list[Any]:
         return sorted(client.read_flow_run_states(run_id), key=lambda s: s.timestamp)
 
 
-def _task_runs(run_id: Any) -> list[TaskRun]:
-    with get_client(sync_client=True) as client:
-        return client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
-        )
-
-
 def _first_task_start(run_id: Any, after: datetime) -> datetime | None:
-    starts = [t.start_time for t in _task_runs(run_id) if t.start_time and t.start_time >= after]
+    starts = [t.start_time for t in task_runs_of(run_id) if t.start_time and t.start_time >= after]
     return min(starts) if starts else None
 
 
 def _fanout_span(run_id: Any) -> tuple[float, float] | None:
     """(fan-out wall span, ns_push duration) from the run's own task runs."""
-    runs = [t for t in _task_runs(run_id) if t.name.rsplit("-", 1)[0] in FANOUT and t.end_time]
+    runs = [t for t in task_runs_of(run_id) if t.name.rsplit("-", 1)[0] in FANOUT and t.end_time]
     if not runs:
         return None
     latest: dict[str, TaskRun] = {}

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from quoteflow.approvals import GATE_ACTION_TYPE, approve, find_action, gate_entity_ref
 from quoteflow.db import get_engine
 from quoteflow.models import PricingMaster, Quote, QuoteLine
-from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
+from quoteflow.prefect_api import read_flow_run, task_runs_of, wait_for_flow_run
 from quoteflow.quote import payload_hash
 from quoteflow.settings import get_settings
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
@@ -95,18 +95,8 @@ def test_lost_results_at_resume_still_write_the_approved_prices(cold_gate_worker
     assert quote.subtotal == Decimal(decided.approved_payload["preview"]["subtotal"])
     # It continued from the gate it staged: nothing was looked up or rebuilt after the resume.
     assert any("Continuing from approval gate" in m for m in run_logs(run_id, "Continuing"))
-    pricing_reads = [t for t in task_runs(run_id) if t.name.startswith("load_current_pricing")]
+    pricing_reads = [t for t in task_runs_of(run_id) if t.name.startswith("load_current_pricing")]
     assert len(pricing_reads) == 1, [t.state_name for t in pricing_reads]
-
-
-def task_runs(run_id: str) -> list:
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    with get_client(sync_client=True) as client:
-        return client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)]))
-        )
 
 
 def run_logs(run_id: str, needle: str, timeout: float = 20.0) -> list[str]:

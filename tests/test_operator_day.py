@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect_aws import S3Bucket
 from sqlmodel import Session, select
 
@@ -29,7 +28,7 @@ from quoteflow.db import get_engine
 from quoteflow.links import read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import OutboundEmailLog, Quote, QuoteLine
-from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
+from quoteflow.prefect_api import flow_runs_of, read_flow_run, task_runs_of, wait_for_flow_run
 from quoteflow.quote import QuotePreview, QuoteRequest
 from quoteflow.settings import get_settings
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
@@ -49,13 +48,6 @@ def _flow_run_processes(flow_run_id: str) -> list[int]:
         if marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
-
-
-def _task_runs(flow_run_id: str) -> list:
-    with get_client(sync_client=True) as client:
-        return client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
 
 
 def test_event_to_suspend_to_resume_to_email(cold_gate_worker, smtp_messages):
@@ -109,7 +101,7 @@ def test_event_to_suspend_to_resume_to_email(cold_gate_worker, smtp_messages):
 
     # Finished tasks were not executed again after the resume: their later runs are Cached.
     by_task: dict[str, list[str]] = {}
-    for tr in _task_runs(run_id):
+    for tr in task_runs_of(run_id):
         by_task.setdefault(tr.task_key.rsplit("-", 1)[0] if tr.task_key else tr.name, []).append(
             tr.state.name
         )
