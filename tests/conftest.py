@@ -1,7 +1,25 @@
-"""Shared test fixtures. Each concern's fixtures live in tests/fixtures/<concern>.py."""
+"""Shared test fixtures. Each concern's fixtures live in tests/fixtures/<concern>.py.
+
+Every test that needs the local stack (the ``stack`` fixture, directly or through a fixture
+built on it) is marked ``stack`` here, so ``./dev.sh test -m "not stack"`` is the fast loop.
+"""
+
+from __future__ import annotations
+
+import pytest
 
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.stack",
     "tests.fixtures.worker",
 ]
+
+STACK_FIXTURE = "stack"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # item.fixturenames is the fixture closure: it names ``stack`` also when the test only
+    # asks for a fixture that depends on it (smtp_messages, cold_gate_worker, fault_env...).
+    for item in items:
+        if STACK_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)

@@ -7,7 +7,6 @@ import smtplib
 import socket
 import socketserver
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -171,9 +170,16 @@ def stage_email(preview: QuotePreview, key: str | None) -> ActionView:
     )
 
 
-def messages_with(mailbox, message_id: str, *, settle: float = 0.0) -> list:
-    time.sleep(settle)  # let anything still in flight arrive
+def messages_with(mailbox, message_id: str) -> list:
     return [m for m in mailbox.new() if m["Message-ID"] == message_id]
+
+
+def settled_messages_with(mailbox, message_id: str) -> list:
+    """The messages with this id once the sink has provably stored everything sent before
+    (a fence message arrived after the runs returned their final states): an empty answer
+    means none was sent, not that it is still on its way."""
+    mailbox.fence()
+    return messages_with(mailbox, message_id)
 
 
 def log_rows(message_id: str) -> list[OutboundEmailLog]:
@@ -231,7 +237,7 @@ def test_approved_email_is_sent_once_with_its_pdf(env, smtp_messages) -> None:
     assert "already claimed by run" in again.message
     # The delivery task itself, past the flow's check, is guarded by the claim too.
     assert deliver_again(draft, action.id).already_sent is True
-    assert len(messages_with(smtp_messages, draft.message_id, settle=1.5)) == 1
+    assert len(settled_messages_with(smtp_messages, draft.message_id)) == 1
     assert len(log_rows(draft.message_id)) == 1
     assert quote_status(preview.quote_id) == "sent"
 
@@ -266,7 +272,7 @@ def test_unapproved_actions_are_refused_and_nothing_is_sent(env, smtp_messages) 
     missing = send_quote_email(proposed_action_id=10**9, return_state=True)
     assert missing.is_failed() and f"proposed_action_id={10**9}: no such" in missing.message
 
-    assert messages_with(smtp_messages, draft.message_id, settle=1.5) == []
+    assert settled_messages_with(smtp_messages, draft.message_id) == []
     assert log_rows(draft.message_id) == []
     assert quote_status(preview.quote_id) == "proposed"
 
@@ -311,7 +317,7 @@ def test_smtp_down_logs_nothing_and_a_later_run_sends_once(env, smtp_messages, m
 
     assert result.already_sent is False
     smtp_messages.wait_for(1)
-    assert len(messages_with(smtp_messages, draft.message_id, settle=1.0)) == 1
+    assert len(settled_messages_with(smtp_messages, draft.message_id)) == 1
     assert len(log_rows(draft.message_id)) == 1
     assert quote_status(preview.quote_id) == "sent"
 

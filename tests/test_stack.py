@@ -53,6 +53,7 @@ def pids(state: StackState) -> dict[str, int]:
     return {name: entry.pid for name, entry in state.services().items()}
 
 
+@pytest.mark.stack  # starts a whole stack of its own, Prefect server included (~17 s)
 def test_up_twice_keeps_one_of_each_and_down_leaves_nothing(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     stack = Stack(state_dir, StackPorts.free())
