@@ -78,7 +78,7 @@ def await_decision_input(
     else:
         hot_until = min(expires_at, _now() + timedelta(seconds=settings.hot_window_seconds))
         if hot_until > _now():
-            with _hot_slot(settings.hot_gate_limit, hot_until) as hot:
+            with _hot_slot(settings.hot_gate_limit) as hot:
                 if hot:
                     answer = _wait_hot(form, hot_key, expires_at=expires_at, hot_until=hot_until)
                     if answer is not None or hot_until >= expires_at:
@@ -106,10 +106,9 @@ def _this_run() -> FlowRun:
 
 
 @contextmanager
-def _hot_slot(limit_name: str, hot_until: datetime) -> Iterator[bool]:
+def _hot_slot(limit_name: str) -> Iterator[bool]:
     """One slot of the hot-gate limit, or False at once when every slot is taken."""
-    seconds = (hot_until - _now()).total_seconds()
-    with limit_slot(limit_name, hold_seconds=seconds, wait=False) as outcome:
+    with limit_slot(limit_name, wait=False) as outcome:
         if outcome == "full":
             get_run_logger().info("Hot approval waits at their cap: suspending at once.")
         yield outcome != "full"

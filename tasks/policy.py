@@ -128,9 +128,7 @@ def throttled_netsuite(netsuite: NetSuiteCredentials) -> Iterator[NetSuiteClient
     every NetSuite writer (the customer-quote flow and ns-push-retry alike)."""
     settings = get_settings()
     with (
-        limit_slot(
-            settings.netsuite_concurrency_limit, hold_seconds=settings.netsuite_timeout_seconds
-        ),
+        limit_slot(settings.netsuite_concurrency_limit),
         netsuite.get_client() as client,
     ):
         yield client

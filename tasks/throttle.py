@@ -1,100 +1,68 @@
-"""One slot of a Prefect global concurrency limit, taken without Prefect's 2 s retry.
+"""One slot of a Prefect global concurrency limit, through Prefect's own
+``prefect.concurrency.sync.concurrency`` (its client, its auth, its lease renewal).
 
-Why not ``prefect.concurrency.sync.concurrency``: on a Prefect server backed by SQLite,
-taking a slot is a read-then-write transaction that the server answers with HTTP 503
-(SQLITE_BUSY_SNAPSHOT) whenever another write lands in between - which the fan-out's own
-task-run events do all the time. Prefect's client then sleeps 2**n s (2 s, then 4 s; it
-sleeps even when told not to retry) before asking again: that was ns_push's 2-6 s
-(measured in the flow-run process: 0.02-0.1 s without a 503, ~2 s with one). Here the same
-REST calls (``/v2/concurrency_limits/increment-with-lease`` and ``decrement-with-lease``)
-are made with plain httpx and retried after 50 ms-3 s. The limit, its slots and leases stay
-Prefect's: a slot held by a process that dies is freed when its lease runs out.
+The slot is held under a lease that Prefect renews in the background while the block runs,
+so a long hold (a hot approval gate) keeps its slot, and a slot held by a process that dies
+is freed when the lease runs out (at most ``LEASE_SECONDS`` later).
+
+On a Prefect server backed by SQLite, taking a slot can be answered 503 (the database was
+busy) and Prefect's client waits 2 s before asking again; a Prefect server on PostgreSQL
+(``QUOTEFLOW_PREFECT_SERVER_DATABASE_URL`` for the local stack) does not do this.
 """
 
 from __future__ import annotations
 
-import base64
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Literal
+from contextlib import ExitStack, contextmanager
+from typing import Literal
 
 import httpx
+from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
+from prefect.concurrency.sync import concurrency
 from prefect.logging import get_logger
-from prefect.settings import get_current_settings
 
-_BUSY = 503  # the server's answer to a busy SQLite database
-_LOCKED = 423  # every slot is taken: the server says when to ask again (Retry-After)
-_BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+# The shortest lease the server accepts; Prefect renews it every 75 % of it.
+LEASE_SECONDS = 60.0
+_LOCKED = 423  # every slot is taken
 log = get_logger("quoteflow.throttle")
-
-
-def _api() -> httpx.Client:
-    """An httpx client for the Prefect API this process uses, authenticated like Prefect's."""
-    api = get_current_settings().api
-    if not api.url:
-        raise RuntimeError("PREFECT_API_URL is not set: no server holds the concurrency limit")
-    headers: dict[str, str] = {}
-    if api.auth_string:
-        token = base64.b64encode(api.auth_string.get_secret_value().encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    elif api.key:
-        headers["Authorization"] = f"Bearer {api.key.get_secret_value()}"
-    return httpx.Client(base_url=api.url.rstrip("/") + "/", headers=headers, timeout=30)
-
-
-def _post(api: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
-    """POST; on 503 ask again soon (seven times, 6.35 s in all); other errors raise."""
-    for delay in (*_BACKOFF, None):
-        response = api.post(path, json=body)
-        if response.status_code != _BUSY or delay is None:
-            return response
-        time.sleep(delay)
-    raise AssertionError("unreachable")
-
 
 SlotOutcome = Literal["held", "full", "no_limit"]
 
 
+def _refusal(error: ConcurrencySlotAcquisitionError) -> SlotOutcome:
+    """What a refused acquisition means: "full" (every slot taken, told not to wait: the
+    server's 423) or "no_limit" (strict mode's own refusal, which has no cause); anything
+    else (the server failing) raises."""
+    cause = error.__cause__
+    if cause is None:
+        return "no_limit"
+    if isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code == _LOCKED:
+        return "full"
+    raise error
+
+
 @contextmanager
-def limit_slot(name: str, *, hold_seconds: float, wait: bool = True) -> Iterator[SlotOutcome]:
+def limit_slot(name: str, *, wait: bool = True) -> Iterator[SlotOutcome]:
     """Hold one slot of the global concurrency limit ``name`` for the block's duration.
     Yields "held"; "no_limit" (nothing throttled) when no such limit exists; "full" when
-    every slot is taken and ``wait`` is False (with ``wait`` it waits for a slot).
-    ``hold_seconds`` bounds the block: the lease lasts twice that (1 min to 1 day)."""
-    lease_duration = min(max(60.0, hold_seconds * 2), 86_400.0)
-    with _api() as api:
-        while True:
-            response = _post(
-                api,
-                "v2/concurrency_limits/increment-with-lease",
-                {
-                    "names": [name],
-                    "slots": 1,
-                    "mode": "concurrency",
-                    "lease_duration": lease_duration,
-                },
-            )
-            if response.status_code != _LOCKED:
-                break
-            if not wait:
-                yield "full"
-                return
-            time.sleep(float(response.headers.get("Retry-After", 1)))
-        response.raise_for_status()
-        body = response.json()
-        if not body.get("limits"):
-            log.warning("Concurrency limit %r does not exist: not throttled.", name)
-            yield "no_limit"
-            return
-        lease_id = body["lease_id"]
+    every slot is taken and ``wait`` is False (with ``wait`` it waits for a slot)."""
+    with ExitStack() as held:
         try:
-            yield "held"
-        finally:
-            released = _post(
-                api, "v2/concurrency_limits/decrement-with-lease", {"lease_id": lease_id}
-            )
-            if released.is_error:  # the lease frees the slot when it runs out
-                log.warning(
-                    "Could not release a %r slot (lease %s): %s", name, lease_id, released.text
+            held.enter_context(
+                concurrency(
+                    name,
+                    lease_duration=LEASE_SECONDS,
+                    max_retries=None if wait else 0,
+                    # strict: a missing limit is told apart from a granted slot
+                    strict=True,
+                    # a failed renewal must not cut a NetSuite call or a gate short
+                    raise_on_lease_renewal_failure=False,
                 )
+            )
+        except ConcurrencySlotAcquisitionError as error:
+            outcome = _refusal(error)
+            if outcome == "no_limit":
+                log.warning("Concurrency limit %r does not exist: not throttled.", name)
+        else:
+            outcome = "held"
+        yield outcome

@@ -176,7 +176,7 @@ def test_with_every_hot_slot_taken_the_gate_suspends_at_once_and_expires_there(
     gate_deployment,
 ):
     _, limit = gate_deployment
-    with limit_slot(limit, hold_seconds=60) as outcome:
+    with limit_slot(limit) as outcome:
         assert outcome == "held"  # the limit's only slot: no gate may wait hot
         run_id = _start(
             gate_deployment, expires_in=25, hot_seconds=120
