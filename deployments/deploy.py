@@ -1,4 +1,9 @@
-"""Create what the deployments in prefect.yaml need, then deploy them all."""
+"""Create what the deployments in prefect.yaml need, then deploy them all.
+
+prefect.yaml ships inside this package (in a checkout, ``deployments/prefect.yaml`` links to
+the one at the root), so an installed wheel deploys without a checkout: the flows' code is
+run from ``Settings.project_dir``, where the quoteflow packages are.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,13 @@ import yaml
 from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
 from prefect.exceptions import ObjectNotFound
+from pydantic import BaseModel
 
 from quoteflow.prefect_api import require_api_url
 from quoteflow.processes import prefect_command
-from quoteflow.settings import PROJECT_ROOT, get_settings
+from quoteflow.settings import get_settings
 
-PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+PREFECT_YAML = Path(__file__).resolve().parent / "prefect.yaml"
 
 
 def deployment_specs(path: Path = PREFECT_YAML) -> list[dict]:
@@ -58,11 +64,66 @@ def ensure_concurrency_limit(name: str, limit: int) -> None:
             )
 
 
-def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
-    """`prefect --no-prompt deploy --all` from the project directory, then the declared
-    Automations (deployments/automations.yaml); returns the output.
+class PlannedDeployment(BaseModel):
+    """One deployment as `quoteflow deploy` would create it."""
+
+    name: str
+    entrypoint: str
+    code: Path  # the entrypoint's file under the project dir
+    found: bool  # whether that file is there
+    work_pool: str
+    schedules: list[str]
+    triggers: list[str]
+
+
+class DeployPlan(BaseModel):
+    """What `quoteflow deploy` would do, read from prefect.yaml without a Prefect server."""
+
+    prefect_file: Path
+    project_dir: Path
+    deployments: list[PlannedDeployment]
+
+    @property
+    def missing(self) -> list[PlannedDeployment]:
+        return [d for d in self.deployments if not d.found]
+
+
+def deploy_plan(project_dir: Path | None = None) -> DeployPlan:
+    """The deployments of prefect.yaml, each with where the worker will find its flow."""
+    project_dir = (project_dir or get_settings().project_dir).resolve()
+    planned = []
+    for spec in deployment_specs():
+        path = spec["entrypoint"].partition(":")[0]
+        schedules = [
+            f"cron {s['cron']}" if "cron" in s else f"every {s['interval']} s"
+            for s in spec.get("schedules", [])
+        ]
+        triggers = [", ".join(t.get("expect", [])) for t in spec.get("triggers", [])]
+        planned.append(
+            PlannedDeployment(
+                name=spec["name"],
+                entrypoint=spec["entrypoint"],
+                code=project_dir / path,
+                found=(project_dir / path).is_file(),
+                work_pool=spec["work_pool"]["name"],
+                schedules=schedules,
+                triggers=triggers,
+            )
+        )
+    return DeployPlan(prefect_file=PREFECT_YAML, project_dir=project_dir, deployments=planned)
+
+
+def deploy_all(project_dir: Path | None = None) -> str:
+    """`prefect --no-prompt deploy --all` of the shipped prefect.yaml, from the project
+    directory (default ``Settings.project_dir``), then the declared Automations
+    (deployments/automations.yaml); returns the output.
 
     Re-deploying updates the deployments and automations in place (one of each)."""
+    plan = deploy_plan(project_dir)
+    if plan.missing:
+        names = ", ".join(f"{d.name} ({d.code})" for d in plan.missing)
+        raise RuntimeError(f"project_dir {plan.project_dir} lacks the flows of: {names}")
+    project_dir = plan.project_dir
     ensure_work_pool(work_pool_name())
     ensure_netsuite_limit()
     ensure_hot_gate_limit()
@@ -74,7 +135,7 @@ def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
     ).lower()
     env["PREFECT_API_URL"] = require_api_url()
     proc = subprocess.run(
-        [*prefect_command(), "--no-prompt", "deploy", "--all"],
+        [*prefect_command(), "--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML)],
         cwd=project_dir,
         env=env,
         capture_output=True,

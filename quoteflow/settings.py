@@ -6,13 +6,24 @@ blocks, whose names are the only thing this class knows about them.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The directory holding the product's packages (quoteflow, flows, tasks, blocks,
+# deployments): a source checkout, or site-packages where the wheel is installed. The worker
+# runs the deployments' flows from here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def user_data_dir() -> Path:
+    """The user's data directory for quoteflow: $XDG_DATA_HOME/quoteflow, else
+    ~/.local/share/quoteflow (the XDG base directory default)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "quoteflow"
 
 
 class Settings(BaseSettings):
@@ -21,8 +32,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QUOTEFLOW_", extra="ignore")
 
     state_dir: Path = Field(
-        default=PROJECT_ROOT / ".var",
-        description="Where the local stack keeps its data, pids, logs and state file.",
+        default_factory=user_data_dir,
+        description="Where quoteflow keeps its local data (the default SQLite database, the "
+        "worker's pid and log; the local stack's data in a checkout). Default "
+        "$XDG_DATA_HOME/quoteflow or ~/.local/share/quoteflow; a source checkout's dev "
+        "commands use <checkout>/.var.",
+    )
+    project_dir: Path = Field(
+        default=PROJECT_ROOT,
+        description="Directory the worker runs the flows from (it holds flows/, tasks/, ...): "
+        "default where the quoteflow packages are, the checkout or the installed "
+        "site-packages. `quoteflow deploy` puts it in the deployments' pull step.",
     )
     database_url: str | None = Field(
         default=None,

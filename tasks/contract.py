@@ -4,7 +4,7 @@ Prefect artifact (from the verify deployment). The page itself: quoteflow.contra
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from prefect import Task, task
@@ -26,14 +26,16 @@ from quoteflow.contract import (
 from quoteflow.lifecycle import TRANSITIONS
 from quoteflow.quote import PRECONDITIONS, QuoteRequest
 from quoteflow.runs import FANOUT_STEPS, VERIFY_WINDOWS
-from quoteflow.settings import PROJECT_ROOT, get_settings
+from quoteflow.settings import get_settings
 from quoteflow.verify import CHECK_NAMES
 
 CONTRACT_ARTIFACT_KEY = "quoteflow-contract"
 
-# What each fan-out step writes to, and the test that runs it against a running service
-# (the local stack: database, moto S3, fake NetSuite, SMTP sink). A side effect whose
-# test is missing is reported as STUB.
+# What each fan-out step writes to, and the evidence that it is real: the test that runs it
+# against a running service (the local stack: database, moto S3, fake NetSuite, SMTP sink).
+# Declared here, not looked up in tests/ (an installed product has no tests/);
+# tests/test_contract_evidence.py checks that each named test exists. A step without
+# declared evidence is reported as STUB.
 SIDE_EFFECT_TARGETS: dict[str, tuple[str, str]] = {
     "write_quote": (
         "quotes, quote_lines, proposed_pricing (SQLite / PostgreSQL)",
@@ -69,23 +71,19 @@ def sql_text(statement: Any) -> str:
     return str(getattr(clause, "text", statement))
 
 
-def _test_exists(ref: str, root: Path = PROJECT_ROOT) -> bool:
-    path, _, name = ref.partition("::")
-    file = root / path
-    return file.is_file() and f"def {name}(" in file.read_text()
-
-
-def side_effects(root: Path = PROJECT_ROOT) -> list[SideEffect]:
+def side_effects(
+    declared: Mapping[str, tuple[str, str]] = SIDE_EFFECT_TARGETS,
+) -> list[SideEffect]:
+    """Each fan-out step's target, REAL with its declared test, else STUB."""
     out = []
     for step in FANOUT_STEPS:
-        target, test = SIDE_EFFECT_TARGETS.get(step, ("undeclared", ""))
-        real = bool(test) and _test_exists(test, root)
+        target, test = declared.get(step, ("undeclared", ""))
         out.append(
             SideEffect(
                 step=step,
                 target=target,
-                status="REAL" if real else "STUB",
-                evidence=test if real else f"no test found ({test or 'none declared'})",
+                status="REAL" if test else "STUB",
+                evidence=test or "no test declared",
             )
         )
     return out

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from devstack import use_checkout_state_dir
+
+# As the checkout's dev commands do: state in <checkout>/.var unless QUOTEFLOW_STATE_DIR is set.
+use_checkout_state_dir()
+
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.stack",

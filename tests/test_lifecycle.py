@@ -431,7 +431,7 @@ def test_revision_marks_the_old_netsuite_estimate_superseded_once(quote_env, cli
 # ---------------------------------------------------------------- the contract page
 
 
-def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch, tmp_path):
+def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch):
     import tasks.context as context_queries
     from tasks.contract import side_effects, sql_text
 
@@ -495,8 +495,8 @@ def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch, tmp_pa
     assert artifact.type == "markdown" and "## 1. Trigger" in artifact.data
     assert "| max_attempts | 5 |" in artifact.data
 
-    # A side effect no test exercises is a STUB.
-    assert {e.status for e in side_effects(tmp_path)} == {"STUB"}
+    # A side effect without a declared test is a STUB.
+    assert {e.status for e in side_effects({})} == {"STUB"}
 
 
 def test_quotes_section_of_the_page(client):

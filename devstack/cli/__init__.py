@@ -12,9 +12,13 @@ from quoteflow.cli.db import UrlOption, database_errors, migrate_and_report
 
 
 def install(app: typer.Typer) -> None:
-    """Add ``stack``, ``demo`` and ``db seed`` to the ``quoteflow`` CLI."""
+    """Add ``stack``, ``demo`` and ``db seed`` to the ``quoteflow`` CLI; in a checkout every
+    command keeps its state in <checkout>/.var (unless QUOTEFLOW_STATE_DIR is set)."""
+    from devstack import use_checkout_state_dir
     from devstack.cli import stack as stack_cmd
     from quoteflow.cli import db as db_cmd
+
+    use_checkout_state_dir()
 
     app.add_typer(
         stack_cmd.app, name="stack", help="Start, stop and inspect the local service stack."
