@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     )
     currency: str = Field(default="USD")
 
-    # Telling Mike: notifications, signed links, reminders (issue 10).
+    # Telling Mike: notifications, signed links, reminders.
     notify_block: str = Field(
         default="quoteflow-email-notification/quoteflow-notify",
         description="Notification block as 'type-slug/name': our email block by default, or "

@@ -1,7 +1,7 @@
 """Benchmark the quote PDF: render time and peak Python memory for 10/50/200/500-line quotes.
 
 Run: ``uv run python scripts/bench_pdf.py [--repeat N]``. Prints figures, asserts nothing.
-Targets (issue 9): 50 lines <= 0.3 s CPU, 500 lines <= 3 s CPU, cost linear in lines.
+Targets: 50 lines <= 0.3 s CPU, 500 lines <= 3 s CPU, cost linear in lines.
 """
 
 from __future__ import annotations
