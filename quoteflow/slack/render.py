@@ -195,8 +195,14 @@ class ButtonValue(BaseModel):
         return cls.model_validate(json.loads(raw))
 
 
+WAITING_SUFFIXES = (" needs your approval", " is ready to send")
+
+
 def _summary(action: ActionView, payload: Mapping[str, Any]) -> Blocks:
     headline, detail = describe_action(action.action_type, dict(payload))
+    if action.status != ActionStatus.pending:
+        for suffix in WAITING_SUFFIXES:
+            headline = headline.removesuffix(suffix)
     body = "\n".join(_esc(d) for d in detail if d is not None)
     return [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},

@@ -24,6 +24,8 @@ from quoteflow.slack.parse import CustomerOption, ItemOption, parse_draft
 if TYPE_CHECKING:
     from blocks.slack import SlackCredentials
 
+# What the message follows after an approval (the page's timeline, in its words).
+FOLLOWED_STEPS = ("Quote", "PDF", "NetSuite estimate", "Email draft", "Email sent")
 NOT_ALLOWED = "You are not allowed to draft or decide quotes from Slack. Nothing was changed."
 MESSAGE_KEY = "slack:message:{}"
 NOTICE_KEY = "notice:slack:{}:{}"
@@ -138,7 +140,7 @@ def _steps(action: ActionView) -> tuple[list[render.Step], list[str]]:
             link=(base + s.link) if s.link and s.link.startswith("/") else s.link,
         )
         for s in outcome.steps[1:]  # the decision itself is the line above
-        if s.step != "Run"
+        if s.step in FOLLOWED_STEPS
     ]
     alerts = [
         f"The {a.get('step')} step failed after {a.get('attempts')} attempt(s): {a.get('error')}"
