@@ -257,6 +257,15 @@ class FakeSlack:
         found = self.http.get(f"{self.fake_url}/_fake/calls", params={"since": since}).json()
         return [c for c in found if method is None or c["method"] == method]
 
+    def answer_to(self, response_url: str, timeout: float = 30.0) -> dict[str, Any]:
+        """What the app posted to a response_url (the first post)."""
+        rid = response_url.rsplit("/", 1)[-1]
+        return self.wait_for(
+            lambda c: c["method"] == "response_url" and c["args"]["id"] == rid,
+            timeout=timeout,
+            what=f"answer to {rid}",
+        )["args"]
+
     def mark(self) -> int:
         """How many calls were recorded so far (pass as ``since`` to see only later ones)."""
         return len(self.calls())
