@@ -65,7 +65,7 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     from devstack.fake_slack import blocks_text, buttons
     from devstack.seed import load_demo_data
     from devstack.stack.blocks import register_stack_blocks
-    from quoteflow.approvals import GATE_ACTION_TYPE, approve, find_action, gate_entity_ref
+    from quoteflow.approvals import GATE_ACTION_TYPE, find_action, gate_entity_ref
     from quoteflow.db import session_scope
     from quoteflow.mail import SEND_ACTION_TYPE
     from quoteflow.migrate import upgrade
@@ -162,10 +162,22 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     _step(
         say,
         8,
-        f"Mike approves the email draft #{email.id} to {email.payload['to']}; the event starts send-quote-email...",
+        f"Mike approves the email draft #{email.id} to {email.payload['to']} in Slack; the event starts send-quote-email...",
     )
     t1 = datetime.now(UTC) - timedelta(seconds=5)
-    approve(email.id, notes="send it")
+    email_message = slack.wait_for(
+        lambda c: (
+            c["method"] == "chat.postMessage"
+            and f"Email for quote {preview.quote_id}" in blocks_text(c["args"].get("blocks", []))
+        ),
+        timeout=60,
+        what="the email draft's message in Slack",
+    )
+    slack.press(
+        "gate_approve",
+        buttons(email_message["args"]["blocks"])["gate_approve"],
+        message_ts=email_message["ts"],
+    )
     send_run = wait_for_flow_run(
         lambda: next(iter(flow_runs_of("send-quote-email/send-quote-email", since=t1)), None),
         lambda r: r.state is not None and r.state.is_final(),

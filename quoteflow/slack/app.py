@@ -155,7 +155,9 @@ def build_bolt(block: Any) -> Any:
             return said
         with contextlib.suppress(Exception):
             await asyncio.to_thread(service.refresh, value.a)
-        start_following(value.a)
+        gate = await asyncio.to_thread(service.gate_of, value.a)
+        for followed in {value.a, gate} - {None}:
+            start_following(followed)
         return None
 
     async def on_decision(body: dict[str, Any], respond: Any, decision: str) -> None:

@@ -251,8 +251,33 @@ def outcome_settled(action_id: int) -> bool:
     steps, alerts = _steps(action)
     if action.status != ActionStatus.approved or alerts:
         return True
-    email = next((s for s in steps if s.name == "Email draft"), None)
-    return email is not None and email.status not in ("not drafted",)
+    status = {s.name: s.status for s in steps}
+    return status.get("Email sent") == "sent" or status.get("Email draft") in (
+        ActionStatus.rejected,
+        ActionStatus.expired,
+    )
+
+
+def gate_of(action_id: int) -> int | None:
+    """The quote gate an email draft belongs to (its message then shows the email's fate)."""
+    action = approvals.get_action(action_id)
+    if action.action_type == GATE_ACTION_TYPE:
+        return action.id
+    quote_id = action.payload.get("quote_id")
+    if not quote_id:
+        return None
+    from quoteflow.db import session_scope
+    from quoteflow.models import Quote
+
+    with session_scope() as s:
+        quote = s.get(Quote, quote_id)
+        run_id = quote.flow_run_id if quote else None
+    gate = (
+        approvals.find_action(GATE_ACTION_TYPE, approvals.gate_entity_ref(run_id))
+        if run_id
+        else None
+    )
+    return gate.id if gate else None
 
 
 # ---------------------------------------------------------------- deciding
