@@ -144,7 +144,7 @@ def collect(fake_url: str) -> dict[str, str]:
                 )
             ]
             + (
-                [message_html("The email draft's approval", email["args"]["blocks"])]
+                [message_html("The email draft's message, once approved", _last(calls, email))]
                 if email
                 else []
             )

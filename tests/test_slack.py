@@ -7,11 +7,13 @@ to a non-approver, then rejected."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -313,14 +315,17 @@ def test_changed_payload_stranger_then_reject(slack, gates):
                 .values(payload=original)
             )
 
-    # Restored: Reject decides, the run ends without a quote, the message says who and when.
+    # Restored: Reject pressed twice at once decides once; the other press is told who won.
     mark = slack.mark()
-    answer, _ = slack.press(
-        render.GATE_REJECT,
-        buttons(message["args"]["blocks"])[render.GATE_REJECT],
-        message_ts=message["ts"],
-    )
-    assert answer.status_code == 200
+    reject = buttons(message["args"]["blocks"])[render.GATE_REJECT]
+    with ThreadPoolExecutor(2) as pool:
+        presses = list(
+            pool.map(
+                lambda _: slack.press(render.GATE_REJECT, reject, message_ts=message["ts"]),
+                range(2),
+            )
+        )
+    assert [answer.status_code for answer, _ in presses] == [200, 200]
     update = slack.wait_for(
         lambda c: (
             c["method"] == "chat.update"
@@ -328,6 +333,11 @@ def test_changed_payload_stranger_then_reject(slack, gates):
         ),
         since=mark,
     )
+    told = []
+    for _, response_url in presses:
+        with contextlib.suppress(TimeoutError):
+            told.append(_responses(slack, response_url, timeout=5)["text"])
+    assert len(told) == 1 and told[0].startswith("Already rejected by mike at"), told
     assert not buttons(update["args"]["blocks"])
     run = wait_for_flow_run(
         lambda: read_flow_run(g["run_id"]),
