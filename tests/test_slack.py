@@ -119,9 +119,8 @@ def _responses(slack: FakeSlack, response_url: str, timeout: float = 30) -> dict
     )["args"]
 
 
-def _draft_through_slack(slack: FakeSlack, text: str) -> str:
-    """/quote text -> preview -> Create quote; returns the drafted quote's run id."""
-    since = datetime.now(UTC) - timedelta(seconds=5)
+def _draft_through_slack(slack: FakeSlack, text: str) -> None:
+    """/quote text -> preview -> Create quote (pressed twice: one draft)."""
     answer, response_url = slack.slash(text)
     assert answer.status_code == 200
     preview = _responses(slack, response_url)
@@ -140,27 +139,29 @@ def _draft_through_slack(slack: FakeSlack, text: str) -> str:
     answer, response_url = slack.press(render.DRAFT_CREATE, create)
     _responses(slack, response_url)
     assert _drafts() == before + 1
-    run = wait_for_flow_run(
-        lambda: next(
-            (
-                r
-                for r in flow_runs_of("customer-quote/customer-quote", since=since)
-                if r.state and r.state.is_paused()
-            ),
-            None,
-        ),
-        lambda r: r.state is not None and r.state.is_paused(),
-        timeout=180,
-        what="customer-quote to wait at its gate",
-    )
-    return str(run.id)
+
+
+def _waiting_runs(since: datetime, count: int) -> list[str]:
+    """The ids of ``count`` customer-quote runs created since ``since`` once all wait at
+    their gates, oldest first."""
+    deadline = time.monotonic() + 240
+    while True:
+        runs = flow_runs_of("customer-quote/customer-quote", since=since)
+        paused = [r for r in runs if r.state is not None and r.state.is_paused()]
+        if len(paused) >= count:
+            return [str(r.id) for r in sorted(paused, key=lambda r: r.created)][:count]
+        assert time.monotonic() < deadline, f"{len(paused)} of {count} runs at their gates"
+        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
 def gates(slack, hot_worker) -> dict[str, Any]:
     """Two quotes drafted from Slack, each waiting at its gate with its Slack message."""
-    runs = [_draft_through_slack(slack, CUSTOMER_TEXT)]
-    runs.append(_draft_through_slack(slack, CUSTOMER_TEXT))
+    mark = slack.mark()  # the fake Slack lives on with the stack: only this module's calls
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    _draft_through_slack(slack, CUSTOMER_TEXT)
+    _draft_through_slack(slack, CUSTOMER_TEXT)
+    runs = _waiting_runs(since, 2)
     found = {}
     for name, run_id in zip(("approve", "reject"), runs, strict=True):
         deadline = time.monotonic() + 60
@@ -174,6 +175,7 @@ def gates(slack, hot_worker) -> dict[str, Any]:
                 .get(render.GATE_APPROVE, "")
                 .startswith(f'{{"a":{g.id},')
             ),
+            since=mark,
             timeout=60,
             what=f"gate #{gate.id}'s message",
         )
