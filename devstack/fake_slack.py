@@ -228,6 +228,28 @@ class FakeSlack:
         }
         return self.post(urlencode({"payload": json.dumps(payload)})), response_url
 
+    def direct_message(self, text: str, *, user: str = MIKE_USER) -> httpx.Response:
+        """A direct message to the app (an Events API ``message.im`` event)."""
+        body = json.dumps(
+            {
+                "type": "event_callback",
+                "team_id": FAKE_TEAM,
+                "api_app_id": "AQUOTE",
+                "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+                "event_time": int(time.time()),
+                "event": {
+                    "type": "message",
+                    "channel_type": "im",
+                    "channel": NOTICE_CHANNEL,
+                    "user": user,
+                    "text": text,
+                    "ts": f"{time.time():.6f}",
+                },
+            }
+        )
+        headers = {**self.sign(body), "Content-Type": "application/json"}
+        return self.post(body, headers)
+
     def submit_view(
         self, view: dict[str, Any], values: dict[str, str], *, user: str = MIKE_USER
     ) -> httpx.Response:

@@ -374,3 +374,23 @@ def test_unsigned_stale_replayed_and_strangers_are_refused(slack, seeded_db):
     said = _responses(slack, response_url)
     assert "not allowed" in said["text"] and said["response_type"] == "ephemeral"
     assert _drafts() == before  # previews stage nothing
+
+
+def test_the_same_text_in_a_direct_message(slack, seeded_db):
+    before, mark = _drafts(), slack.mark()
+    assert slack.direct_message("quote " + CUSTOMER_TEXT).status_code == 200
+    answer = slack.wait_for(
+        lambda c: c["method"] == "chat.postMessage" and c["args"].get("blocks"),
+        since=mark,
+        what="the app's answer in the direct message",
+    )
+    shown = blocks_text(answer["args"]["blocks"])
+    assert "Cedar Ridge Unified School District" in shown and "FS-1007" in shown
+    assert render.DRAFT_CREATE in buttons(answer["args"]["blocks"])
+    assert slack.direct_message(CUSTOMER_TEXT, user=STRANGER_USER).status_code == 200
+    refused = slack.wait_for(
+        lambda c: c["method"] == "chat.postMessage" and "not allowed" in c["args"].get("text", ""),
+        since=mark,
+    )
+    assert refused["args"]["channel"]
+    assert _drafts() == before

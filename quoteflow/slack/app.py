@@ -186,10 +186,7 @@ def build_bolt(block: Any) -> Any:
             return
         value = render.ButtonValue.decode(body["actions"][0]["value"])
         try:
-            action = await asyncio.to_thread(service.approvals.get_action, value.a)
-            if action.status != "pending" or action.payload_hash != value.h:
-                raise ApprovalError("not pending, or not what this message showed")
-            preview_ = await asyncio.to_thread(service.gate_preview, value.a)
+            preview_ = await asyncio.to_thread(service.prices_to_change, value.a, value.h)
         except ApprovalError as exc:
             said = await asyncio.to_thread(service.refusal, value.a, str(exc))
             await respond(text=said, response_type="ephemeral", replace_original=False)
@@ -247,12 +244,15 @@ def build_bolt(block: Any) -> Any:
     async def review_confirmed(
         ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any
     ) -> None:
-        approver = _allowed(body["user"]["id"])
-        if not approver:
-            await ack(response_action="errors", errors={})
-            return
         await ack()
         state = render.ModalState.model_validate_json(view["private_metadata"])
+        approver = _allowed(body["user"]["id"])
+        if not approver:
+            if state.channel:
+                await client.chat_postEphemeral(
+                    channel=state.channel, user=body["user"]["id"], text=service.NOT_ALLOWED
+                )
+            return
         said = await settle(
             None,
             render.ButtonValue(a=state.a, h=state.h),

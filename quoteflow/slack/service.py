@@ -320,6 +320,16 @@ def decide(
     )
 
 
+def prices_to_change(action_id: int, shown_hash: str) -> QuotePreview:
+    """The preview the price modal edits: only for a pending gate still showing
+    ``shown_hash`` (ApprovalError otherwise)."""
+    action = approvals.get_action(action_id)
+    if action.status != ActionStatus.pending:
+        raise ApprovalError(f"proposed action {action_id} is {action.status}")
+    approvals.check_binding(action, shown_hash)
+    return staged_preview(action)
+
+
 def gate_preview(action_id: int) -> QuotePreview:
     """The preview a gate waits with (checked against its staged hash)."""
     return staged_preview(approvals.get_action(action_id))
