@@ -81,7 +81,7 @@ def _to_slack(kind: str, action_id: int) -> None:
         elif kind == "reminder":
             slack.post_reminder(action_id)
         else:
-            slack.refresh(action_id)
+            slack.sync_message(action_id)
     except Exception as exc:  # Slack down or misconfigured: email still goes out
         get_logger("quoteflow.notify").warning(
             "Slack %s notice for action %s not sent: %s: %s",
@@ -164,3 +164,24 @@ def send_due_notices() -> list[str]:
 def notify_alert(event_type: str, event_id: str, payload: dict[str, Any]) -> bool:
     """Tell Mike a step failed for good or a verify check failed or timed out (once per event)."""
     return _deliver(f"notice:event:{event_id}", alert_notice(event_type, payload), "notice.sent")
+
+
+@task
+def refresh_slack_messages() -> list[int]:
+    """Bring the Slack message of each recently decided action up to date with what
+    followed (whatever channel decided it): the page follows a Slack decision within
+    seconds; this sweep is the backstop. Returns the actions whose message changed."""
+    from quoteflow.slack import service as slack
+
+    if slack.slack_block() is None:
+        return []
+    changed = []
+    for action_id in slack.decided_with_messages():
+        try:
+            if slack.sync_message(action_id):
+                changed.append(action_id)
+        except Exception as exc:  # one message must not stop the others
+            get_logger("quoteflow.notify").warning(
+                "Slack message of action %s not updated: %s: %s", action_id, type(exc).__name__, exc
+            )
+    return changed

@@ -394,3 +394,36 @@ def test_the_same_text_in_a_direct_message(slack, seeded_db):
     )
     assert refused["args"]["channel"]
     assert _drafts() == before
+
+
+def test_decisions_taken_elsewhere_and_expiry_reach_the_message(slack, seeded_db):
+    """The reconcile sweep brings each message up to date, whatever channel decided (here
+    the approval service itself) or when the gate expired; each version is sent once."""
+    from quoteflow.approvals import decide, expire
+    from quoteflow.slack import service
+    from tasks.notify import refresh_slack_messages
+    from tests.fixtures.page import staged_gate
+
+    rejected, expired = staged_gate(), staged_gate()
+    mark = slack.mark()
+    assert service.post_waiting(rejected.id) and service.post_waiting(expired.id)
+    assert not service.post_waiting(rejected.id)  # once per action
+    posted = slack.calls("chat.postMessage", since=mark)
+    assert len(posted) == 2
+    decide(rejected.id, "reject", approver="mike", notes="from the page")
+    expire(expired.id)
+
+    assert set(refresh_slack_messages.fn()) >= {rejected.id, expired.id}
+    assert not {rejected.id, expired.id} & set(refresh_slack_messages.fn())  # sent once
+    shown = {
+        c["args"]["ts"]: blocks_text(c["args"]["blocks"])
+        for c in slack.calls("chat.update", since=mark)
+    }
+    by_action = {p["args"]["blocks"][-1]["elements"][0]["text"]: p["ts"] for p in posted}
+    texts = {
+        action.id: shown[next(ts for label, ts in by_action.items() if f"#{action.id} " in label)]
+        for action in (rejected, expired)
+    }
+    assert "Rejected by mike at" in texts[rejected.id] and "from the page" in texts[rejected.id]
+    assert "Expired at" in texts[expired.id] and "nothing was sent" in texts[expired.id]
+    assert len(slack.calls("chat.update", since=mark)) == 2

@@ -112,14 +112,12 @@ def build_bolt(block: Any) -> Any:
 
     async def follow(action_id: int) -> None:
         """Keep the message in step with the run for a while after the decision."""
-        last = None
         deadline = time.monotonic() + FOLLOW_SECONDS
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):  # a flaky read or call: the next try
-                shown = await asyncio.to_thread(service.refresh_if_changed, action_id, last)
-                last = shown if shown is not None else last
-                if await asyncio.to_thread(service.outcome_settled, action_id):
-                    await asyncio.to_thread(service.refresh_if_changed, action_id, last)
+                settled = await asyncio.to_thread(service.outcome_settled, action_id)
+                await asyncio.to_thread(service.sync_message, action_id)
+                if settled:
                     return
             await asyncio.sleep(FOLLOW_EVERY_SECONDS)
 
@@ -151,10 +149,10 @@ def build_bolt(block: Any) -> Any:
             if respond is not None:
                 await respond(text=said, response_type="ephemeral", replace_original=False)
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(service.refresh, value.a)
+                await asyncio.to_thread(service.sync_message, value.a)
             return said
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(service.refresh, value.a)
+            await asyncio.to_thread(service.sync_message, value.a)
         gate = await asyncio.to_thread(service.gate_of, value.a)
         for followed in {value.a, gate} - {None}:
             start_following(followed)

@@ -7,7 +7,7 @@ later change updates that one message."""
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -211,33 +211,45 @@ def post_reminder(action_id: int) -> bool:
     return True
 
 
-def refresh(action_id: int) -> str | None:
-    """Update the action's message to what stands now (chat.update); returns the fallback
-    text shown, None when it has no message or there is no Slack."""
+SHOWN_KEY = "slack:shown:{}:{}"
+
+
+def sync_message(action_id: int) -> bool:
+    """Update the action's message when what it would show changed: each distinct version
+    is sent once (its digest is kept in the ledger), so the page's follower and the
+    reconcile sweep never repeat an update. False without a message or a change."""
     block, where = slack_block(), message_of(action_id)
     if block is None or where is None:
-        return None
-    action = approvals.get_action(action_id)
-    blocks, text = compose(action, where["hash"])
+        return False
+    blocks, text = compose(approvals.get_action(action_id), where["hash"])
+    key = SHOWN_KEY.format(action_id, payload_hash({"blocks": blocks, "text": text})[:24])
+    if ledger.recorded_keys([key]):
+        return False
     block.get_client().chat_update(
         channel=where["channel"], ts=where["ts"], blocks=blocks, text=text
     )
-    return text
+    ledger.record_event("slack.updated", key, payload={"action_id": action_id})
+    return True
 
 
-def refresh_if_changed(action_id: int, last: str | None) -> str | None:
-    """``refresh`` only when the message would change; returns the digest of what it shows
-    (None without a message)."""
-    block, where = slack_block(), message_of(action_id)
-    if block is None or where is None:
-        return None
-    blocks, text = compose(approvals.get_action(action_id), where["hash"])
-    digest = payload_hash({"blocks": blocks, "text": text})
-    if digest != last:
-        block.get_client().chat_update(
-            channel=where["channel"], ts=where["ts"], blocks=blocks, text=text
-        )
-    return digest
+def decided_with_messages(hours: float = 24) -> list[int]:
+    """Actions decided or expired in the last ``hours`` whose Slack message may still
+    have to follow them."""
+    import sqlalchemy as sa
+
+    from quoteflow.db import session_scope
+    from quoteflow.models import Event, ProposedAction
+
+    since = utcnow() - timedelta(hours=hours)
+    keys = sa.literal(MESSAGE_KEY.format("")) + sa.cast(ProposedAction.id, sa.String)
+    stmt = (
+        sa.select(ProposedAction.id)
+        .join(Event, Event.idempotency_key == keys)
+        .where(ProposedAction.status != ActionStatus.pending, ProposedAction.decided_at >= since)
+        .order_by(ProposedAction.id)
+    )
+    with session_scope() as s:
+        return list(s.execute(stmt).scalars())
 
 
 def outcome_settled(action_id: int) -> bool:
