@@ -17,6 +17,10 @@ SMTP (anchor ``SMTP_HOST``), saved as prefect-email's EmailServerCredentials
     ``SMTP_HOST``, ``SMTP_PORT`` (default 587), ``SMTP_TLS_MODE`` (default ``starttls``),
     optional ``SMTP_USERNAME`` / ``SMTP_PASSWORD``. The From address is the setting
     ``QUOTEFLOW_MAIL_FROM``, read where mail is sent.
+Slack (optional, anchor ``SLACK_BOT_TOKEN``), saved as a Quoteflow Slack App block
+    ``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_CHANNEL`` (Mike's user id or a
+    channel id), optional ``SLACK_API_URL`` (default Slack's own). Without the anchor no
+    Slack block is written and Slack is not used.
 Database (only when ``QUOTEFLOW_DATABASE_BLOCK`` names a Secret block)
     ``QUOTEFLOW_DATABASE_URL``; without it the block is created once with the SQLite
     default and never replaced by it.
@@ -36,6 +40,7 @@ from pydantic import SecretStr, ValidationError
 
 from blocks.netsuite import NetSuiteCredentials
 from blocks.notify import EmailNotification
+from blocks.slack import SLACK_API_URL, SlackCredentials
 from blocks.smtp import email_server_credentials, retire_legacy_smtp_block
 from blocks.storage import make_aws_credentials, make_s3_bucket
 from quoteflow.prefect_api import NoPrefectApi, require_api_url
@@ -150,6 +155,19 @@ def smtp_server_block(config: SmtpConfig) -> EmailServerCredentials:
     )
 
 
+def slack_block(env: Mapping[str, str]) -> SlackCredentials | None:
+    """The Slack app block (not saved), or None when ``SLACK_BOT_TOKEN`` is not set."""
+    if not env.get("SLACK_BOT_TOKEN"):
+        return None
+    values = _require(env, ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CHANNEL"])
+    return SlackCredentials(
+        bot_token=SecretStr(values["SLACK_BOT_TOKEN"]),
+        signing_secret=SecretStr(values["SLACK_SIGNING_SECRET"]),
+        channel=values["SLACK_CHANNEL"],
+        base_url=env.get("SLACK_API_URL") or SLACK_API_URL,
+    )
+
+
 _META_KEYS = {"block_type_slug", "_block_document_id", "_block_document_name", "_is_anonymous"}
 
 
@@ -213,6 +231,7 @@ def register_blocks(
     s3 = s3_config(env)
     netsuite = netsuite_block(env)
     smtp = smtp_config(env)
+    slack = slack_block(env)
     try:
         require_api_url()
     except NoPrefectApi as exc:
@@ -251,6 +270,8 @@ def register_blocks(
     writer.put_once(
         settings.link_key_block, lambda: Secret(value=secrets.token_urlsafe(32)), Secret
     )
+    if slack is not None:
+        writer.put(settings.slack_block, slack)
     if settings.database_block:
         # Only an explicit URL replaces a stored one; the SQLite default is a fallback.
         database = Secret(value=settings.resolved_database_url)

@@ -1,8 +1,8 @@
 """The demo: Mike's day, end to end, through the real deployments on the local stack.
 
-stack up -> migrate + seed -> blocks -> deploy -> worker -> draft a quote -> approve the
-draft (an event starts customer-quote) -> the run suspends -> approve with one price
-override -> fan-out -> approve the email (an event starts send-quote-email) -> verify
+stack up -> migrate + seed -> blocks -> deploy -> worker -> Mike drafts a quote in Slack
+(/quote in words, Create quote: the approved draft's event starts customer-quote) -> the
+run waits at its gate -> Mike changes one price in Slack and approves -> fan-out -> approve the email (an event starts send-quote-email) -> verify
 sweep -> summary.
 """
 
@@ -62,21 +62,16 @@ def run_demo(say: Say = print) -> DemoSummary:
 def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ignore[no-untyped-def]
     from deployments.deploy import deploy_all, deployment_specs, work_pool_name
     from deployments.worker import start_worker
-    from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
+    from devstack.fake_slack import blocks_text, buttons
+    from devstack.seed import load_demo_data
     from devstack.stack.blocks import register_stack_blocks
-    from quoteflow.approvals import (
-        GATE_ACTION_TYPE,
-        approve,
-        draft_quote,
-        find_action,
-        gate_entity_ref,
-    )
+    from quoteflow.approvals import GATE_ACTION_TYPE, find_action, gate_entity_ref
     from quoteflow.db import session_scope
     from quoteflow.mail import SEND_ACTION_TYPE
     from quoteflow.migrate import upgrade
     from quoteflow.models import OutboundEmailLog, Quote, QuoteLine, WorkflowVerifyResult
     from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
-    from quoteflow.quote import QuotePreview, QuoteRequest
+    from quoteflow.quote import QuotePreview
 
     ui = state.prefect.ui_url
     _step(say, 2, f"Migrating and seeding {settings.resolved_database_url}")
@@ -92,17 +87,14 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     say(f"     worker pid {worker.pid}, log {worker.log_file}")
 
     t0 = datetime.now(UTC) - timedelta(seconds=5)
-    request = QuoteRequest(
-        customer_id=DEMO_CUSTOMER_ID, item_codes=list(DEMO_ITEM_CODES), school_year=DEMO_SCHOOL_YEAR
-    )
-    draft = draft_quote(request)
-    _step(
-        say,
-        5,
-        f"Mike drafts a quote: proposed action #{draft.id} ({len(request.item_codes)} items)",
-    )
-    approve(draft.id, notes="demo: please quote this")
-    _step(say, 6, "Mike approves the draft; the event starts a customer-quote run...")
+    slack = _fake_slack(state)
+    _step(say, 5, f"Mike types in Slack: /quote {SLACK_TEXT}")
+    preview_answer = slack.answer_to(slack.slash(SLACK_TEXT)[1])
+    for line in blocks_text(preview_answer["blocks"]).splitlines():
+        say(f"     | {line}")
+    create = buttons(preview_answer["blocks"])["draft_create"]
+    created = slack.answer_to(slack.press("draft_create", create)[1])
+    _step(say, 6, f"Mike presses Create quote: {blocks_text(created['blocks'])}")
 
     def quote_run():  # type: ignore[no-untyped-def]
         runs = flow_runs_of("customer-quote/customer-quote", since=t0)
@@ -127,23 +119,34 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     for w in preview.warnings:
         say(f"     warning {w.check}: {w.message} {w.item_codes}")
 
-    # Mike lifts the line under the margin floor to a 20% margin.
+    # Mike lifts the line under the margin floor to a 20% margin, from Slack.
     low = next(
         (line for line in preview.quotable_lines if "below_margin_floor" in line.flags),
         preview.quotable_lines[0],
     )
     cost = low.cost_basis or low.case_price or Decimal("1")
     new_price = (Decimal(cost) / Decimal("0.80")).quantize(Decimal("0.01"))
+    message = slack.wait_for(
+        lambda c: (
+            c["method"] == "chat.postMessage"
+            and preview.quote_id in blocks_text(c["args"].get("blocks", []))
+        ),
+        timeout=60,
+        what="the quote's message in Slack",
+    )
     _step(
         say,
         7,
-        f"Mike approves quote {preview.quote_id} with {low.item_code} at {new_price} (was {low.case_price})",
+        f"Slack shows quote {preview.quote_id}; Mike presses Change prices, sets "
+        f"{low.item_code} to {new_price} (was {low.case_price}) and confirms the review",
     )
-    approve(
-        gate.id,
-        notes="approved; lift the under-floor line",
-        price_overrides={low.item_code: float(new_price)},
+    mark = slack.mark()
+    slack.press(
+        "gate_prices", buttons(message["args"]["blocks"])["gate_prices"], message_ts=message["ts"]
     )
+    modal = slack.wait_for(lambda c: c["method"] == "views.open", since=mark)["args"]["view"]
+    review = slack.submit_view(modal, {f"price.{low.item_code}": str(new_price)}).json()
+    slack.submit_view(review["view"], {})
     run = wait_for_flow_run(
         lambda: read_flow_run(run_id),
         lambda r: r.state is not None and r.state.is_final(),
@@ -159,10 +162,22 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     _step(
         say,
         8,
-        f"Mike approves the email draft #{email.id} to {email.payload['to']}; the event starts send-quote-email...",
+        f"Mike approves the email draft #{email.id} to {email.payload['to']} in Slack; the event starts send-quote-email...",
     )
     t1 = datetime.now(UTC) - timedelta(seconds=5)
-    approve(email.id, notes="send it")
+    email_message = slack.wait_for(
+        lambda c: (
+            c["method"] == "chat.postMessage"
+            and f"Email for quote {preview.quote_id}" in blocks_text(c["args"].get("blocks", []))
+        ),
+        timeout=60,
+        what="the email draft's message in Slack",
+    )
+    slack.press(
+        "gate_approve",
+        buttons(email_message["args"]["blocks"])["gate_approve"],
+        message_ts=email_message["ts"],
+    )
     send_run = wait_for_flow_run(
         lambda: next(iter(flow_runs_of("send-quote-email/send-quote-email", since=t1)), None),
         lambda r: r.state is not None and r.state.is_final(),
@@ -252,6 +267,19 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
         prefect_ui=ui,
         seconds=round(time.monotonic() - started, 1),
     )
+
+
+SLACK_TEXT = "cedar ridge chicken, beef patty, pizza, 1% milk, apples, black beans for 26-27"
+
+
+def _fake_slack(state):  # type: ignore[no-untyped-def]
+    """Slack as Mike uses it: the stack's fake Slack, talking to the page's Slack app."""
+    from devstack.fake_slack import FakeSlack
+    from devstack.stack.state import load_slack_credentials
+
+    assert state.slack is not None and state.page is not None
+    secret = load_slack_credentials(state.state_dir).signing_secret.get_secret_value()
+    return FakeSlack(state.slack.url, f"{state.page.url}/slack/events", secret)
 
 
 def _download_pdf(key: str, directory: Path) -> Path:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from quoteflow.recovery import Recovered
 from quoteflow.settings import get_settings
 from tasks.approvals import expire_stale_gates
-from tasks.notify import send_due_notices
+from tasks.notify import refresh_slack_messages, send_due_notices
 from tasks.recovery import (
     heal_stranded_runs,
     publish_reconcile_report,
@@ -41,7 +41,8 @@ class ReconcileResult(BaseModel):
     name="reconcile",
     description="Start approved drafts whose run never started, resume decided gates whose "
     "run still waits, heal crashed/stuck runs, re-drive incomplete fan-outs (capped), "
-    "expire closed gates, and send Mike's due notices and reminders.",
+    "expire closed gates, send Mike's due notices and reminders, and bring Slack messages "
+    "up to date.",
 )
 def reconcile() -> ReconcileResult:
     """One reconciliation pass over approvals and runs."""
@@ -57,6 +58,9 @@ def reconcile() -> ReconcileResult:
     grace = get_settings().expiry_grace_seconds / 60
     passes["expire_stale_gates"] = expire_stale_gates.submit(grace_minutes=grace)
     passes["send_due_notices"] = send_due_notices.submit(wait_for=[passes["expire_stale_gates"]])
+    passes["refresh_slack_messages"] = refresh_slack_messages.submit(
+        wait_for=[passes["send_due_notices"]]
+    )
     wait(list(passes.values()))
     done: list[Recovered] = []
     failed: list[str] = []
@@ -72,6 +76,9 @@ def reconcile() -> ReconcileResult:
     for problem in sweep.problems if sweep else []:
         logger.warning("Gate not fully recorded: %s", problem)
     notices = lists.pop("send_due_notices", [])
+    slack_updated = lists.pop("refresh_slack_messages", [])
+    if slack_updated:
+        logger.info("Updated the Slack message of action(s) %s", slack_updated)
     for found in lists.values():
         done.extend(found)
     for d in done:

@@ -300,12 +300,13 @@ def approved_gate_preview(action: ActionView) -> QuotePreview | None:
         return None
 
 
-def draft_quote(request: QuoteRequest) -> ActionView:
+def draft_quote(request: QuoteRequest, *, entity_ref: str | None = None) -> ActionView:
     """Stage a quote_draft proposed action (what the chat tool did). Approving it starts a
-    customer-quote run through the deployment's event trigger."""
+    customer-quote run through the deployment's event trigger. The same ``entity_ref``
+    (e.g. one chat preview) stages once."""
     return stage_action(
         action_type=QUOTE_DRAFT_ACTION_TYPE,
-        entity_ref=f"draft:{uuid.uuid4().hex}",
+        entity_ref=entity_ref or f"draft:{uuid.uuid4().hex}",
         payload={"request": request.model_dump(mode="json")},
     )
 

@@ -162,6 +162,24 @@ def recorded_keys(keys: list[str]) -> set[str]:
         return set(s.execute(stmt).scalars())
 
 
+def event_payload(idempotency_key: str) -> dict[str, Any] | None:
+    """The payload recorded under a key, or None."""
+    with session_scope() as s:
+        stmt = sa.select(Event.payload).where(Event.idempotency_key == idempotency_key)
+        return s.execute(stmt).scalars().first()
+
+
+def run_events(run_id: str, event_type: str) -> list[dict[str, Any]]:
+    """Payloads of one run's events of a type, oldest first."""
+    with session_scope() as s:
+        stmt = (
+            sa.select(Event.payload)
+            .where(Event.run_id == run_id, Event.type == event_type)
+            .order_by(Event.id)
+        )
+        return list(s.execute(stmt).scalars())
+
+
 def record_alert(*, run_id: str, step: str, attempts: int, error: str) -> bool:
     """One alert per failed step per run (not per attempt)."""
     return record_event(

@@ -182,6 +182,16 @@ class Settings(BaseSettings):
     page_session_hours: float = Field(
         default=12, gt=0, le=24 * 30, description="How long a page login lasts."
     )
+    slack_block: str = Field(
+        default="quoteflow-slack",
+        description="Quoteflow Slack App block (bot token, signing secret, notice channel). "
+        "Without it Slack is simply not used.",
+    )
+    slack_approvers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Slack user id -> approver name, e.g. {"U024BE7LH": "mike"}: only these '
+        "users may draft or decide from Slack (each name must be in approvers).",
+    )
     local_timezone: str = Field(
         default="America/Chicago", description="Mike's timezone, for deadlines in messages."
     )

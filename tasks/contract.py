@@ -135,7 +135,13 @@ def collect_contract(*, live: bool = True) -> ContractPage:
         f"event `{', '.join(t['expect'])}` matching "
         + ", ".join(f"{k}={v}" for k, v in t.get("match", {}).items())
         for t in quote_dep.get("triggers", [])
-    ] + ["`quoteflow actions approve` of a quote_draft (the same event)"]
+    ] + [
+        "`quoteflow actions approve` of a quote_draft (the same event)",
+        "Slack: `/quote <customer> <items> [for <school year>]` or the same text in a direct "
+        "message to the app; *Create quote* stages and approves a quote_draft (the same event)"
+        f" (the approval page at /slack/events; block {settings.slack_block}, users in "
+        "QUOTEFLOW_SLACK_APPROVERS)",
+    ]
     options = fanout_task_options()
     tasks_by_name = _fanout_tasks()
     return ContractPage(
@@ -159,6 +165,10 @@ def collect_contract(*, live: bool = True) -> ContractPage:
             "(QUOTEFLOW_APPROVAL_WINDOW_MINUTES)",
             "decision": "approve | reject, notes, price overrides (each >= 0)",
             "margin floor": f"{settings.margin_floor_pct:g}% (QUOTEFLOW_MARGIN_FLOOR_PCT)",
+            "decision channels": "approval page, signed email link, Slack buttons (Approve, "
+            "Reject, Change prices; the message is updated as the run proceeds), "
+            "`quoteflow actions`, the Prefect UI form: one ApprovalDecision, one approval "
+            "service",
             "in a deployment": "suspend (no process held); elsewhere pause, polling every "
             f"{settings.pause_poll_seconds} s",
         },

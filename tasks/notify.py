@@ -69,10 +69,35 @@ def _compose(action_id: int, kind: str) -> Notice:
     )
 
 
+def _to_slack(kind: str, action_id: int) -> None:
+    """The same notice in Slack, when a Slack app is registered: the waiting action with
+    its buttons, a reminder in its thread, or its message updated once it expired. Each
+    once, by its own ledger key; a failure is logged and never stops the email."""
+    from quoteflow.slack import service as slack
+
+    try:
+        if kind == "waiting":
+            slack.post_waiting(action_id)
+        elif kind == "reminder":
+            slack.post_reminder(action_id)
+        else:
+            slack.sync_message(action_id)
+    except Exception as exc:  # Slack down or misconfigured: email still goes out
+        get_logger("quoteflow.notify").warning(
+            "Slack %s notice for action %s not sent: %s: %s",
+            kind,
+            action_id,
+            type(exc).__name__,
+            exc,
+        )
+
+
 def send_waiting_notice(action_id: int) -> bool:
-    """Tell Mike this action waits for him, with its signed link (once per action)."""
+    """Tell Mike this action waits for him, with its signed link (once per action), by
+    email and in Slack."""
     if get_action(action_id).status != ActionStatus.pending:
         return False
+    _to_slack("waiting", action_id)
     return _deliver(notice_key("waiting", action_id), _compose(action_id, "waiting"), "notice.sent")
 
 
@@ -126,6 +151,7 @@ def send_due_notices() -> list[str]:
     sent: list[str] = []
     for action_id, kind in due:
         key = notice_key(kind, action_id)
+        _to_slack(kind, action_id)
         try:
             if _deliver(key, _compose(action_id, kind), "notice.sent"):
                 sent.append(key)
@@ -138,3 +164,24 @@ def send_due_notices() -> list[str]:
 def notify_alert(event_type: str, event_id: str, payload: dict[str, Any]) -> bool:
     """Tell Mike a step failed for good or a verify check failed or timed out (once per event)."""
     return _deliver(f"notice:event:{event_id}", alert_notice(event_type, payload), "notice.sent")
+
+
+@task
+def refresh_slack_messages() -> list[int]:
+    """Bring the Slack message of each recently decided action up to date with what
+    followed (whatever channel decided it): the page follows a Slack decision within
+    seconds; this sweep is the backstop. Returns the actions whose message changed."""
+    from quoteflow.slack import service as slack
+
+    if slack.slack_block() is None:
+        return []
+    changed = []
+    for action_id in slack.decided_with_messages():
+        try:
+            if slack.sync_message(action_id):
+                changed.append(action_id)
+        except Exception as exc:  # one message must not stop the others
+            get_logger("quoteflow.notify").warning(
+                "Slack message of action %s not updated: %s: %s", action_id, type(exc).__name__, exc
+            )
+    return changed

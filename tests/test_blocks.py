@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from blocks.netsuite import NetSuiteCredentials
 from blocks.register import BlockConfigError, register_blocks, smtp_config
+from blocks.slack import SlackCredentials
 from blocks.smtp import LEGACY_SMTP_BLOCK_TYPE, load_email_server
 from devstack.stack import StackState, load_aws_secrets, load_netsuite_credentials
 from devstack.stack.blocks import (
@@ -22,6 +23,7 @@ from devstack.stack.blocks import (
     registration_environment,
     stack_block_environment,
 )
+from devstack.stack.state import load_slack_credentials
 from quoteflow.cli.app import app
 from quoteflow.settings import get_settings
 
@@ -48,6 +50,12 @@ def test_blocks_round_trip_with_secrets_intact(stack: StackState) -> None:
     # Both buckets reference the one named credentials document, not anonymous copies.
     assert pdfs.credentials._block_document_id == aws._block_document_id
     assert results.credentials._block_document_id == aws._block_document_id
+
+    slack = SlackCredentials.load(settings.slack_block)
+    slack_keys = load_slack_credentials(stack.state_dir)
+    assert stack.slack is not None and slack.base_url == stack.slack.api_url
+    assert slack.bot_token.get_secret_value() == slack_keys.bot_token.get_secret_value()
+    assert slack.signing_secret.get_secret_value() == slack_keys.signing_secret.get_secret_value()
 
     netsuite = NetSuiteCredentials.load(settings.netsuite_block)
     assert netsuite.account_id == "1234567_SB1"
@@ -103,6 +111,7 @@ def test_register_twice_keeps_the_same_documents(stack: StackState) -> None:
         settings.smtp_block,
         settings.notify_block.rsplit("/", 1)[-1],
         settings.link_key_block,
+        settings.slack_block,
     }
     # The link key is made once: registering again never replaces it (it would void links).
     assert Secret.load(settings.link_key_block).get() == key_before

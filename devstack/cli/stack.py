@@ -47,8 +47,11 @@ def describe(state: StackState) -> str:
         lines.append(
             f"SMTP sink       {state.smtp.host}:{state.smtp.port}  maildir {state.smtp.maildir}"
         )
+    if state.slack:
+        lines.append(f"Slack (fake)    {state.slack.api_url}")
     if state.page:
         lines.append(f"Approval page   {state.page.url}/")
+        lines.append(f"Slack app       {state.page.url}/slack/events")
     lines.append(f"State file      {state.state_file}")
     lines.append(f"Logs            {state.state_dir / 'logs'}")
     if state.prefect:
@@ -65,6 +68,7 @@ def up(
     s3_port: Annotated[int | None, typer.Option(help="S3 (moto) port [4566].")] = None,
     netsuite_port: Annotated[int | None, typer.Option(help="Fake NetSuite port [4610].")] = None,
     smtp_port: Annotated[int | None, typer.Option(help="SMTP sink port [2525].")] = None,
+    slack_port: Annotated[int | None, typer.Option(help="Fake Slack port [4630].")] = None,
     page_port: Annotated[int | None, typer.Option(help="Approval page port [4620].")] = None,
 ) -> None:
     """Start the services that are not running, reuse the ones that are; with all of them
@@ -76,6 +80,7 @@ def up(
         "s3": s3_port,
         "netsuite": netsuite_port,
         "smtp": smtp_port,
+        "slack": slack_port,
         "page": page_port,
     }
     given = {k: v for k, v in overrides.items() if v is not None}

@@ -6,7 +6,13 @@ import os
 from collections.abc import Mapping
 
 from blocks.register import register_blocks
-from devstack.stack.state import StackError, StackState, load_aws_secrets, load_netsuite_credentials
+from devstack.stack.state import (
+    StackError,
+    StackState,
+    load_aws_secrets,
+    load_netsuite_credentials,
+    load_slack_credentials,
+)
 from quoteflow.prefect_api import pointed_at
 
 # Each group comes whole from the caller's environment when its anchor variable is set
@@ -26,11 +32,17 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "NETSUITE_BASE_URL",
     ),
     "SMTP_HOST": ("SMTP_HOST", "SMTP_PORT", "SMTP_TLS_MODE", "SMTP_USERNAME", "SMTP_PASSWORD"),
+    "SLACK_BOT_TOKEN": (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_API_URL",
+        "SLACK_CHANNEL",
+    ),
 }
 
 
 def stack_block_environment(state: StackState) -> dict[str, str]:
-    """The S3, NetSuite and SMTP values of the stack's services (dev secrets included)."""
+    """The S3, NetSuite, SMTP and Slack values of the stack's services (dev secrets included)."""
     env: dict[str, str] = {}
     if state.s3 is not None:
         keys = load_aws_secrets(state.state_dir)
@@ -54,6 +66,16 @@ def stack_block_environment(state: StackState) -> dict[str, str]:
             "SMTP_HOST": state.smtp.host,
             "SMTP_PORT": str(state.smtp.port),
             "SMTP_TLS_MODE": "none",
+        }
+    if state.slack is not None:
+        from devstack.fake_slack import NOTICE_CHANNEL
+
+        slack = load_slack_credentials(state.state_dir)
+        env |= {
+            "SLACK_BOT_TOKEN": slack.bot_token.get_secret_value(),
+            "SLACK_SIGNING_SECRET": slack.signing_secret.get_secret_value(),
+            "SLACK_API_URL": state.slack.api_url,
+            "SLACK_CHANNEL": NOTICE_CHANNEL,
         }
     return env
 

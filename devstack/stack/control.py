@@ -18,6 +18,7 @@ from devstack.stack.services import (
     page_spec,
     prefect_spec,
     s3_spec,
+    slack_spec,
     smtp_spec,
 )
 from devstack.stack.state import (
@@ -106,6 +107,8 @@ class Stack:
             return s3_spec(self.state_dir, port, self.bucket)
         if name == "netsuite":
             return netsuite_spec(self.state_dir, port)
+        if name == "slack":
+            return slack_spec(self.state_dir, port)
         if name == "page":
             prefect = self.state.prefect
             return page_spec(self.state_dir, port, prefect.port if prefect else self.ports.prefect)

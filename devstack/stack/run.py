@@ -50,6 +50,15 @@ def run_smtp(args: argparse.Namespace) -> None:
     serve(args.maildir, host=args.host, port=args.port)
 
 
+def run_slack(args: argparse.Namespace) -> None:
+    """The fake Slack until SIGINT/SIGTERM."""
+    from devstack.fake_slack import FakeSlackCredentials, serve
+    from devstack.stack.state import load_slack_credentials
+
+    creds = load_slack_credentials(args.state_dir)
+    serve(args.host, args.port, FakeSlackCredentials(**creds.model_dump()))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -62,7 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     smtp = services.add_parser("smtp", help="SMTP sink writing .eml files.")
     smtp.add_argument("--maildir", type=Path, required=True)
     smtp.set_defaults(run=run_smtp)
-    for sub in (netsuite, smtp):
+    slack = services.add_parser("slack", help="Fake Slack Web API recording every call.")
+    slack.add_argument("--state-dir", type=Path, required=True, help="Holds the credentials.")
+    slack.set_defaults(run=run_slack)
+    for sub in (netsuite, smtp, slack):
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)

@@ -16,16 +16,19 @@ import httpx
 
 from devstack.stack.state import (
     NETSUITE_CREDENTIALS_FILE,
+    SLACK_CREDENTIALS_FILE,
     NetSuiteServiceState,
     PageServiceState,
     PrefectServiceState,
     S3ServiceState,
     ServiceName,
     ServiceState,
+    SlackServiceState,
     SmtpServiceState,
     StackError,
     ensure_aws_secrets,
     ensure_netsuite_credentials,
+    ensure_slack_credentials,
     write_file_atomic,
 )
 from quoteflow.processes import prefect_command
@@ -335,6 +338,45 @@ def smtp_spec(state_dir: Path, port: int) -> ServiceSpec:
     )
 
 
+def slack_spec(state_dir: Path, port: int) -> ServiceSpec:
+    """The fake Slack (devstack.fake_slack) with the dev bot token and signing secret."""
+    url = f"http://{HOST}:{port}"
+
+    def make_state(pid: int, log_file: Path) -> ServiceState:
+        return SlackServiceState(
+            pid=pid,
+            host=HOST,
+            port=port,
+            url=url,
+            log_file=log_file,
+            started_at=_now(),
+            api_url=f"{url}/api/",
+            credentials_file=state_dir / SLACK_CREDENTIALS_FILE,
+        )
+
+    return ServiceSpec(
+        name="slack",
+        port=port,
+        command=[
+            sys.executable,
+            "-m",
+            "devstack.stack.run",
+            "slack",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state_dir),
+        ],
+        env=_base_env(state_dir, "slack"),
+        startup_timeout=30.0,
+        health=lambda: _http_ok(f"{url}/_fake/health"),
+        make_state=make_state,
+        prepare=lambda: ensure_slack_credentials(state_dir),
+    )
+
+
 def quoteflow_command() -> list[str]:
     """The venv's ``quoteflow`` entry point (sibling of sys.executable), else ``python -m``."""
     script = Path(sys.executable).with_name("quoteflow")
@@ -359,6 +401,9 @@ def page_spec(state_dir: Path, port: int, prefect_port: int) -> ServiceSpec:
     env = _base_env(state_dir, "page")
     env["PREFECT_API_URL"] = f"http://{HOST}:{prefect_port}/api"
     env.setdefault("QUOTEFLOW_STATE_DIR", str(state_dir))
+    from devstack.fake_slack import MIKE_USER
+
+    env.setdefault("QUOTEFLOW_SLACK_APPROVERS", json.dumps({MIKE_USER: "mike"}))
     return ServiceSpec(
         name="page",
         port=port,
@@ -377,7 +422,7 @@ def health_check(name: ServiceName, entry: ServiceState) -> bool:
         return _http_ok(f"{entry.api_url}/health")
     if name == "s3":
         return _http_ok(f"{entry.url}/moto-api/data.json")
-    if name == "netsuite":
+    if name in ("netsuite", "slack"):
         return _http_ok(f"{entry.url}/_fake/health")
     if name == "smtp":
         return smtp_ok(entry.host, entry.port)

@@ -16,12 +16,13 @@ from pydantic import BaseModel, Field, SecretStr
 
 from quoteflow.settings import get_settings
 
-ServiceName = Literal["prefect", "s3", "netsuite", "smtp", "page"]
-SERVICE_NAMES: tuple[ServiceName, ...] = ("prefect", "s3", "netsuite", "smtp", "page")
+ServiceName = Literal["prefect", "s3", "netsuite", "smtp", "slack", "page"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("prefect", "s3", "netsuite", "smtp", "slack", "page")
 
 STATE_FILE = "stack.json"
 SECRETS_FILE = "secrets.json"
 NETSUITE_CREDENTIALS_FILE = "netsuite/credentials.json"
+SLACK_CREDENTIALS_FILE = "slack/credentials.json"
 DEFAULT_BUCKET = "quoteflow-quotes"
 DEV_NETSUITE_ACCOUNT_ID = "1234567_SB1"
 
@@ -41,6 +42,7 @@ class StackPorts(BaseModel):
     s3: int = Field(default=4566, ge=1, le=65535)
     netsuite: int = Field(default=4610, ge=1, le=65535)
     smtp: int = Field(default=2525, ge=1, le=65535)
+    slack: int = Field(default=4630, ge=1, le=65535)
     page: int = Field(default=4620, ge=1, le=65535)
 
     @classmethod
@@ -102,6 +104,13 @@ class SmtpServiceState(ServiceState):
     maildir: Path
 
 
+class SlackServiceState(ServiceState):
+    """The fake Slack (Web API under ``api_url``); its credentials in ``credentials_file``."""
+
+    api_url: str
+    credentials_file: Path
+
+
 class PageServiceState(ServiceState):
     """Mike's approval page (signed links in notices point here in the demo)."""
 
@@ -114,6 +123,7 @@ class StackState(BaseModel):
     s3: S3ServiceState | None = None
     netsuite: NetSuiteServiceState | None = None
     smtp: SmtpServiceState | None = None
+    slack: SlackServiceState | None = None
     page: PageServiceState | None = None
 
     def services(self) -> dict[ServiceName, ServiceState]:
@@ -249,3 +259,31 @@ def load_netsuite_credentials(state_dir: Path | None = None) -> NetSuiteDevCrede
     if not path.is_file():
         raise StackNotStarted(f"no NetSuite dev credentials at {path}: run `quoteflow stack up`")
     return NetSuiteDevCredentials.model_validate_json(path.read_text())
+
+
+class SlackDevCredentials(BaseModel):
+    """The fake Slack's bot token and signing secret."""
+
+    bot_token: SecretStr
+    signing_secret: SecretStr
+
+
+def ensure_slack_credentials(state_dir: Path) -> SlackDevCredentials:
+    """The fake Slack's dev credentials (<state_dir>/slack/credentials.json, 0600)."""
+    path = state_dir / SLACK_CREDENTIALS_FILE
+    if path.is_file():
+        return SlackDevCredentials.model_validate_json(path.read_text())
+    data = {
+        "bot_token": "xoxb-" + _token(string.ascii_letters + string.digits, 40),
+        "signing_secret": _token("0123456789abcdef", 32),
+    }
+    _write_secret_json(path, data)
+    return SlackDevCredentials.model_validate(data)
+
+
+def load_slack_credentials(state_dir: Path | None = None) -> SlackDevCredentials:
+    """Read the fake Slack's dev credentials of the stack in ``state_dir``."""
+    path = resolve_state_dir(state_dir) / SLACK_CREDENTIALS_FILE
+    if not path.is_file():
+        raise StackNotStarted(f"no Slack dev credentials at {path}: run `quoteflow stack up`")
+    return SlackDevCredentials.model_validate_json(path.read_text())

@@ -9,7 +9,6 @@ and nothing is staged. A form submitted twice (a double tap) stages one draft.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
 from collections import OrderedDict
@@ -24,15 +23,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from quoteflow import approvals, directory
+from quoteflow import directory
 from quoteflow.approval_page.app import TOKEN_FIELD, ApprovalPage, FormError, read_form_lists
-from quoteflow.quote import (
-    CustomerRecord,
-    QuoteContext,
-    QuoteRequest,
-    check_blocking,
-    payload_hash,
-)
+from quoteflow.drafting import DraftRefused, customer_problem, start_quote
+from quoteflow.quote import QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
 
 NONCE_FIELD = "form_id"
@@ -53,12 +47,10 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
             f"customer: {text!r} is not one customer: type a name or id from the list",
             "customer",
         )
-    blocked = check_blocking(QuoteContext(customer=CustomerRecord(**customer.model_dump())))
+    blocked = customer_problem(customer)
     if blocked:
         raise FormError(
-            400,
-            f"customer: {customer.label!r}: {blocked[0].message}; it cannot be quoted",
-            "customer",
+            400, f"customer: {customer.label!r}: {blocked}; it cannot be quoted", "customer"
         )
     year = (values.get("school_year") or [""])[0].strip()
     try:
@@ -160,19 +152,18 @@ class NewQuote:
         with self._lock:
             if key and key in self._done:
                 return self._done[key]
-            draft = approvals.draft_quote(request)
+            try:
+                draft = start_quote(
+                    request,
+                    approver=get_settings().approvers[0],
+                    notes="new quote from the approval page",
+                )
+            except DraftRefused as exc:
+                raise FormError(400, f"customer: {exc}", "customer") from exc
             if key:
                 self._done[key] = draft.id
                 while len(self._done) > REMEMBERED_FORMS:
                     self._done.popitem(last=False)
-        # Should approving fail, the draft stays pending on its page, where Mike can decide.
-        with contextlib.suppress(approvals.ApprovalError):
-            approvals.approve(
-                draft.id,
-                approver=get_settings().approvers[0],
-                notes="new quote from the approval page",
-                expected_hash=draft.payload_hash,
-            )
         return draft.id
 
 
