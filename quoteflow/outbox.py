@@ -139,9 +139,20 @@ def _alert_dead_letter(row: NsPendingPush, reason: str) -> None:
             "attempts": row.attempts,
             "error": reason,
             "run_id": row.run_id,
+            "headline": f"NetSuite estimate {row.external_id} for quote {row.quote_id} "
+            "was not sent",
+            "what_to_do": "fix the cause in NetSuite (credentials, the record), then "
+            + (
+                f"`quoteflow recover redrive {row.run_id}`"
+                if row.run_id
+                else "stage the estimate again"
+            ),
         },
         run_id=row.run_id,
-        resource_id=f"quoteflow.quote.{row.quote_id}",
+        # Under the run, like every step alert: the notify-mike Automation tells Mike once.
+        resource_id=f"quoteflow.run.{row.run_id}"
+        if row.run_id
+        else f"quoteflow.quote.{row.quote_id}",
     )
 
 
