@@ -220,3 +220,15 @@ def pushes_to_redrive(*, older_than: datetime, limit: int = 100) -> list[PushVie
     )
     with session_scope() as s:
         return [PushView.of(r) for r in s.execute(stmt).scalars().all()]
+
+
+def revive_dead_letters(run_id: str) -> int:
+    """A person re-drives this run after fixing what NetSuite refused: its dead-lettered
+    pushes may be sent again (failed, attempts from zero). Returns how many."""
+    with session_scope() as s:
+        return s.execute(
+            sa.update(NsPendingPush)
+            .where(NsPendingPush.run_id == run_id, NsPendingPush.status == PushStatus.dead_letter)
+            .values(status=PushStatus.failed, attempts=0, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount

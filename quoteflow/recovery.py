@@ -664,6 +664,9 @@ def manual_redrive(run_id: str, *, reason: str = "re-driven by hand") -> int:
         raise ValueError(
             f"run {run_id} is {run.state.name}: only ended or stuck runs are re-driven"
         )
+    from quoteflow.outbox import revive_dead_letters
+
+    revive_dead_letters(run_id)  # a person fixed the cause: its refused pushes go again
     return _lift_and_redrive(run_id, "manual", reason)
 
 
