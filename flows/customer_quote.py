@@ -18,13 +18,14 @@ from prefect.futures import wait
 from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_run
 from prefect.states import Completed, Failed, State
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from blocks.netsuite import NetSuiteCredentials
 from flows.gate_wait import await_decision_input
 from quoteflow import WORKFLOW_TYPE
 from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, preview_to_execute, staged_preview
-from quoteflow.decision import ApprovalDecision
+from quoteflow.decision import ApprovalDecision, refused_input_problem
+from quoteflow.gate_close import close_abandoned_gate
 from quoteflow.models import ActionStatus, ActionView, RunStatus
 from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
 from quoteflow.presentation import preview_markdown
@@ -50,6 +51,7 @@ from tasks.context import (
     load_open_quotes,
     resolve_items,
 )
+from tasks.effects import close_gate_of_ended_run
 from tasks.email import draft_quote_email
 from tasks.ledger import emit_workflow_event, log_run, stage_verify_checks, write_reflexion
 from tasks.netsuite import push_estimate
@@ -63,8 +65,6 @@ from tasks.reports import (
     publish_run_summary,
     step_states,
 )
-
-MAX_DECISION_ROUNDS = 5
 
 
 def _now() -> datetime:
@@ -108,13 +108,16 @@ def _await_decision(
 ) -> tuple[ApprovalDecision | None, ActionView]:
     """Suspend (in a deployment: no process held) or pause (elsewhere) until Mike
     decides, and record the decision on the gate (unless a channel already did: the run
-    follows what is recorded). An input the schema accepts but the rules refuse asks
-    again, keeping what was typed. Returns (None, gate) when the approval window passes."""
+    follows what is recorded). An input the rules refuse asks again, keeping what was
+    typed, as often as it comes: only the gate's deadline ends the wait. Returns (None,
+    gate) when the approval window passes."""
     logger = get_run_logger()
     in_deployment = current_deployment.id is not None
     problem: str | None = None
     typed: dict[str, Any] = {}
-    for round_no in range(1, MAX_DECISION_ROUNDS + 1):
+    round_no = 0
+    while True:
+        round_no += 1
         assert gate.expires_at is not None
         description = (
             preview_markdown(preview)
@@ -124,9 +127,14 @@ def _await_decision(
         # No initial decision: a form that starts on "approve" would approve on a bare Submit.
         form = ApprovalDecision.with_initial_data(description=description, **typed)
         key = f"approval-{round_no}"
-        decision = await_decision_input(
-            form, key=key, expires_at=gate.expires_at, in_deployment=in_deployment
-        )
+        try:
+            decision = await_decision_input(
+                form, key=key, expires_at=gate.expires_at, in_deployment=in_deployment
+            )
+        except ValidationError as exc:  # the server let through what the form refuses
+            problem = refused_input_problem(exc)
+            logger.warning("Decision input refused, asking again: %s", problem)
+            continue
         if decision is None:  # the approval window passed
             return None, gate
         recorded = record_gate_decision(gate.id, decision)
@@ -134,10 +142,9 @@ def _await_decision(
             problem = recorded.problem
             # Keep what was typed (notes, prices); who decides and confirming are asked anew.
             typed = decision.model_dump(mode="json", include={"notes", "price_overrides"})
-            logger.warning("Decision refused, asking again: %s", problem)
+            logger.warning("Decision refused (round %d), asking again: %s", round_no, problem)
             continue
         return decision, recorded.action
-    raise RuntimeError(f"no valid decision after {MAX_DECISION_ROUNDS} rounds: {problem}")
 
 
 def _stage_gate(run_id: str, preview: QuotePreview) -> ActionView:
@@ -243,8 +250,12 @@ def _end(run_id: str, outcome: RunOutcome) -> State[Any]:
 
 
 def _record_abnormal_end(flow: Flow, flow_run: FlowRun, state: State[Any]) -> None:
-    """A crashed or cancelled run still gets its run log, reflexion and event."""
-    record_crash(flow_run, stranded_reason(state.name, state.timestamp, state.message))
+    """A crashed or cancelled run still gets its run log, reflexion and event; a
+    cancelled one (never re-driven) closes its gate if it still waits."""
+    reason = stranded_reason(state.name, state.timestamp, state.message)
+    record_crash(flow_run, reason)
+    if state.is_cancelled():
+        close_abandoned_gate(str(flow_run.id), reason)
 
 
 @flow(
@@ -321,4 +332,5 @@ def customer_quote(
         return _end(run_id, outcome)
     except Exception as exc:
         _record(run_id, RunOutcome.failed(RunSubject.of(request, preview), exc))
+        close_gate_of_ended_run(run_id, f"{type(exc).__name__}: {exc}", return_state=True)
         raise

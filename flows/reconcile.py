@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from quoteflow.recovery import Recovered
 from quoteflow.settings import get_settings
 from tasks.approvals import expire_stale_gates
+from tasks.effects import recover_approved_effects
 from tasks.notify import refresh_slack_messages, send_due_notices
 from tasks.recovery import (
     heal_stranded_runs,
@@ -53,6 +54,7 @@ def reconcile() -> ReconcileResult:
         "resume_decided_gates": resume_decided_gates.submit(now),
         "heal_stranded_runs": heal_stranded_runs.submit(now),
         "redrive_incomplete_runs": redrive_incomplete_runs.submit(now),
+        "recover_approved_effects": recover_approved_effects.submit(now),
     }
     # Expiry first, so this pass tells Mike about it.
     grace = get_settings().expiry_grace_seconds / 60

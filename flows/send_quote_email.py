@@ -22,6 +22,7 @@ from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.sending import unconfirmed_message
 from quoteflow.settings import get_settings
 from tasks.claims import claim_proposed_action, log_claim_refused
+from tasks.effects import alert_email_in_doubt
 from tasks.policy import PermanentStepError
 from tasks.sending import (
     deliver_quote_email,
@@ -73,6 +74,7 @@ def send_quote_email(
     existing = find_sent_email(draft.message_id)
     if existing is not None:
         if not existing.confirmed:
+            alert_email_in_doubt(existing, run_id)
             raise PermanentStepError(unconfirmed_message(existing))
         logger.info(
             "Email %s to %s already sent at %s: nothing sent",

@@ -37,6 +37,7 @@ from quoteflow.decision import (
     parse_overrides,
 )
 from quoteflow.models import ActionStatus, ActionView, ProposedAction, utcnow
+from quoteflow.prefect_api import is_unreachable
 from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
 from quoteflow.settings import approver_or_default, get_settings
 
@@ -46,6 +47,18 @@ Decision = Literal["approve", "reject"]
 class ApprovalError(Exception):
     """A decision that cannot be taken (not pending, expired, changed payload, refused
     input); nothing was changed."""
+
+
+class PrefectDownError(ApprovalError):
+    """A gate decision while the Prefect API does not answer: the run cannot be asked
+    whether it waits nor resumed, so nothing is recorded (every channel says so; the
+    approver tries again). A draft decision needs no Prefect call and is recorded: its
+    run is started by its trigger or, within a minute, by the reconciler."""
+
+    def __init__(self, cause: BaseException) -> None:
+        from quoteflow.prefect_api import PrefectUnreachable
+
+        super().__init__(str(PrefectUnreachable(cause)))
 
 
 def _find(session: Session, action_type: str, entity_ref: str) -> ProposedAction | None:
@@ -439,6 +452,10 @@ def _settle(
             raise ApprovalError("price overrides apply only to workflow_customer_quote actions")
     except DecisionError as exc:
         raise ApprovalError(f"{exc}; nothing changed") from exc
+    except Exception as exc:
+        if is_unreachable(exc):
+            raise PrefectDownError(exc) from exc
+        raise
     decided = decide(
         action_id,
         decision,
@@ -457,10 +474,13 @@ def _settle(
         }
         try:
             _resume_gate(action, run_input)
-        except Exception:
+        except Exception as exc:
+            assert action.flow_run_id
+            if is_unreachable(exc):  # the resume never reached the server: take it back
+                _undo(decided, action.approver)
+                raise PrefectDownError(exc) from exc
             # Someone else resumed the run meanwhile: it reads this recorded decision.
             # Still waiting: nobody will act on the decision, so take it back.
-            assert action.flow_run_id
             if _run_state(action.flow_run_id) is not None:
                 _undo(decided, action.approver)
             raise

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Literal
 
 from prefect.input import RunInput
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from quoteflow.quote import QuotePreview, apply_price_overrides, margin_pct, money
 
@@ -37,6 +37,13 @@ class DecisionError(ValueError):
 
 class PriceOverride(BaseModel):
     """One approved price replacing the quoted one."""
+
+    # The Prefect server checks run input against the JSON schema with Python's ``re``
+    # (jsonschema); pydantic's default engine is Rust's, where ``$`` does not match before
+    # a trailing newline. The same engine on both sides accepts exactly the same strings
+    # ("41.50\n" passes both; parse_price strips it), so no input the server lets through
+    # can fail the run when it loads it.
+    model_config = ConfigDict(regex_engine="python-re")
 
     item_code: str = Field(
         min_length=1, max_length=64, description="An item code on this quote, e.g. FS-1001."
@@ -104,20 +111,35 @@ def parse_price(item_code: str, raw: str | Decimal | int | float) -> Decimal:
     return Decimal(text)
 
 
+def item_code_key(code: str) -> str:
+    """An item code as the catalog keys it (``ItemCode`` strips surrounding whitespace):
+    the one normalisation before codes are compared or looked up."""
+    return code.strip()
+
+
 def parse_overrides(overrides: dict[str, str | Decimal | int | float]) -> dict[str, Decimal]:
-    """Every approved price checked by ``parse_price``; item codes stripped."""
+    """Every approved price checked by ``parse_price``; item codes normalised."""
     if len(overrides) > MAX_OVERRIDES:
         raise DecisionError(f"price overrides: at most {MAX_OVERRIDES}")
-    return {code.strip(): parse_price(code.strip(), raw) for code, raw in overrides.items()}
-
-
-def overrides_of(decision: ApprovalDecision) -> dict[str, Decimal]:
-    """The decision's prices as decimals (a repeated item is refused)."""
-    codes = [o.item_code for o in decision.price_overrides]
+    codes = [item_code_key(code) for code in overrides]
     repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated:
         raise DecisionError(f"price overrides: item(s) given twice: {', '.join(repeated)}")
-    return parse_overrides({o.item_code: o.case_price for o in decision.price_overrides})
+    return {
+        item_code_key(code): parse_price(item_code_key(code), raw)
+        for code, raw in overrides.items()
+    }
+
+
+def overrides_of(decision: ApprovalDecision) -> dict[str, Decimal]:
+    """The decision's prices as decimals (an item given twice, once padded, is refused)."""
+    codes = [item_code_key(o.item_code) for o in decision.price_overrides]
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise DecisionError(f"price overrides: item(s) given twice: {', '.join(repeated)}")
+    return parse_overrides(
+        {item_code_key(o.item_code): o.case_price for o in decision.price_overrides}
+    )
 
 
 def check_approver(approver: str, approvers: list[str]) -> str:
@@ -192,3 +214,15 @@ def approved_preview(
     if not approved.quotable_lines:
         raise DecisionError("nothing to quote: set a price for at least one item, or reject")
     return approved
+
+
+def refused_input_problem(exc: Exception) -> str:
+    """An input the form refused, in words naming each field and value (the run asks again)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for err in errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where or 'input'} {err.get('input')!r}: {err.get('msg')}")
+    return "; ".join(parts) or str(exc)

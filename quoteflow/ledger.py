@@ -180,14 +180,34 @@ def run_events(run_id: str, event_type: str) -> list[dict[str, Any]]:
         return list(s.execute(stmt).scalars())
 
 
-def record_alert(*, run_id: str, step: str, attempts: int, error: str) -> bool:
-    """One alert per failed step per run (not per attempt)."""
-    return record_event(
-        "alert",
-        f"alert:{run_id}:{step}",
-        payload={"step": step, "attempts": attempts, "error": error, "run_id": run_id},
-        run_id=run_id,
-    )
+def record_alert(
+    *,
+    run_id: str,
+    step: str,
+    attempts: int,
+    error: str,
+    key: str | None = None,
+    headline: str | None = None,
+    what_to_do: str | None = None,
+) -> bool:
+    """One alert per failed step per run (not per attempt), or per ``key`` when given (one
+    cause, one key). ``headline`` and ``what_to_do`` are what Mike reads (the notice says
+    what happened and the command or the check that gets him out)."""
+    payload: dict[str, Any] = {"step": step, "attempts": attempts, "error": error, "run_id": run_id}
+    if headline:
+        payload["headline"] = headline
+    if what_to_do:
+        payload["what_to_do"] = what_to_do
+    return record_event("alert", key or f"alert:{run_id}:{step}", payload=payload, run_id=run_id)
+
+
+def alerted_steps(run_id: str) -> set[str]:
+    """The steps of this run an alert already told Mike about (whatever its key)."""
+    with session_scope() as s:
+        payloads = s.execute(
+            sa.select(Event.payload).where(Event.run_id == run_id, Event.type == "alert")
+        ).scalars()
+        return {str((p or {}).get("step")) for p in payloads}
 
 
 def stage_verify_checks(run_id: str, specs: list[VerifyCheckSpec]) -> int:

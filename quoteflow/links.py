@@ -93,7 +93,9 @@ def signing_key() -> str:
 
     from quoteflow.settings import get_settings
 
-    return str(Secret.load(get_settings().link_key_block).get())
+    # _sync: the page first needs the key inside async handlers and middleware, where a
+    # plain load() would hand back a coroutine.
+    return str(Secret.load(get_settings().link_key_block, _sync=True).get())
 
 
 def action_link(action_id: int, key: str | None = None) -> str:

@@ -133,7 +133,14 @@ def expired_notice(*, action_id: int, action_type: str, payload: dict[str, Any])
 def alert_notice(event_type: str, payload: dict[str, Any]) -> Notice:
     """The message for a failed step (``alert``) or a verify check that failed or timed out."""
     run_id = payload.get("run_id", "?")
-    if event_type == "alert":
+    if event_type == "alert" and payload.get("headline"):
+        # An alert that says itself what happened and what to do (dead letters, an email
+        # in doubt, a gate closed by a failed run).
+        subject = str(payload["headline"])
+        body = f"{payload['headline']}.\n\n{payload.get('error') or ''}".rstrip()
+        if payload.get("what_to_do"):
+            body += f"\n\nWhat to do: {payload['what_to_do']}"
+    elif event_type == "alert":
         subject = f"Step {payload.get('step')} failed for good in run {run_id}"
         body = (
             f"The {payload.get('step')} step of customer-quote run {run_id} failed after "

@@ -139,9 +139,20 @@ def _alert_dead_letter(row: NsPendingPush, reason: str) -> None:
             "attempts": row.attempts,
             "error": reason,
             "run_id": row.run_id,
+            "headline": f"NetSuite estimate {row.external_id} for quote {row.quote_id} "
+            "was not sent",
+            "what_to_do": "fix the cause in NetSuite (credentials, the record), then "
+            + (
+                f"`quoteflow recover redrive {row.run_id}`"
+                if row.run_id
+                else "stage the estimate again"
+            ),
         },
         run_id=row.run_id,
-        resource_id=f"quoteflow.quote.{row.quote_id}",
+        # Under the run, like every step alert: the notify-mike Automation tells Mike once.
+        resource_id=f"quoteflow.run.{row.run_id}"
+        if row.run_id
+        else f"quoteflow.quote.{row.quote_id}",
     )
 
 
@@ -209,3 +220,15 @@ def pushes_to_redrive(*, older_than: datetime, limit: int = 100) -> list[PushVie
     )
     with session_scope() as s:
         return [PushView.of(r) for r in s.execute(stmt).scalars().all()]
+
+
+def revive_dead_letters(run_id: str) -> int:
+    """A person re-drives this run after fixing what NetSuite refused: its dead-lettered
+    pushes may be sent again (failed, attempts from zero). Returns how many."""
+    with session_scope() as s:
+        return s.execute(
+            sa.update(NsPendingPush)
+            .where(NsPendingPush.run_id == run_id, NsPendingPush.status == PushStatus.dead_letter)
+            .values(status=PushStatus.failed, attempts=0, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount

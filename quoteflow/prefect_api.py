@@ -127,3 +127,56 @@ def task_runs_of(flow_run_id: str | UUID) -> list[TaskRun]:
         return client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(str(flow_run_id))]))
         )
+
+
+def ended_runs_of(deployment: str, *, states: list[str], since: datetime) -> list[FlowRun]:
+    """Runs of a deployment ('flow-name/deployment-name') expected to start since
+    ``since`` whose state type is one of ``states`` (e.g. ["FAILED", "CANCELLED"])."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        return list(
+            client.read_flow_runs(
+                deployment_filter=DeploymentFilter(
+                    name=DeploymentFilterName(any_=[deployment.split("/")[1]])
+                ),
+                flow_run_filter=FlowRunFilter(
+                    expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType(s) for s in states])
+                    ),
+                ),
+                limit=200,
+            )
+        )
+
+
+class PrefectUnreachable(RuntimeError):
+    """The Prefect API did not answer (stopped, unreachable, overloaded): nothing was asked
+    of it, so nothing changed there."""
+
+    MESSAGE = "Prefect is not reachable: nothing changed, try again"
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{self.MESSAGE} ({type(cause).__name__})")
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether a failed Prefect call never reached the server (connection refused, DNS,
+    connect timeout) or the server could not serve it (503): the request did nothing."""
+    import httpx
+
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return True
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    return isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code in (502, 503, 504)

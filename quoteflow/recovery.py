@@ -346,8 +346,18 @@ def count_redrive(run_id: str, deployment: str, reason: str) -> int:
         return row.redrives
 
 
-def dead_letter(run_id: str, deployment: str, reason: str, redrives: int) -> bool:
-    """Mark the run dead-lettered and alert once; True when it was newly dead-lettered."""
+# What Mike reads when the reconciler gives a run up (no flow or deployment names).
+_GIVEN_UP = {
+    QUOTE_DEPLOYMENT: "A quote could not be finished automatically",
+    SEND_DEPLOYMENT: "An approved customer email could not be sent",
+}
+
+
+def dead_letter(
+    run_id: str, deployment: str, reason: str, redrives: int, *, alert: bool = True
+) -> bool:
+    """Mark the run dead-lettered and alert once (unless its cause was already alerted:
+    ``alert`` False); True when it was newly dead-lettered."""
     with session_scope() as s:
         row = (
             s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
@@ -359,7 +369,16 @@ def dead_letter(run_id: str, deployment: str, reason: str, redrives: int) -> boo
         row.last_reason = reason
         row.updated_at = utcnow()
         s.add(row)
-    ledger.record_alert(run_id=run_id, step="redrive", attempts=redrives, error=reason)
+    if alert:
+        ledger.record_alert(
+            run_id=run_id,
+            step="redrive",
+            attempts=redrives,
+            error=reason,
+            headline=_GIVEN_UP.get(deployment, "An automatic re-drive was given up"),
+            what_to_do=f"fix the cause, then `quoteflow recover redrive {run_id}` "
+            f"(the run continues where it stopped; nothing done twice). {flow_run_url(run_id)}",
+        )
     return fresh
 
 
@@ -467,7 +486,11 @@ def _redrive_or_dead_letter(
             if not retryable
             else f"{reason}; still not done after {redrives} automatic re-drive(s)"
         )
-        dead_letter(run_id, deployment, why, redrives)
+        # One cause, one alert: a permanent failure its step already alerted is not
+        # alerted again by the run's dead letter.
+        dead_letter(
+            run_id, deployment, why, redrives, alert=retryable or not ledger.alerted_steps(run_id)
+        )
         return Recovered(kind="dead_letter", subject=deployment, run_id=run_id, detail=why)
     count = count_redrive(run_id, deployment, reason)
     reschedule(run_id, f"{reason} (re-drive {count} of {policy.redrive_max})")
@@ -641,6 +664,9 @@ def manual_redrive(run_id: str, *, reason: str = "re-driven by hand") -> int:
         raise ValueError(
             f"run {run_id} is {run.state.name}: only ended or stuck runs are re-driven"
         )
+    from quoteflow.outbox import revive_dead_letters
+
+    revive_dead_letters(run_id)  # a person fixed the cause: its refused pushes go again
     return _lift_and_redrive(run_id, "manual", reason)
 
 

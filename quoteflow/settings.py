@@ -81,6 +81,20 @@ class Settings(BaseSettings):
 
     # Business rules.
     margin_floor_pct: float = Field(default=15.0, ge=0, le=100, description="margin_floor check.")
+    smtp_connect_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Longest wait for the SMTP relay to accept the connection and greet; "
+        "past it nothing was sent and the send is retried (then re-driven).",
+    )
+    smtp_read_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Longest wait for any later reply of the SMTP relay; past it the "
+        "delivery is in doubt (never re-sent on its own; Mike is told what to check).",
+    )
     approvers: list[str] = Field(
         default_factory=lambda: ["mike"],
         min_length=1,
@@ -178,6 +192,14 @@ class Settings(BaseSettings):
     page_password_block: str = Field(
         default="quoteflow-page-password",
         description="Secret block holding the page password hash, when not in the environment.",
+    )
+    page_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies in front of the approval "
+        'page, as a JSON list, e.g. ["127.0.0.1", "10.0.0.0/8"]. Empty (default): proxy '
+        "headers are ignored and the client address is the connection's. Set: requests from "
+        "these proxies take the client address from X-Forwarded-For (the login limiter "
+        "counts each person, not the proxy).",
     )
     page_session_hours: float = Field(
         default=12, gt=0, le=24 * 30, description="How long a page login lasts."

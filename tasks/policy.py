@@ -81,6 +81,8 @@ def alert_on_final_failure(task: Task[..., Any], task_run: TaskRun, state: State
         str(flow_ctx.flow_run.id) if flow_ctx and flow_ctx.flow_run else str(task_run.flow_run_id)
     )
     message = state.message or "failed"
+    if not alert_due(task.name, run_id, state, flow_ctx):
+        return
     logger.error(
         "ALERT step %s of run %s failed after %s attempt(s): %s",
         task.name,
@@ -89,6 +91,34 @@ def alert_on_final_failure(task: Task[..., Any], task_run: TaskRun, state: State
         message,
     )
     ledger.record_alert(run_id=run_id, step=task.name, attempts=task_run.run_count, error=message)
+
+
+# Deployments whose failed runs the reconciler re-drives (quoteflow.recovery): a step
+# that failed on a cause that may pass is alerted once, by the run's dead letter.
+REDRIVEN_FLOWS = frozenset({"customer-quote", "send-quote-email"})
+
+
+def alert_due(step: str, run_id: str, state: State[Any], flow_ctx: FlowRunContext | None) -> bool:
+    """One cause, one alert: not when this run's step was already alerted (a dead-lettered
+    NetSuite push, an email in doubt), nor when the failure may pass and the reconciler
+    re-drives the run (its dead letter alerts once, naming the command)."""
+    if step in ledger.alerted_steps(run_id):
+        return False
+    redriven = (
+        flow_ctx is not None
+        and flow_ctx.flow_run is not None
+        and flow_ctx.flow_run.deployment_id is not None
+        and flow_ctx.flow.name in REDRIVEN_FLOWS
+    )
+    if redriven and is_retryable_failure(state):
+        logger.warning(
+            "step %s of run %s failed on a cause that may pass: the reconciler re-drives "
+            "the run (one alert if it is dead-lettered)",
+            step,
+            run_id,
+        )
+        return False
+    return True
 
 
 def short_retry_options() -> dict[str, Any]:

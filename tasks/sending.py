@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
+from prefect.runtime import flow_run as current_flow_run
 from prefect_aws import S3Bucket
 
 from blocks.smtp import send_message
 from quoteflow import quote_store
 from quoteflow.approvals import ApprovalError, get_action
+from quoteflow.effect_recovery import alert_email_in_doubt
 from quoteflow.mail import EmailDraft, build_message
 from quoteflow.models import LifecycleStatus
 from quoteflow.sending import (
@@ -99,6 +101,9 @@ def deliver_quote_email(
     try:
         sent = deliver_once(draft, message, _Relay(smtp), proposed_action_id)
     except NotSentAgainError as exc:
+        doubt = read_sent_email(draft.message_id)
+        if doubt is not None and not doubt.confirmed:  # kept claim: delivery in doubt
+            alert_email_in_doubt(doubt, str(current_flow_run.id or ""))
         raise PermanentStepError(str(exc)) from exc
     if sent.already_sent:
         get_run_logger().info(

@@ -90,15 +90,14 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     login = "login required" if password_hash else "no login: loopback only"
     typer.echo(f"approval page on http://{shown}:{port}/  ({login}; Ctrl-C to stop)")
-    uvicorn.run(
-        create_app(
-            allowed_hosts=allowed,
-            password_hash=password_hash,
-            secure_cookies=public.scheme == "https",
-        ),
-        host=host,
-        port=port,
-        proxy_headers=False,
-        server_header=False,
-        log_level="info",
+    from quoteflow.approval_page.proxy import page_server_config
+
+    trusted = get_settings().page_trusted_proxies
+    if trusted:
+        typer.echo(f"client addresses from X-Forwarded-For of {', '.join(trusted)}")
+    app = create_app(
+        allowed_hosts=allowed,
+        password_hash=password_hash,
+        secure_cookies=public.scheme == "https",
     )
+    uvicorn.Server(page_server_config(app, host=host, port=port, trusted_proxies=trusted)).run()

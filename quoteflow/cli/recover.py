@@ -51,3 +51,37 @@ def redrive(run_id: str) -> None:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"re-driven (#{count}): {flow_run_url(run_id)}")
+
+
+@app.command("release-email")
+def release_email_cmd(
+    quote_id: Annotated[str, typer.Argument(help="The quote whose email is in doubt.")],
+    sent: Annotated[
+        bool | None,
+        typer.Option(
+            "--sent/--not-sent",
+            help="--sent: you found it in your Sent folder or the relay's log (recorded as "
+            "sent); --not-sent: it did not go out (it is sent once more).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Settle a customer email whose delivery is in doubt, after checking the outbox."""
+    from quoteflow.cli.context import use_stack_api
+    from quoteflow.effect_recovery import ReleaseError, release_email
+
+    if sent is None:
+        typer.echo("say what you found: --sent or --not-sent", err=True)
+        raise typer.Exit(2)
+    use_stack_api()
+    try:
+        done = release_email(quote_id, sent=sent)
+    except ReleaseError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if done.verdict == "sent":
+        typer.echo(f"recorded as sent: {done.message_id} (quote {quote_id}); nothing is re-sent")
+    else:
+        typer.echo(
+            f"released: {done.message_id} (quote {quote_id}) may be sent once; {done.redrive or 'no run to re-drive: approve the email again'}"
+        )
