@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.stack",
     "tests.fixtures.worker",
+    "tests.fixtures.fake_suiteql",
 ]
