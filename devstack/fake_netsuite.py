@@ -1008,11 +1008,17 @@ def serve(
     data_dir: Path,
     credentials: FakeCredentials,
     records: dict[str, list[str]] | None = None,
+    suiteql_records: dict[str, list[dict[str, Any]]] | None = None,
+    suiteql_modified: str | None = None,
 ) -> None:
-    """Run the fake server in this process until SIGINT/SIGTERM."""
+    """Run the fake server in this process until SIGINT/SIGTERM. ``suiteql_records`` seed
+    the SuiteQL store when it is empty (a restart keeps the changes made since)."""
     if host not in LOOPBACK_HOSTS:
         raise SystemExit(f"refusing to bind {host!r}: the fake NetSuite binds loopback only")
     app = FakeNetSuite(data_dir=data_dir, credentials=credentials, records=records)
+    if suiteql_records and app.suiteql.is_empty():
+        for table, rows in suiteql_records.items():
+            app.suiteql.upsert(table, rows, modified=suiteql_modified)
     config = uvicorn.Config(
         app,
         host=host,

@@ -203,6 +203,11 @@ class SuiteQLStore:
         names = [d[0] for d in cur.description]
         return [{n: v for n, v in zip(names, r, strict=True) if v is not None} for r in cur]
 
+    def is_empty(self) -> bool:
+        return all(
+            self.conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is None for t in TABLES
+        )
+
     def clear(self) -> None:
         with self._lock:
             for table in TABLES:
