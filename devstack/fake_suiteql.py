@@ -87,6 +87,7 @@ _FORMATS = {
 }
 _STORED = "%Y-%m-%d %H:%M:%S"
 _ONLY_SELECT = re.compile(r"^\s*select\b", re.IGNORECASE)
+_DATE_LITERAL = re.compile(r"TO_(?:DATE|TIMESTAMP)\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.I)
 
 
 class SuiteQLError(Exception):
@@ -108,7 +109,14 @@ def _to_char(value: object, fmt: object) -> str | None:
     py = _FORMATS.get(str(fmt).upper())
     if py is None:
         raise ValueError(f"TO_CHAR format {fmt!r} is not supported by the fake")
-    return _parse_stored(str(value)).strftime(py)
+    text = str(value)
+    # Stored values are already 'YYYY-MM-DD HH:MM:SS' (or a date): slice, don't parse
+    # (a COUNT over a query calls this once per row scanned).
+    if py == _STORED and len(text) == 19:
+        return text
+    if py == "%Y-%m-%d" and len(text) >= 10:
+        return text[:10]
+    return _parse_stored(text).strftime(py)
 
 
 def _to_date(value: object, fmt: object) -> str | None:
@@ -229,6 +237,12 @@ class SuiteQLStore:
                 f"The offset parameter exceeds the maximum of {self.row_cap} rows per query."
             )
         reachable_end = min(offset + limit, self.row_cap)
+        # Fold date literals first, as NetSuite's planner does: SQLite would call the Python
+        # function once per row scanned.
+        try:
+            q = _DATE_LITERAL.sub(lambda m: f"'{_to_date(m.group(1), m.group(2))}'", q)
+        except ValueError as exc:
+            raise SuiteQLError(f"Search error occurred: {exc}") from exc
         with self._lock:
             try:
                 total = self._totals.get(q)
