@@ -308,9 +308,12 @@ def test_a_malformed_row_refuses_its_page_and_names_key_and_field(
     assert prices[(first.customer_id, first.item_code, first.school_year)] == Decimal("14.90")
 
 
+@pytest.mark.stack
 def test_a_sync_failing_past_the_freshness_limit_alerts_once(
-    fake_account: FakeAccount, client: Any, db: str, monkeypatch: pytest.MonkeyPatch
+    stack: Any, fake_account: FakeAccount, client: Any, db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The alert is the ledger's `alert` event, also emitted to the stack's Prefect server
+    (where the notify-mike Automation listens)."""
     from datetime import timedelta
 
     from quoteflow.models import utcnow
@@ -366,3 +369,28 @@ def test_config_naming_a_missing_column_is_an_error_naming_both() -> None:
             "version: 1\ntables:\n  quotes: {key: [id], id: q.id, modified: q.m, select: x, from: y, columns: {id: id}}\n",
             "x.yaml",
         )
+
+
+def test_the_fake_answers_suiteql_like_netsuite(fake_account: FakeAccount, client: Any) -> None:
+    from quoteflow.netsuite.client import SUITEQL_PATH
+
+    page = client.suiteql(
+        "SELECT c.id AS ID, c.isinactive, c.companyname FROM customer c ORDER BY c.id", limit=2
+    )
+    assert page.count == 2 and page.has_more and page.total_results == len(CUSTOMERS)
+    assert page.items[0] == {"id": "1107", "isinactive": "F", "companyname": CUSTOMERS[0].name}
+    with pytest.raises(ValueError, match="limit"):
+        client.suiteql("SELECT id FROM customer", limit=1001)
+    # Without Prefer: transient NetSuite refuses the query.
+    with pytest.raises(NetSuiteRejectedError, match="Prefer: transient"):
+        client._request(
+            "POST",
+            SUITEQL_PATH,
+            params={"limit": "5", "offset": "0"},
+            body={"q": "SELECT id FROM customer"},
+        )
+    fake_account.control("POST", "suiteql/settings", {"row_cap": 3})
+    capped = client.suiteql("SELECT id FROM customer ORDER BY id", limit=2, offset=2)
+    assert capped.count == 1 and not capped.has_more and capped.total_results == len(CUSTOMERS)
+    with pytest.raises(NetSuiteRejectedError, match="maximum of 3 rows"):
+        client.suiteql("SELECT id FROM customer ORDER BY id", limit=2, offset=4)
