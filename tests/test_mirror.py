@@ -3,6 +3,7 @@ session's backend (SQLite, or PostgreSQL with QUOTEFLOW_TEST_DB=postgresql)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -394,3 +395,40 @@ def test_the_fake_answers_suiteql_like_netsuite(fake_account: FakeAccount, clien
     assert capped.count == 1 and not capped.has_more and capped.total_results == len(CUSTOMERS)
     with pytest.raises(NetSuiteRejectedError, match="maximum of 3 rows"):
         client.suiteql("SELECT id FROM customer ORDER BY id", limit=2, offset=4)
+
+
+def test_mirror_status_prints_rows_watermark_success_and_error(
+    fake_account: FakeAccount, client: Any, db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from typer.testing import CliRunner
+
+    from quoteflow.cli.app import app
+    from quoteflow.mirror.config import default_config_text
+    from quoteflow.settings import get_settings
+
+    sync_all(client, CONFIG, database_url=db)
+    fake_account.change("customrecord_qf_bid_price", {"id": 1, "custrecord_qf_bp_case_price": "x"})
+    sync_all(client, CONFIG, table="pricing_master", database_url=db)
+    # An account's own copy of the configuration, with one table fewer.
+    own = tmp_path / "mirror.yaml"
+    text = default_config_text()
+    own.write_text(text[: text.index("  customer_programs:")])
+    monkeypatch.setenv("QUOTEFLOW_DATABASE_URL", db)
+    monkeypatch.setenv("QUOTEFLOW_MIRROR_CONFIG_PATH", str(own))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["mirror", "status"])
+        as_json = CliRunner().invoke(app, ["mirror", "status", "--json"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    lines = {line.split()[0]: line for line in out.output.splitlines()[1:]}
+    assert set(lines) == {"customers", "customer_profiles", "spec_items", "pricing_master"}
+    assert lines["customers"].split()[1] == str(len(CUSTOMERS))
+    assert "2025-08-01 13:59:00" in lines["customers"]  # the watermark, overlap included
+    assert "page refused: pricing_master row customer_id=1107" in lines["pricing_master"]
+    full_error = {r["table"]: r for r in json.loads(as_json.output)}["pricing_master"]["last_error"]
+    assert "case_price 'x' is not a number" in full_error
+    assert lines["spec_items"].split()[4].endswith("+00:00")  # last success; no full pass yet
+    assert lines["spec_items"].split()[5] == "never"
