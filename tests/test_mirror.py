@@ -252,6 +252,21 @@ def test_full_pass_removes_or_marks_what_netsuite_dropped(
     assert program[2] == "inactive" and program[5] is False  # deleted_at set
     again = {r.table: r for r in sync_all(client, CONFIG, full=True, database_url=db)}
     assert again["customers"].rows_marked == 0 and again["pricing_master"].rows_deleted == 0
+    # Back in NetSuite: active again in the mirror.
+    fake_account.change(
+        "customrecord_qf_program",
+        {
+            "id": 1,
+            "name": first.name,
+            "custrecord_qf_prog_customer": int(first.customer_id),
+            "custrecord_qf_prog_code": first.program_code,
+            "isinactive": False,
+        },
+    )
+    sync_all(client, CONFIG, table="customer_programs", database_url=db)
+    rows = snapshot(db)
+    program = {(p[0], p[1]): p for p in rows["programs"]}[(first.customer_id, first.program_code)]
+    assert program[2] == "active" and program[5] is True
 
 
 def test_bad_token_is_recorded_and_raised(fake_account: FakeAccount, db: str) -> None:

@@ -125,9 +125,18 @@ def _upsert(session: Session, table: str, cfg: TableConfig, rows: list[dict[str,
     by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:  # one row per key in a statement (PostgreSQL refuses two)
         by_key[tuple(row[k] for k in cfg.key)] = row
+    # A row NetSuite returns is not missing: clear a time a full pass marked it with.
+    cleared = {}
+    if isinstance(cfg.on_missing, OnMissing):
+        cleared = {
+            k: None
+            for k, v in (cfg.on_missing.mark or {}).items()
+            if v == "now" and k not in cfg.columns
+        }
     values = []
     for row in by_key.values():
         full = {k: v for k, v in defaults.items() if k in target.columns and k != "id"}
+        full.update(cleared)
         full.update(row)
         if "updated_at" in target.columns:
             full["updated_at"] = now
@@ -170,9 +179,10 @@ def _apply_on_missing(
         # Rows already marked stay as they are (their deleted_at keeps its first time).
         differs = sa.or_(
             *(
-                target.columns[k].is_distinct_from(v)
+                target.columns[k].is_(None)
+                if isinstance(v, datetime)
+                else target.columns[k].is_distinct_from(v)
                 for k, v in values.items()
-                if not isinstance(v, datetime)
             )
         )
         marked += session.execute(
