@@ -229,8 +229,9 @@ class Settings(BaseSettings):
         description="A new incremental pass re-reads rows modified this long before the last "
         "watermark (rows changed in the same second as the last page are not missed).",
     )
-    mirror_interval_minutes: float = Field(
-        default=15, gt=0, description="Schedule of the mirror-sync deployment."
+    mirror_cron: str = Field(
+        default="*/15 * * * *",
+        description="Cron (verify_timezone) of the incremental mirror-sync runs: every 15 min.",
     )
     mirror_full_cron: str = Field(
         default="30 2 * * *",

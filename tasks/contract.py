@@ -155,10 +155,7 @@ def mirror_context(deployment: dict[str, Any] | None) -> MirrorContext:
     return MirrorContext(
         config=str(settings.mirror_config_path or "the default mirror.yaml (in the package)"),
         max_age_hours=settings.mirror_max_age_hours,
-        schedule=(
-            f"every {settings.mirror_interval_minutes:g} min, full pass cron "
-            f"`{settings.mirror_full_cron}`"
-        )
+        schedule=(f"cron `{settings.mirror_cron}`, full pass cron `{settings.mirror_full_cron}`")
         if deployment
         else "not deployed",
         tables=tables,
