@@ -133,6 +133,8 @@ def deploy_all(project_dir: Path | None = None) -> str:
     env["QUOTEFLOW_RECONCILE_SCHEDULE_ACTIVE"] = str(
         get_settings().reconcile_schedule_active
     ).lower()
+    env["QUOTEFLOW_MIRROR_CRON"] = get_settings().mirror_cron
+    env["QUOTEFLOW_MIRROR_FULL_CRON"] = get_settings().mirror_full_cron
     env["PREFECT_API_URL"] = require_api_url()
     proc = subprocess.run(
         [*prefect_command(), "--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML)],

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.stack",
     "tests.fixtures.worker",
+    "tests.fixtures.fake_suiteql",
 ]
 
 STACK_FIXTURE = "stack"

@@ -31,6 +31,7 @@ MINIMAL_PARAMETERS = {
     "ns-push-retry": {},
     "quote-housekeeping": {},
     "reconcile": {},
+    "mirror-sync": {},
 }
 
 
@@ -43,6 +44,7 @@ def test_the_deployments_are_declared():
         "quote-housekeeping",
         "reconcile",
         "notify-mike",
+        "mirror-sync",
     }
 
 
@@ -91,6 +93,10 @@ def test_schedules_and_result_storage():
     assert SPECS["ns-push-retry"]["schedules"][0]["interval"] > 0
     assert SPECS["quote-housekeeping"]["schedules"][0]["cron"] == "5 * * * *"
     assert SPECS["reconcile"]["schedules"][0]["interval"] == 60
+    often, nightly = SPECS["mirror-sync"]["schedules"]
+    assert "QUOTEFLOW_MIRROR_CRON" in often["cron"]
+    assert often["parameters"] == {"full": False} and nightly["parameters"] == {"full": True}
+    assert "QUOTEFLOW_MIRROR_FULL_CRON" in nightly["cron"]
     env = yaml.safe_load(PREFECT_YAML.read_text())["definitions"]["work_pools"]["process_pool"][
         "job_variables"
     ]["env"]
@@ -134,3 +140,13 @@ def test_a_starting_worker_leaves_bytecode_for_its_flow_runs(monkeypatch):
     flow_engine = importlib.util.find_spec("prefect.flow_engine")
     assert flow_engine is not None and flow_engine.cached is not None
     assert pathlib.Path(flow_engine.cached).is_file()
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_schedules_pass_prefect_deploys_validation_before_templating(name):
+    # `prefect deploy` validates prefect.yaml before it fills in {{ $VARS }}: a templated
+    # interval (a timedelta) fails there, a templated cron (a string) does not.
+    from prefect.cli.deploy._models import RawScheduleConfig
+
+    for schedule in SPECS[name].get("schedules", []):
+        RawScheduleConfig.model_validate(schedule)

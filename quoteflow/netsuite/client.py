@@ -1,4 +1,5 @@
-"""A small synchronous SuiteTalk REST client for ``record/v1/estimate``, signed with OAuth 1.0a TBA."""
+"""A small synchronous SuiteTalk REST client for ``record/v1/estimate`` and SuiteQL reads,
+signed with OAuth 1.0a TBA."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Self
 import httpx
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth1 import Client as OAuth1Client
+from pydantic import BaseModel, Field
 
 from quoteflow.netsuite.errors import (
     NetSuiteError,
@@ -22,6 +24,20 @@ from quoteflow.netsuite.estimate import validate_external_id
 log = logging.getLogger(__name__)
 
 RECORD_PATH = "/services/rest/record/v1"
+SUITEQL_PATH = "/services/rest/query/v1/suiteql"
+SUITEQL_MAX_LIMIT = 1000
+
+
+class SuiteQLPage(BaseModel):
+    """One page of a SuiteQL answer: column names lower-case, every value a string."""
+
+    items: list[dict[str, str]] = Field(description="The rows of this page.")
+    has_more: bool = Field(description="NetSuite's hasMore: another page follows this one.")
+    total_results: int = Field(ge=0, description="Rows the whole query matched (totalResults).")
+    offset: int = Field(ge=0, description="Offset of this page's first row.")
+    count: int = Field(ge=0, description="Rows on this page.")
+
+
 _LOCATION_ID = re.compile(r"/estimate/(\d+)/?$")
 
 
@@ -112,6 +128,29 @@ class NetSuiteClient:
         validate_external_id(external_id)
         return self._get_json(f"{RECORD_PATH}/estimate/eid:{external_id}")
 
+    # -- SuiteQL -------------------------------------------------------------
+
+    def suiteql(self, query: str, *, limit: int = 1000, offset: int = 0) -> SuiteQLPage:
+        """One page of a SuiteQL query (``POST .../query/v1/suiteql``, ``Prefer: transient``).
+
+        ``limit`` is 1..1000; one query reaches at most 100,000 rows, so callers page by key
+        (``WHERE id > :last ORDER BY id``) rather than by offset past that.
+        """
+        if not query or not query.strip():
+            raise ValueError("query must not be empty")
+        if not 1 <= limit <= SUITEQL_MAX_LIMIT:
+            raise ValueError(f"limit must be 1..{SUITEQL_MAX_LIMIT}, got {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        response = self._request(
+            "POST",
+            SUITEQL_PATH,
+            params={"limit": str(limit), "offset": str(offset)},
+            body={"q": query},
+            headers={"Prefer": "transient"},
+        )
+        return _suiteql_page(response)
+
     # -- plumbing ------------------------------------------------------------
 
     def _get_json(self, path: str) -> dict[str, Any]:
@@ -138,8 +177,9 @@ class NetSuiteClient:
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(headers or {})}
         content: bytes | None = None
         if body is not None:
             content = json.dumps(body, separators=(",", ":")).encode()
@@ -191,3 +231,35 @@ class NetSuiteClient:
                 path=response.request.url.path,
             )
         return match.group(1)
+
+
+def _suiteql_page(response: httpx.Response) -> SuiteQLPage:
+    def bad(why: str) -> NetSuiteError:
+        return NetSuiteError(
+            f"SuiteQL answer {why}", status=response.status_code, method="POST", path=SUITEQL_PATH
+        )
+
+    try:
+        payload = response.json()
+    except ValueError as exc:
+        raise bad("is not JSON") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+        raise bad("has no items list")
+    items: list[dict[str, str]] = []
+    for row in payload["items"]:
+        if not isinstance(row, dict):
+            raise bad("has a row that is not an object")
+        # NetSuite adds "links" to each row; values arrive as strings (null when empty).
+        items.append(
+            {str(k).lower(): str(v) for k, v in row.items() if k != "links" and v is not None}
+        )
+    try:
+        return SuiteQLPage(
+            items=items,
+            has_more=bool(payload.get("hasMore", False)),
+            total_results=int(payload.get("totalResults", len(items))),
+            offset=int(payload.get("offset", 0)),
+            count=int(payload.get("count", len(items))),
+        )
+    except (TypeError, ValueError) as exc:
+        raise bad(f"has bad paging fields ({exc})") from exc

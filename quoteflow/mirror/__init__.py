@@ -1,0 +1,1 @@
+"""The local mirror of NetSuite: configured SuiteQL queries, synced page by page."""
