@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from quoteflow.mirror.pricing_csv import ImportReport, PriceMove
 from quoteflow.quote import QuotePreview
 
 CENT = Decimal("0.01")
@@ -69,4 +70,26 @@ def preview_markdown(preview: QuotePreview) -> str:
         f"{preview.margin_pct if preview.margin_pct is not None else 'n/a'}%. "
         f"Valid until {preview.valid_until:%Y-%m-%d}. PDF: {'yes' if preview.include_pdf else 'no'}.\n\n"
         + (f"**Warnings**\n{warn}\n" if warn else "No warnings.\n")
+    )
+
+
+# ---------------------------------------------------------------- pricing imports
+
+
+def price_move_text(move: PriceMove, currency: str = "USD") -> str:
+    """``row 17: customer 1107, FS-1001: $41.50 -> $44.00 (+$2.50, +6.0%)``."""
+    sign = "+" if move.change >= 0 else "-"
+    pct = f", {move.change_pct:+}%" if move.change_pct is not None else ""
+    return (
+        f"row {move.row}: customer {move.customer_id}, {move.item_code}: "
+        f"{format_money(move.old_price, currency)} -> {format_money(move.new_price, currency)} "
+        f"({sign}{format_money(abs(move.change), currency)}{pct})"
+    )
+
+
+def import_summary(report: ImportReport) -> str:
+    """``prices.csv, school year 2026-27: 240 price rows: 12 new, 30 changed, 198 unchanged.``"""
+    return (
+        f"{report.file_name}, school year {report.school_year}: {report.rows} price row(s): "
+        f"{report.new} new, {report.changed} changed, {report.unchanged} unchanged."
     )

@@ -82,14 +82,25 @@ class QuoteRequest(BaseModel):
     @field_validator("school_year")
     @classmethod
     def _consecutive_years(cls, value: str) -> str:
-        start, end = int(value[:4]), int(value[5:])
-        if (start + 1) % 100 != end:
-            raise ValueError(
-                f"school year must span consecutive years, e.g. {start}-{(start + 1) % 100:02d}"
-            )
-        if not 2000 <= start <= 2099:
-            raise ValueError("school year must start between 2000 and 2099")
-        return value
+        return check_school_year(value)
+
+
+SCHOOL_YEAR_PATTERN = r"^\d{4}-\d{2}$"
+
+
+def check_school_year(value: str) -> str:
+    """A school year like 2026-27 (consecutive years, starting 2000-2099); ValueError
+    naming the rule otherwise."""
+    if not re.fullmatch(SCHOOL_YEAR_PATTERN, value):
+        raise ValueError(f"school year {value!r} must look like 2026-27")
+    start, end = int(value[:4]), int(value[5:])
+    if (start + 1) % 100 != end:
+        raise ValueError(
+            f"school year must span consecutive years, e.g. {start}-{(start + 1) % 100:02d}"
+        )
+    if not 2000 <= start <= 2099:
+        raise ValueError("school year must start between 2000 and 2099")
+    return value
 
 
 # ---------------------------------------------------------------- context (read side)

@@ -1,0 +1,1 @@
+"""The local mirror of NetSuite: what keeps customers, items and pricing current."""
