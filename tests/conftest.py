@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.db",
+    "tests.fixtures.pricing",
     "tests.fixtures.stack",
     "tests.fixtures.worker",
 ]

@@ -10,49 +10,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 import typer
-from sqlmodel import Session
 from typer.testing import CliRunner
 
-from quoteflow import migrate
 from quoteflow.cli.pricing_import import import_pricing as import_pricing_cmd
-from quoteflow.db import get_engine
 from quoteflow.mirror.pricing_csv import PricingFileError, parse_pricing_csv
 from quoteflow.mirror.pricing_import import import_pricing
-from quoteflow.models import PricingMaster
 from quoteflow.settings import get_settings
-from tests.fixtures.db import create_database, drop_database, session_backend
-from tests.fixtures.demo import DEMO_CUSTOMER_ID, UNKNOWN_ITEM_CODE, load_demo_data
+from tests.fixtures.demo import DEMO_CUSTOMER_ID, UNKNOWN_ITEM_CODE
+from tests.fixtures.pricing import stored_prices
 
-YEAR = "2030-31"  # no seeded prices: every test starts from an empty school year
 HEADER = "customer_id,item_code,case_price,cost_basis\n"
-
-
-@pytest.fixture(scope="module")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = create_database(session_backend(), tmp_path_factory.mktemp("pricing"))
-    migrate.upgrade(url)
-    load_demo_data(url)
-    yield url
-    drop_database(url)
-
-
-@pytest.fixture
-def year(db_url: str) -> Iterator[str]:
-    """YEAR, emptied after the test."""
-    yield YEAR
-    with Session(get_engine(db_url)) as s:
-        s.execute(sa.delete(PricingMaster).where(PricingMaster.school_year == YEAR))
-        s.commit()
-
-
-def prices(url: str, school_year: str = YEAR) -> dict[tuple[str, str], PricingMaster]:
-    with Session(get_engine(url)) as s:
-        rows = s.execute(
-            sa.select(PricingMaster).where(PricingMaster.school_year == school_year)
-        ).scalars()
-        return {(r.customer_id, r.item_code): r for r in rows}
 
 
 # ---------------------------------------------------------------- the file's rules
@@ -127,42 +95,42 @@ def test_not_utf8_is_refused():
 # ---------------------------------------------------------------- against the database
 
 
-def test_unknown_customer_and_item_are_named_and_nothing_is_written(db_url, year):
+def test_unknown_customer_and_item_are_named_and_nothing_is_written(pricing_db, import_year):
     report = import_pricing(
         HEADER
         + f"{DEMO_CUSTOMER_ID},FS-1001,41.50,30.00\n"
         + "9999,FS-1002,10.00,\n"
         + f"{DEMO_CUSTOMER_ID},{UNKNOWN_ITEM_CODE},10.00,\n",
-        school_year=year,
+        school_year=import_year,
         file_name="p.csv",
-        url=db_url,
+        url=pricing_db,
     )
     assert report.errors == [
         "row 3, customer_id: '9999' is not a known customer",
         f"row 4, item_code: '{UNKNOWN_ITEM_CODE}' is not a catalog item",
     ]
-    assert not report.written and prices(db_url) == {}
+    assert not report.written and stored_prices(pricing_db) == {}
 
 
-def test_one_bad_row_writes_nothing_then_the_fixed_file_writes_every_row(db_url, year):
+def test_one_bad_row_writes_nothing_then_the_fixed_file_writes_every_row(pricing_db, import_year):
     good = f"{DEMO_CUSTOMER_ID},FS-1001,41.50,30.00\n{DEMO_CUSTOMER_ID},FS-1002,12.00,\n"
     bad = import_pricing(
         HEADER + good + f'{DEMO_CUSTOMER_ID},FS-1004,"14,90",\n',
-        school_year=year,
+        school_year=import_year,
         file_name="p.csv",
-        url=db_url,
+        url=pricing_db,
     )
     assert len(bad.errors) == 1 and bad.errors[0].startswith("row 4, case_price: '14,90'")
-    assert prices(db_url) == {}
+    assert stored_prices(pricing_db) == {}
 
     fixed = import_pricing(
         HEADER + good + f"{DEMO_CUSTOMER_ID},FS-1004,14.90,\n",
-        school_year=year,
+        school_year=import_year,
         file_name="prices.csv",
-        url=db_url,
+        url=pricing_db,
     )
     assert fixed.ok and fixed.written and (fixed.new, fixed.changed, fixed.unchanged) == (3, 0, 0)
-    stored = prices(db_url)
+    stored = stored_prices(pricing_db)
     assert {k: v.case_price for k, v in stored.items()} == {
         (DEMO_CUSTOMER_ID, "FS-1001"): Decimal("41.50"),
         (DEMO_CUSTOMER_ID, "FS-1002"): Decimal("12.00"),
@@ -174,11 +142,13 @@ def test_one_bad_row_writes_nothing_then_the_fixed_file_writes_every_row(db_url,
     assert stored[(DEMO_CUSTOMER_ID, "FS-1002")].cost_basis is None
 
 
-def test_dry_run_counts_new_changed_unchanged_and_the_largest_moves(db_url, year):
+def test_dry_run_counts_new_changed_unchanged_and_the_largest_moves(pricing_db, import_year):
     items = [f"FS-10{n:02d}" for n in range(1, 16)]  # FS-1001..FS-1015
     first = "".join(f"{DEMO_CUSTOMER_ID},{code},10.00,5.00\n" for code in items[:13])
-    assert import_pricing(HEADER + first, school_year=year, file_name="a.csv", url=db_url).written
-    before = {k: (v.case_price, v.updated_at) for k, v in prices(db_url).items()}
+    assert import_pricing(
+        HEADER + first, school_year=import_year, file_name="a.csv", url=pricing_db
+    ).written
+    before = {k: (v.case_price, v.updated_at) for k, v in stored_prices(pricing_db).items()}
 
     # 12 prices move by 1..12 dollars, FS-1013 unchanged, two new items.
     moved = "".join(
@@ -190,7 +160,9 @@ def test_dry_run_counts_new_changed_unchanged_and_the_largest_moves(db_url, year
         + f"{DEMO_CUSTOMER_ID},{items[12]},10.00,\n"
         + "".join(f"{DEMO_CUSTOMER_ID},{code},3.00,1.00\n" for code in items[13:])
     )
-    report = import_pricing(second, school_year=year, file_name="b.csv", dry_run=True, url=db_url)
+    report = import_pricing(
+        second, school_year=import_year, file_name="b.csv", dry_run=True, url=pricing_db
+    )
     assert report.ok and not report.written and report.dry_run
     assert (report.rows, report.new, report.changed, report.unchanged) == (15, 2, 12, 1)
     moves = [(m.item_code, m.old_price, m.new_price) for m in report.largest_moves]
@@ -199,11 +171,11 @@ def test_dry_run_counts_new_changed_unchanged_and_the_largest_moves(db_url, year
     assert moves[-1] == ("FS-1003", Decimal("10.00"), Decimal("13.00"))
     assert report.largest_moves[0].change_pct == Decimal("120.0")
     # Nothing written by the dry run.
-    assert {k: (v.case_price, v.updated_at) for k, v in prices(db_url).items()} == before
+    assert {k: (v.case_price, v.updated_at) for k, v in stored_prices(pricing_db).items()} == before
 
-    real = import_pricing(second, school_year=year, file_name="b.csv", url=db_url)
+    real = import_pricing(second, school_year=import_year, file_name="b.csv", url=pricing_db)
     assert (real.new, real.changed, real.unchanged) == (2, 12, 1) and real.written
-    after = prices(db_url)
+    after = stored_prices(pricing_db)
     assert after[(DEMO_CUSTOMER_ID, "FS-1012")].case_price == Decimal("22.00")
     # No cost in the file: the stored cost is kept and the margin follows the new price.
     assert after[(DEMO_CUSTOMER_ID, "FS-1012")].cost_basis == Decimal("5.00")
@@ -211,9 +183,9 @@ def test_dry_run_counts_new_changed_unchanged_and_the_largest_moves(db_url, year
     assert len(after) == 15
 
 
-def test_bad_school_year_is_refused(db_url):
+def test_bad_school_year_is_refused(pricing_db):
     report = import_pricing(
-        HEADER + "1107,FS-1001,1.00,\n", school_year="2026-28", file_name="p.csv", url=db_url
+        HEADER + "1107,FS-1001,1.00,\n", school_year="2026-28", file_name="p.csv", url=pricing_db
     )
     assert report.errors == ["school year must span consecutive years, e.g. 2026-27"]
 
@@ -222,8 +194,8 @@ def test_bad_school_year_is_refused(db_url):
 
 
 @pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
-    monkeypatch.setenv("QUOTEFLOW_DATABASE_URL", db_url)
+def cli(pricing_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
+    monkeypatch.setenv("QUOTEFLOW_DATABASE_URL", pricing_db)
     get_settings.cache_clear()
     app = typer.Typer()
     app.command("import-pricing")(import_pricing_cmd)
@@ -232,25 +204,30 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
     get_settings.cache_clear()
 
 
-def test_command_dry_run_then_import_and_a_refused_file(cli, db_url, year, tmp_path: Path):
+def test_command_dry_run_then_import_and_a_refused_file(
+    cli, pricing_db, import_year, tmp_path: Path
+):
     runner = CliRunner()
     good = tmp_path / "prices.csv"
     good.write_text(HEADER + f"{DEMO_CUSTOMER_ID},FS-1001,41.50,30.00\n")
-    dry = runner.invoke(cli, ["import-pricing", str(good), "--school-year", year, "--dry-run"])
-    assert dry.exit_code == 0, dry.output
-    assert f"prices.csv, school year {year}: 1 price row(s): 1 new, 0 changed, 0 unchanged." in (
-        dry.output
+    dry = runner.invoke(
+        cli, ["import-pricing", str(good), "--school-year", import_year, "--dry-run"]
     )
-    assert "Dry run: nothing written." in dry.output and prices(db_url) == {}
+    assert dry.exit_code == 0, dry.output
+    assert (
+        f"prices.csv, school year {import_year}: 1 price row(s): 1 new, 0 changed, 0 unchanged."
+        in (dry.output)
+    )
+    assert "Dry run: nothing written." in dry.output and stored_prices(pricing_db) == {}
 
-    done = runner.invoke(cli, ["import-pricing", str(good), "--school-year", year])
+    done = runner.invoke(cli, ["import-pricing", str(good), "--school-year", import_year])
     assert done.exit_code == 0 and "Saved" in done.output
-    assert prices(db_url)[(DEMO_CUSTOMER_ID, "FS-1001")].case_price == Decimal("41.50")
+    assert stored_prices(pricing_db)[(DEMO_CUSTOMER_ID, "FS-1001")].case_price == Decimal("41.50")
 
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + f'{DEMO_CUSTOMER_ID},FS-1001,"14,90",\n')
-    refused = runner.invoke(cli, ["import-pricing", str(bad), "--school-year", year])
+    refused = runner.invoke(cli, ["import-pricing", str(bad), "--school-year", import_year])
     assert refused.exit_code == 1
     assert "bad.csv: nothing written, 1 problem(s):" in refused.output
     assert "row 2, case_price: '14,90' is not a 2-decimal price" in refused.output
-    assert prices(db_url)[(DEMO_CUSTOMER_ID, "FS-1001")].case_price == Decimal("41.50")
+    assert stored_prices(pricing_db)[(DEMO_CUSTOMER_ID, "FS-1001")].case_price == Decimal("41.50")

@@ -860,6 +860,7 @@ def create_app(
         secure_cookies=secure_cookies,
     )
     from quoteflow.approval_page.new_quote import new_quote_routes
+    from quoteflow.approval_page.pricing_upload import pricing_routes
 
     app = Starlette(
         routes=[
@@ -874,6 +875,7 @@ def create_app(
             Route("/actions/{action_id:int}/pdf", page.pdf, methods=["GET"]),
             *quote_routes(page),
             *new_quote_routes(page),
+            *pricing_routes(page),
             Route("/actions/{action_id:int}/reopen", page.reopen, methods=["POST"]),
             Route("/a/{token}", page.link_show, methods=["GET"]),
             Route("/a/{token}", page.link_decide, methods=["POST"]),
