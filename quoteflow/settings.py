@@ -199,6 +199,15 @@ class Settings(BaseSettings):
         default=12, ge=1, le=1000, description="NetSuite push attempts before the dead letter."
     )
 
+    # The mirror of NetSuite.
+    mirror_max_age_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 365,
+        description="mirror_fresh warns when a quote's customer or prices were last synced "
+        "from NetSuite longer ago than this.",
+    )
+
     # NetSuite push throttle: a Prefect global concurrency limit of this name.
     netsuite_concurrency_limit: str = Field(default="netsuite-api")
     netsuite_timeout_seconds: float = Field(default=20.0, gt=0)

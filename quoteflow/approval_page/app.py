@@ -328,6 +328,7 @@ class ApprovalPage:
         self.env.filters["utc"] = format_utc
         self.env.filters["local"] = lambda v: plain.local(v, get_settings().local_timezone)
         self.env.filters["expires"] = plain.expires
+        self.env.filters["data_age"] = lambda v: plain.data_age(v, get_settings().local_timezone)
         self.env.globals["tz"] = lambda: get_settings().local_timezone
         self.env.globals["words"] = lambda term: plain.WORDS.get(term, term)
         self.env.filters["money"] = format_money
