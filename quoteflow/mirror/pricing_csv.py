@@ -10,8 +10,10 @@ Rows are numbered as a spreadsheet numbers them: the header is row 1, the first 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
@@ -31,12 +33,16 @@ class PricingFileError(ValueError):
     """The file as a whole cannot be read (encoding, header, no rows); names the rule."""
 
 
-class PriceRow(BaseModel):
-    """One price of the file: a customer's case price (and cost) for one item."""
+# The row types are plain dataclasses: a file holds up to MAX_ROWS of them, their values
+# are checked by parse_pricing_csv, and a validating model per row would triple the time.
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    """One price of the file: a customer's case price (and cost) for one item; ``row`` is
+    its spreadsheet row number (the header is row 1)."""
 
-    row: int = Field(ge=2, description="Spreadsheet row number (the header is row 1).")
-    customer_id: str = Field(min_length=1, max_length=32)
-    item_code: str = Field(min_length=1, max_length=64)
+    row: int
+    customer_id: str
+    item_code: str
     case_price: Decimal
     # None: not given (no column, or an empty cell); the cost pricing_master has is kept.
     cost_basis: Decimal | None = None
@@ -46,14 +52,16 @@ class PriceRow(BaseModel):
         return (self.customer_id, self.item_code)
 
 
-class CurrentPrice(BaseModel):
+@dataclass(frozen=True, slots=True)
+class CurrentPrice:
     """What pricing_master holds now for one customer and item in the school year."""
 
     case_price: Decimal
     cost_basis: Decimal | None = None
 
 
-class PriceMove(BaseModel):
+@dataclass(frozen=True, slots=True)
+class PriceMove:
     """A changed price: old to new."""
 
     row: int
@@ -73,17 +81,15 @@ class PriceMove(BaseModel):
         return (self.change / self.old_price * 100).quantize(Decimal("0.1"))
 
 
-class ImportPlan(BaseModel):
-    """What importing the rows would do: which keys are new, changed or unchanged."""
+@dataclass
+class ImportPlan:
+    """What importing the rows would do: which keys are new, changed or unchanged, and
+    the largest price moves (by amount, then by percentage)."""
 
-    new: list[PriceRow] = Field(default_factory=list)
-    changed: list[PriceRow] = Field(default_factory=list)
-    unchanged: list[PriceRow] = Field(default_factory=list)
-    moves: list[PriceMove] = Field(default_factory=list)  # price changes, largest first
-
-    @property
-    def largest_moves(self) -> list[PriceMove]:
-        return self.moves[:LARGEST_MOVES]
+    new: list[PriceRow] = field(default_factory=list)
+    changed: list[PriceRow] = field(default_factory=list)
+    unchanged: list[PriceRow] = field(default_factory=list)
+    largest_moves: list[PriceMove] = field(default_factory=list)
 
 
 class ImportReport(BaseModel):
@@ -220,9 +226,10 @@ def unknown_references(rows: Iterable[PriceRow], customers: set[str], items: set
 
 
 def plan_import(rows: Iterable[PriceRow], current: Mapping[Key, CurrentPrice]) -> ImportPlan:
-    """Sort the rows into new, changed (price or cost) and unchanged; the price moves
-    ordered by the size of the change (then by percentage)."""
+    """Sort the rows into new, changed (price or cost) and unchanged; keep the
+    LARGEST_MOVES largest price changes (by amount, then by percentage)."""
     plan = ImportPlan()
+    moves: list[tuple[Decimal, Decimal, int, PriceRow, Decimal]] = []
     for r in rows:
         now = current.get(r.key)
         if now is None:
@@ -232,14 +239,18 @@ def plan_import(rows: Iterable[PriceRow], current: Mapping[Key, CurrentPrice]) -
         else:
             plan.changed.append(r)
             if now.case_price != r.case_price:
-                plan.moves.append(
-                    PriceMove(
-                        row=r.row,
-                        customer_id=r.customer_id,
-                        item_code=r.item_code,
-                        old_price=now.case_price,
-                        new_price=r.case_price,
-                    )
-                )
-    plan.moves.sort(key=lambda m: (abs(m.change), abs(m.change_pct or 0)), reverse=True)
+                change = abs(r.case_price - now.case_price)
+                ratio = change / now.case_price if now.case_price else Decimal(0)
+                moves.append((change, ratio, -r.row, r, now.case_price))
+    top = heapq.nlargest(LARGEST_MOVES, moves, key=lambda m: m[:3])
+    plan.largest_moves = [
+        PriceMove(
+            row=r.row,
+            customer_id=r.customer_id,
+            item_code=r.item_code,
+            old_price=old,
+            new_price=r.case_price,
+        )
+        for _, _, _, r, old in top
+    ]
     return plan
