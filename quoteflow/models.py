@@ -208,6 +208,15 @@ class CustomerProfile(SQLModel, table=True):
     updated_at: datetime = _ts(default_factory=utcnow)
 
 
+class MirrorState(SQLModel, table=True):
+    """The mirror's state per mirrored table: when it last synced from NetSuite."""
+
+    __tablename__ = "mirror_state"
+
+    table_name: str = Field(primary_key=True, max_length=64)
+    last_success_at: datetime | None = _ts(default=None)
+
+
 # ---------------------------------------------------------------- platform state
 
 

@@ -30,7 +30,7 @@ from tasks import context as context_queries
 from tasks.contract import sql_text
 from tests.fixtures.db import BACKENDS, session_backend
 
-HEAD_REVISION = "0004_claims"  # the newest migration (re-chained at merge)
+HEAD_REVISION = "0005_mirror"  # the newest migration (re-chained at merge)
 MODEL_TABLES = set(SQLModel.metadata.tables)
 
 OPEN_QUOTES_SQL = sql_text(context_queries.OPEN_QUOTES_SQL)  # the flow's own query

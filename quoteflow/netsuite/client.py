@@ -11,6 +11,7 @@ from typing import Any, Self
 import httpx
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth1 import Client as OAuth1Client
+from pydantic import BaseModel
 
 from quoteflow.netsuite.errors import (
     NetSuiteError,
@@ -22,6 +23,21 @@ from quoteflow.netsuite.estimate import validate_external_id
 log = logging.getLogger(__name__)
 
 RECORD_PATH = "/services/rest/record/v1"
+SUITEQL_PATH = "/services/rest/query/v1/suiteql"
+SUITEQL_MAX_LIMIT = 1000
+
+
+class SuiteQLPage(BaseModel):
+    """One page of a SuiteQL answer: rows as NetSuite sends them (lower-case column names,
+    string values), and whether more follow."""
+
+    items: list[dict[str, str]]
+    has_more: bool = False
+    offset: int = 0
+    count: int = 0
+    total_results: int | None = None
+
+
 _LOCATION_ID = re.compile(r"/estimate/(\d+)/?$")
 
 
@@ -112,6 +128,47 @@ class NetSuiteClient:
         validate_external_id(external_id)
         return self._get_json(f"{RECORD_PATH}/estimate/eid:{external_id}")
 
+    # -- SuiteQL ---------------------------------------------------------------
+
+    def suiteql(
+        self, query: str, *, limit: int = SUITEQL_MAX_LIMIT, offset: int = 0
+    ) -> SuiteQLPage:
+        """``POST .../query/v1/suiteql?limit=L&offset=O`` with ``Prefer: transient``: one
+        page of the query's rows."""
+        if not 1 <= limit <= SUITEQL_MAX_LIMIT or offset < 0:
+            raise ValueError(f"limit must be 1..{SUITEQL_MAX_LIMIT} and offset >= 0")
+        response = self._request(
+            "POST",
+            SUITEQL_PATH,
+            params={"limit": str(limit), "offset": str(offset)},
+            body={"q": query},
+            headers={"Prefer": "transient"},
+        )
+        try:
+            payload = response.json()
+            items = [
+                {
+                    str(k).lower(): "" if v is None else str(v)
+                    for k, v in row.items()
+                    if k != "links"
+                }
+                for row in payload.get("items", [])
+            ]
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise NetSuiteError(
+                "SuiteQL answer is not a JSON object with items",
+                status=response.status_code,
+                method="POST",
+                path=SUITEQL_PATH,
+            ) from exc
+        return SuiteQLPage(
+            items=items,
+            has_more=bool(payload.get("hasMore")),
+            offset=int(payload.get("offset") or 0),
+            count=int(payload.get("count") or len(items)),
+            total_results=payload.get("totalResults"),
+        )
+
     # -- plumbing ------------------------------------------------------------
 
     def _get_json(self, path: str) -> dict[str, Any]:
@@ -138,8 +195,9 @@ class NetSuiteClient:
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(headers or {})}
         content: bytes | None = None
         if body is not None:
             content = json.dumps(body, separators=(",", ":")).encode()
