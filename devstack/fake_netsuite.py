@@ -47,7 +47,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from devstack.fake_suiteql import SUITEQL_PATH, CustomerStatuses
+
 log = logging.getLogger("quoteflow.fake_netsuite")
+
 
 API_PREFIX = "/services/rest/"
 ESTIMATE_PATH = "/services/rest/record/v1/estimate"
@@ -600,6 +603,7 @@ class FakeNetSuite:
             self.store.set_records(*_parse_records(records))
         self.injections: deque[Injection] = deque()
         self.stats = Stats()
+        self.suiteql = CustomerStatuses(lambda: self.store.records()["customers"])
         self.control = Starlette(
             routes=[
                 Route("/_fake/health", self.health, methods=["GET"]),
@@ -609,6 +613,7 @@ class FakeNetSuite:
                 Route("/_fake/requests", self.requests, methods=["GET"]),
                 Route("/_fake/records", self.get_records, methods=["GET"]),
                 Route("/_fake/records", self.put_records, methods=["PUT"]),
+                Route("/_fake/customer_status", self.suiteql.set_status, methods=["POST"]),
             ]
         )
 
@@ -673,6 +678,8 @@ class FakeNetSuite:
     def _route(self, request: Request, body: bytes) -> Response:
         path, method = request.url.path, request.method
         base = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if path == SUITEQL_PATH:
+            return self.suiteql.answer(request, body, NetSuiteFault)
         if path == ESTIMATE_PATH:
             if method != "POST":
                 raise NetSuiteFault(405, "INVALID_REQUEST", f"{method} is not allowed here.")
