@@ -72,6 +72,8 @@ def deploy_all(project_dir: Path = PROJECT_ROOT) -> str:
     env["QUOTEFLOW_RECONCILE_SCHEDULE_ACTIVE"] = str(
         get_settings().reconcile_schedule_active
     ).lower()
+    env["QUOTEFLOW_MIRROR_INTERVAL"] = f"PT{round(get_settings().mirror_interval_minutes * 60)}S"
+    env["QUOTEFLOW_MIRROR_FULL_CRON"] = get_settings().mirror_full_cron
     env["PREFECT_API_URL"] = require_api_url()
     proc = subprocess.run(
         [*prefect_command(), "--no-prompt", "deploy", "--all"],

@@ -59,10 +59,34 @@ def run_demo(say: Say = print) -> DemoSummary:
         return _day(say, state, settings, started)
 
 
+def sync_mirror_from_stack(state) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """A full mirror pass from the stack's fake NetSuite (seeded with the demo dataset),
+    signed with the stack's dev credentials; rows per table. Raises if a table failed."""
+    from devstack.stack.state import load_netsuite_credentials
+    from quoteflow.mirror.config import load_config
+    from quoteflow.mirror.service import sync_all
+    from quoteflow.netsuite import NetSuiteClient
+
+    creds = load_netsuite_credentials(state.state_dir)
+    with NetSuiteClient(
+        base_url=state.netsuite.base_url,
+        account_id=creds.account_id,
+        consumer_key=creds.consumer_key.get_secret_value(),
+        consumer_secret=creds.consumer_secret.get_secret_value(),
+        token_id=creds.token_id.get_secret_value(),
+        token_secret=creds.token_secret.get_secret_value(),
+    ) as client:
+        results = sync_all(client, load_config(), full=True)
+    failed = [f"{r.table}: {r.error}" for r in results if r.error]
+    if failed:
+        raise RuntimeError("mirror sync from the fake NetSuite failed: " + "; ".join(failed))
+    return {r.table: r.row_count for r in results}
+
+
 def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ignore[no-untyped-def]
     from deployments.deploy import deploy_all, deployment_specs, work_pool_name
     from deployments.worker import start_worker
-    from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, load_demo_data
+    from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
     from devstack.stack.blocks import register_stack_blocks
     from quoteflow.approvals import (
         GATE_ACTION_TYPE,
@@ -79,10 +103,10 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     from quoteflow.quote import QuotePreview, QuoteRequest
 
     ui = state.prefect.ui_url
-    _step(say, 2, f"Migrating and seeding {settings.resolved_database_url}")
+    _step(say, 2, f"Migrating {settings.resolved_database_url}; syncing it from the fake NetSuite")
     upgrade()
-    counts = load_demo_data()
-    say(f"     {counts.per_table()}")
+    synced = sync_mirror_from_stack(state)
+    say(f"     {synced}")
     _step(say, 3, "Registering blocks (credentials live there, not in code)")
     register_stack_blocks(state)
     names = ", ".join(d["name"] for d in deployment_specs())

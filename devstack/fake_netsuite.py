@@ -10,10 +10,14 @@ It behaves like NetSuite where quoteflow depends on it:
   (``POST .../estimate``), read (``GET .../estimate/{id}`` or ``/eid:X``);
 - bodies are validated against the known customers and items, errors come back in
   NetSuite's shape (``o:errorDetails`` with ``o:errorCode`` and ``o:errorPath``);
-- estimates live in an SQLite file in the data dir, so a restart keeps them.
+- estimates live in an SQLite file in the data dir, so a restart keeps them;
+- SuiteQL (``POST .../query/v1/suiteql``, ``Prefer: transient``) over the fake account's
+  own records in their own SQLite file (``devstack.fake_suiteql``).
 
 A control API under ``/_fake`` (no auth) injects faults (status, slow, dropped
-connection), resets state, sets the known records and reports what was received.
+connection; optionally after letting ``skip`` requests through), resets state, sets the
+known records, changes SuiteQL records (``/_fake/suiteql/{table}``) and reports what was
+received.
 
 The local stack runs it (``devstack.stack.run``) with the credentials it generated.
 """
@@ -47,13 +51,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from devstack.fake_suiteql import SUITEQL_PATH, CustomerStatuses
+from devstack.fake_suiteql import ROW_CAP, TABLES, SuiteQLError, SuiteQLStore
 
 log = logging.getLogger("quoteflow.fake_netsuite")
 
-
 API_PREFIX = "/services/rest/"
 ESTIMATE_PATH = "/services/rest/record/v1/estimate"
+SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 TIMESTAMP_TOLERANCE_SECONDS = 300
 NONCE_RETENTION_SECONDS = 2 * TIMESTAMP_TOLERANCE_SECONDS
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -532,9 +536,16 @@ class Injection:
     count: int
     status: int | None = None
     delay: float = 0.0
+    skip: int = 0  # requests let through untouched before the fault applies
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "count": self.count, "status": self.status, "delay": self.delay}
+        return {
+            "mode": self.mode,
+            "count": self.count,
+            "status": self.status,
+            "delay": self.delay,
+            "skip": self.skip,
+        }
 
 
 class Stats:
@@ -595,15 +606,16 @@ class FakeNetSuite:
         data_dir: Path,
         credentials: FakeCredentials,
         records: dict[str, list[str]] | None = None,
+        row_cap: int = ROW_CAP,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.credentials = credentials
         self.store = Store(data_dir / "fake_netsuite.sqlite3")
+        self.suiteql = SuiteQLStore(data_dir / "fake_suiteql.sqlite3", row_cap=row_cap)
         if records is not None:
             self.store.set_records(*_parse_records(records))
         self.injections: deque[Injection] = deque()
         self.stats = Stats()
-        self.suiteql = CustomerStatuses(lambda: self.store.records()["customers"])
         self.control = Starlette(
             routes=[
                 Route("/_fake/health", self.health, methods=["GET"]),
@@ -613,7 +625,10 @@ class FakeNetSuite:
                 Route("/_fake/requests", self.requests, methods=["GET"]),
                 Route("/_fake/records", self.get_records, methods=["GET"]),
                 Route("/_fake/records", self.put_records, methods=["PUT"]),
-                Route("/_fake/customer_status", self.suiteql.set_status, methods=["POST"]),
+                Route("/_fake/suiteql/settings", self.suiteql_settings, methods=["POST"]),
+                Route("/_fake/suiteql/{table}", self.suiteql_rows, methods=["GET"]),
+                Route("/_fake/suiteql/{table}", self.suiteql_upsert, methods=["POST"]),
+                Route("/_fake/suiteql/{table}/delete", self.suiteql_delete, methods=["POST"]),
             ]
         )
 
@@ -679,7 +694,7 @@ class FakeNetSuite:
         path, method = request.url.path, request.method
         base = f"{request.url.scheme}://{request.headers.get('host', '')}"
         if path == SUITEQL_PATH:
-            return self.suiteql.answer(request, body, NetSuiteFault)
+            return self._suiteql(request, body)
         if path == ESTIMATE_PATH:
             if method != "POST":
                 raise NetSuiteFault(405, "INVALID_REQUEST", f"{method} is not allowed here.")
@@ -699,6 +714,27 @@ class FakeNetSuite:
             replace = {s.strip() for s in request.query_params.get("replace", "").split(",")}
             return self._upsert(ref[4:], self._json(request, body), base, "item" in replace)
         raise NetSuiteFault(405, "INVALID_REQUEST", f"{method} is not supported by this fake.")
+
+    def _suiteql(self, request: Request, body: bytes) -> Response:
+        if request.method != "POST":
+            raise NetSuiteFault(405, "INVALID_REQUEST", f"{request.method} is not allowed here.")
+        if request.headers.get("prefer", "").strip().lower() != "transient":
+            raise NetSuiteFault(
+                400, "INVALID_PARAMETER", "The request header Prefer: transient is required."
+            )
+        payload = self._json(request, body)
+        if not isinstance(payload, dict) or not isinstance(payload.get("q"), str):
+            raise NetSuiteFault(400, "INVALID_CONTENT", 'The body must be {"q": "<SuiteQL>"}.')
+        try:
+            limit = int(request.query_params.get("limit", "1000"))
+            offset = int(request.query_params.get("offset", "0"))
+        except ValueError as exc:
+            raise NetSuiteFault(400, "INVALID_PARAMETER", f"Bad paging parameter: {exc}.") from exc
+        try:
+            answer = self.suiteql.query(payload["q"], limit=limit, offset=offset)
+        except SuiteQLError as exc:
+            raise NetSuiteFault(400, "INVALID_PARAMETER", f"Invalid search query. {exc}") from exc
+        return JSONResponse(answer)
 
     @staticmethod
     def _json(request: Request, body: bytes) -> object:
@@ -769,6 +805,9 @@ class FakeNetSuite:
         if not self.injections:
             return None
         head = self.injections[0]
+        if head.skip > 0:
+            head.skip -= 1
+            return None
         head.count -= 1
         if head.count <= 0:
             self.injections.popleft()
@@ -863,6 +902,49 @@ class FakeNetSuite:
         """``GET /_fake/requests``: counts by method and status, rejections, recent log."""
         return JSONResponse(self.stats.as_dict())
 
+    async def suiteql_rows(self, request: Request) -> Response:
+        """``GET /_fake/suiteql/{table}``: every record of a SuiteQL table."""
+        table = request.path_params["table"]
+        if table not in TABLES:
+            return JSONResponse({"error": f"unknown table {table!r}"}, status_code=404)
+        return JSONResponse({"rows": self.suiteql.rows(table)})
+
+    async def suiteql_upsert(self, request: Request) -> Response:
+        """``POST /_fake/suiteql/{table}`` {rows: [{id, field: value}], modified?}: create or
+        change records (fields merged by id), stamping their last-modified time."""
+        try:
+            spec = await request.json()
+            if not isinstance(spec, dict) or not isinstance(spec.get("rows"), list):
+                raise ValueError('body must be {"rows": [...]}')
+            n = self.suiteql.upsert(
+                request.path_params["table"], spec["rows"], modified=spec.get("modified")
+            )
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"upserted": n})
+
+    async def suiteql_delete(self, request: Request) -> Response:
+        """``POST /_fake/suiteql/{table}/delete`` {ids: [...]}: delete records."""
+        try:
+            spec = await request.json()
+            ids = [int(i) for i in spec["ids"]]
+            n = self.suiteql.delete(request.path_params["table"], ids)
+        except (ValueError, TypeError, KeyError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"deleted": n})
+
+    async def suiteql_settings(self, request: Request) -> Response:
+        """``POST /_fake/suiteql/settings`` {row_cap}: rows reachable per query (tests lower it)."""
+        try:
+            spec = await request.json()
+            cap = int(spec.get("row_cap", ROW_CAP))
+            if cap < 1:
+                raise ValueError("row_cap must be >= 1")
+        except (ValueError, TypeError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        self.suiteql.row_cap = cap
+        return JSONResponse({"row_cap": cap})
+
     async def get_records(self, request: Request) -> Response:
         """``GET /_fake/records``: the known customer and item internal ids."""
         return JSONResponse(self.store.records())
@@ -905,12 +987,15 @@ def _parse_injection(spec: object) -> Injection:
     status = spec.get("status")
     if mode == "status" and (not isinstance(status, int) or not 400 <= status <= 599):
         raise ValueError("status mode needs an HTTP status 400..599")
+    skip = spec.get("skip", 0)
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise ValueError("skip must be a non-negative integer")
     delay = spec.get("delay", 0)
     if not _is_number(delay) or delay < 0 or delay > 600:
         raise ValueError("delay must be a number of seconds in 0..600")
     if mode == "slow" and delay <= 0:
         raise ValueError("slow mode needs delay > 0")
-    return Injection(mode=mode, count=count, status=status, delay=float(delay))
+    return Injection(mode=mode, count=count, status=status, delay=float(delay), skip=skip)
 
 
 # -- running it ------------------------------------------------------------------------------
@@ -923,11 +1008,17 @@ def serve(
     data_dir: Path,
     credentials: FakeCredentials,
     records: dict[str, list[str]] | None = None,
+    suiteql_records: dict[str, list[dict[str, Any]]] | None = None,
+    suiteql_modified: str | None = None,
 ) -> None:
-    """Run the fake server in this process until SIGINT/SIGTERM."""
+    """Run the fake server in this process until SIGINT/SIGTERM. ``suiteql_records`` seed
+    the SuiteQL store when it is empty (a restart keeps the changes made since)."""
     if host not in LOOPBACK_HOSTS:
         raise SystemExit(f"refusing to bind {host!r}: the fake NetSuite binds loopback only")
     app = FakeNetSuite(data_dir=data_dir, credentials=credentials, records=records)
+    if suiteql_records and app.suiteql.is_empty():
+        for table, rows in suiteql_records.items():
+            app.suiteql.upsert(table, rows, modified=suiteql_modified)
     config = uvicorn.Config(
         app,
         host=host,
@@ -943,3 +1034,4 @@ def serve(
         uvicorn.Server(config).run()
     finally:
         app.store.close()
+        app.suiteql.close()

@@ -66,6 +66,22 @@ class Transition(BaseModel):
     proposals: str
 
 
+class MirrorTable(BaseModel):
+    """One table of the local NetSuite mirror, as its configuration declares it."""
+
+    table: str
+    key: list[str]
+    on_full_pass: str  # what a full pass does to rows NetSuite no longer returns
+    suiteql: str
+
+
+class MirrorContext(BaseModel):
+    config: str  # where the configuration was read from
+    max_age_hours: float
+    schedule: str
+    tables: list[MirrorTable]
+
+
 class LiveFigures(BaseModel):
     since: datetime
     runs_by_outcome: dict[str, int]
@@ -82,6 +98,7 @@ class ContractPage(BaseModel):
     triggers: list[str]
     inputs: list[InputField]
     queries: dict[str, str]
+    mirror: MirrorContext | None = None
     preconditions: list[tuple[str, str, str]]  # (check, block|warn, rule)
     gate: dict[str, str]
     fanout: list[Step]
@@ -200,6 +217,22 @@ def what_changes(page: ContractPage) -> list[list[str]]:
     return rows
 
 
+def _mirror_section(mirror: MirrorContext | None) -> list[str]:
+    if mirror is None:
+        return []
+    return [
+        "### The local mirror of NetSuite",
+        f"These tables are kept by the `mirror-sync` deployment ({mirror.schedule}) from "
+        f"{mirror.config}; rows older than {mirror.max_age_hours:g} h are stale "
+        "(QUOTEFLOW_MIRROR_MAX_AGE_HOURS).",
+        _table(
+            ["table", "key", "on a full pass"],
+            [[t.table, ", ".join(t.key), t.on_full_pass] for t in mirror.tables],
+        ),
+        "\n\n".join(f"**{t.table}** (SuiteQL)\n```sql\n{t.suiteql}\n```" for t in mirror.tables),
+    ]
+
+
 def render_markdown(page: ContractPage) -> str:
     """The contract page as Markdown, numbered like the original contract page (0-10),
     then the quote lifecycle, the schedules and the live figures."""
@@ -223,6 +256,7 @@ def render_markdown(page: ContractPage) -> str:
         ),
         "## 3. Context loaded (tasks/context.py)",
         "\n\n".join(f"**{name}**\n```sql\n{sql}\n```" for name, sql in page.queries.items()),
+        *_mirror_section(page.mirror),
         "## 4. Preconditions",
         _table(["check", "effect", "rule"], [list(p) for p in page.preconditions]),
         "## 5. HITL gate",

@@ -138,13 +138,18 @@ class Customer(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     contact_name: str | None = Field(default=None, max_length=200)
     state: str | None = Field(default=None, max_length=2)
+    # Inactive in NetSuite (or gone from it, found by a full mirror pass); migration 0005.
+    isinactive: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
 
 
 class CustomerProgram(SQLModel, table=True):
     __tablename__ = "customer_programs"
-    __table_args__ = (sa.Index("ix_customer_programs_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_customer_programs_customer_status", "customer_id", "status"),
+        sa.UniqueConstraint("customer_id", "program_code", name="uq_customer_programs_code"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: str = Field(foreign_key="customers.id", max_length=32)
@@ -209,12 +214,23 @@ class CustomerProfile(SQLModel, table=True):
 
 
 class MirrorState(SQLModel, table=True):
-    """The mirror's state per mirrored table: when it last synced from NetSuite."""
+    """Where the NetSuite mirror of one table stands. ``watermark`` is the last-modified
+    time (NetSuite's clock, 'YYYY-MM-DD HH:MM:SS') of the last row written;
+    ``watermark_id`` is that row's NetSuite id while a pass is under way (exact resume)
+    and None once the pass finished. Both move in the transaction that wrote the page."""
 
     __tablename__ = "mirror_state"
 
     table_name: str = Field(primary_key=True, max_length=64)
+    watermark: str | None = Field(default=None, max_length=32)
+    watermark_id: str | None = Field(default=None, max_length=32)
+    row_count: int = 0
     last_success_at: datetime | None = _ts(default=None)
+    last_full_at: datetime | None = _ts(default=None)
+    last_error: str | None = None
+    last_error_at: datetime | None = _ts(default=None)
+    alerted_at: datetime | None = _ts(default=None)
+    updated_at: datetime = _ts(default_factory=utcnow)
 
 
 # ---------------------------------------------------------------- platform state

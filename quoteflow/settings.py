@@ -199,13 +199,43 @@ class Settings(BaseSettings):
         default=12, ge=1, le=1000, description="NetSuite push attempts before the dead letter."
     )
 
-    # The mirror of NetSuite.
+    # The NetSuite mirror.
     mirror_max_age_hours: float = Field(
         default=24,
         gt=0,
-        le=24 * 365,
-        description="mirror_fresh warns when a quote's customer or prices were last synced "
-        "from NetSuite longer ago than this.",
+        le=24 * 30,
+        description="How old mirrored NetSuite data may be: older customer or pricing rows make "
+        "the mirror_fresh precondition warn, and a table whose sync has failed for longer raises "
+        "the alert Mike receives.",
+    )
+    mirror_config_path: Path | None = Field(
+        default=None,
+        description="A mirror.yaml of this account (tables, SuiteQL, column mapping); default "
+        "the one shipped in the package (quoteflow/mirror/mirror.yaml).",
+    )
+    mirror_page_size: int = Field(
+        default=1000, ge=1, le=1000, description="SuiteQL rows per request (NetSuite's limit)."
+    )
+    mirror_row_cap: int = Field(
+        default=100_000,
+        ge=1,
+        description="Rows one SuiteQL query reaches (NetSuite's cap); past it the mirror starts "
+        "a new query keyed after the last row. Tests lower it.",
+    )
+    mirror_overlap_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=86_400,
+        description="A new incremental pass re-reads rows modified this long before the last "
+        "watermark (rows changed in the same second as the last page are not missed).",
+    )
+    mirror_interval_minutes: float = Field(
+        default=15, gt=0, description="Schedule of the mirror-sync deployment."
+    )
+    mirror_full_cron: str = Field(
+        default="30 2 * * *",
+        description="Cron (verify_timezone) of the nightly full mirror pass that finds records "
+        "deleted or made inactive in NetSuite.",
     )
 
     # NetSuite push throttle: a Prefect global concurrency limit of this name.

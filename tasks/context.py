@@ -6,10 +6,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from prefect import task
 from pydantic import BaseModel
-from quoteflow.mirror.state import last_success
 
 from quoteflow.db import session_scope
 from quoteflow.lifecycle import TRANSITIONS, QuoteAction, open_proposals
+from quoteflow.mirror.store import last_success
 from quoteflow.models import OPEN_LIFECYCLE, Quote, UTCDateTime, utcnow
 from quoteflow.quote import (
     CustomerRecord,

@@ -14,6 +14,8 @@ from quoteflow import CONTRACT_VERSION, RISK_LEVEL, WORKFLOW_TYPE
 from quoteflow.approvals import GATE_ACTION_TYPE
 from quoteflow.contract import (
     ContractPage,
+    MirrorContext,
+    MirrorTable,
     RetryPolicy,
     SideEffect,
     Step,
@@ -125,6 +127,44 @@ def _schedule(spec: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def mirror_context(deployment: dict[str, Any] | None) -> MirrorContext:
+    """The mirror's tables, queries and freshness, from its configuration."""
+    from quoteflow.mirror.config import OnMissing, load_config
+
+    settings = get_settings()
+    config = load_config()
+    tables = []
+    for name, cfg in config.tables.items():
+        if isinstance(cfg.on_missing, OnMissing):
+            if cfg.on_missing.delete is not None:
+                scope = ", ".join(f"{k}={v}" for k, v in cfg.on_missing.delete.items())
+                action = "deleted" + (f" (rows with {scope})" if scope else "")
+            else:
+                marks = ", ".join(f"{k}={v}" for k, v in (cfg.on_missing.mark or {}).items())
+                action = f"marked {marks}"
+        else:
+            action = "kept"
+        tables.append(
+            MirrorTable(
+                table=name,
+                key=cfg.key,
+                on_full_pass=action,
+                suiteql=cfg.query("<cursor: modified, id after the last page>"),
+            )
+        )
+    return MirrorContext(
+        config=str(settings.mirror_config_path or "the default mirror.yaml (in the package)"),
+        max_age_hours=settings.mirror_max_age_hours,
+        schedule=(
+            f"every {settings.mirror_interval_minutes:g} min, full pass cron "
+            f"`{settings.mirror_full_cron}`"
+        )
+        if deployment
+        else "not deployed",
+        tables=tables,
+    )
+
+
 def collect_contract(*, live: bool = True) -> ContractPage:
     """The contract as the code declares it now (settings included), with live figures."""
     import tasks.context as context_queries
@@ -152,6 +192,7 @@ def collect_contract(*, live: bool = True) -> ContractPage:
             for name, value in vars(context_queries).items()
             if name.endswith("_SQL")
         },
+        mirror=mirror_context(deployments.get("mirror-sync")),
         preconditions=[tuple(p) for p in PRECONDITIONS],
         gate={
             "action type": GATE_ACTION_TYPE,

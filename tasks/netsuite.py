@@ -6,6 +6,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.netsuite import NetSuiteCredentials
+from quoteflow.mirror.config import load_config
 from quoteflow.mirror.hold import customer_status_query, live_block_reason
 from quoteflow.netsuite.estimate import build_estimate_body, estimate_lines_from_preview
 from quoteflow.outbox import PushView, apply_push, stage_push, stage_superseded_push
@@ -69,6 +70,7 @@ def check_live_hold(
 ) -> str | None:
     """Ask NetSuite for the customer's status now (one SuiteQL query): why the approved
     quote must not be written (on hold, inactive, gone), or None when it may."""
+    customers = load_config().tables["customers"]
     with throttled_netsuite(netsuite) as client:
-        page = client.suiteql(customer_status_query(customer_id), limit=1)
-    return live_block_reason(f"{customer_name} ({customer_id})", page.items)
+        page = client.suiteql(customer_status_query(customer_id, customers), limit=1)
+    return live_block_reason(f"{customer_name} ({customer_id})", page.items, customers)

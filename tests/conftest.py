@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.pricing",
     "tests.fixtures.stack",
     "tests.fixtures.worker",
+    "tests.fixtures.fake_suiteql",
 ]

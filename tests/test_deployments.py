@@ -31,6 +31,7 @@ MINIMAL_PARAMETERS = {
     "ns-push-retry": {},
     "quote-housekeeping": {},
     "reconcile": {},
+    "mirror-sync": {},
 }
 
 
@@ -43,6 +44,7 @@ def test_the_deployments_are_declared():
         "quote-housekeeping",
         "reconcile",
         "notify-mike",
+        "mirror-sync",
     }
 
 
@@ -91,6 +93,10 @@ def test_schedules_and_result_storage():
     assert SPECS["ns-push-retry"]["schedules"][0]["interval"] > 0
     assert SPECS["quote-housekeeping"]["schedules"][0]["cron"] == "5 * * * *"
     assert SPECS["reconcile"]["schedules"][0]["interval"] == 60
+    often, nightly = SPECS["mirror-sync"]["schedules"]
+    assert "QUOTEFLOW_MIRROR_INTERVAL" in often["interval"]
+    assert often["parameters"] == {"full": False} and nightly["parameters"] == {"full": True}
+    assert "QUOTEFLOW_MIRROR_FULL_CRON" in nightly["cron"]
     env = yaml.safe_load(PREFECT_YAML.read_text())["definitions"]["work_pools"]["process_pool"][
         "job_variables"
     ]["env"]

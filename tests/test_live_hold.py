@@ -30,10 +30,10 @@ def hold_env(stack, seeded_db, monkeypatch):
     )
     get_settings.cache_clear()
     fake(stack, "reset")
-    set_status(stack, DEMO_CUSTOMER_ID, "active")
+    set_hold(stack, DEMO_CUSTOMER_ID, False)
     yield
     fake(stack, "reset")
-    set_status(stack, DEMO_CUSTOMER_ID, "active")
+    set_hold(stack, DEMO_CUSTOMER_ID, False)
     get_settings.cache_clear()
 
 
@@ -43,9 +43,14 @@ def fake(stack, action: str, **body):
     return response.json()
 
 
-def set_status(stack, customer_id: str, status: str) -> None:
-    """Change the customer's status in the fake NetSuite (its control API)."""
-    fake(stack, "customer_status", id=customer_id, entitystatus=status)
+def set_hold(stack, customer_id: str, on_hold: bool) -> None:
+    """Put the customer on credit hold in the fake NetSuite, or take it off (its control
+    API; the mirror maps creditholdoverride 'ON' to entitystatus 'hold')."""
+    fake(
+        stack,
+        "suiteql/customer",
+        rows=[{"id": int(customer_id), "creditholdoverride": "ON" if on_hold else "AUTO"}],
+    )
 
 
 def nothing_written(stack, run_id: str) -> WorkflowRunLog:
@@ -73,7 +78,7 @@ def nothing_written(stack, run_id: str) -> WorkflowRunLog:
 def test_hold_after_approval_blocks_the_fan_out_and_mike_is_told(stack, hold_env, smtp_messages):
     handle = FlowRunHandle(customer_quote, request=demo_request())
     run_id = str(handle.wait_paused().id)
-    set_status(stack, DEMO_CUSTOMER_ID, "hold")  # after the gate was staged
+    set_hold(stack, DEMO_CUSTOMER_ID, True)  # after the gate was staged
     handle.resume(decision="approve", notes="fine by me")
     state = handle.join()
     assert state.name == "Blocked", state.message

@@ -15,7 +15,6 @@ import tasks.context as context_tasks
 from quoteflow.approval_page import create_app
 from quoteflow.db import session_scope
 from quoteflow.mirror.pricing_import import import_pricing
-from quoteflow.mirror.state import record_success
 from quoteflow.models import MirrorState, utcnow
 from quoteflow.quote import CustomerRecord, DataAge, QuoteContext, QuoteLineView, QuoteRequest
 from quoteflow.settings import get_settings
@@ -44,7 +43,7 @@ def synced(**moments) -> None:
     with session_scope() as s:
         s.execute(sa.delete(MirrorState))
         for table, at in moments.items():
-            record_success(s, table, at)
+            s.add(MirrorState(table_name=table, last_success_at=at))
 
 
 def age() -> DataAge:

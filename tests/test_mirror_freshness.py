@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from quoteflow.decision import ApprovalDecision
+from quoteflow.mirror.config import load_config
 from quoteflow.mirror.hold import customer_status_query, live_block_reason
 from quoteflow.models import RunStatus
 from quoteflow.notices import GATE_ACTION_TYPE, held_notice, waiting_notice
@@ -140,18 +141,25 @@ def test_preview_and_notice_say_how_old_the_data_is():
     assert "NetSuite data as of 2:05 PM, 12 min ago." in notice.body
 
 
-def test_live_hold_rule_and_query():
+def test_live_hold_rule_and_query_follow_the_mirror_config():
+    customers = load_config().tables["customers"]
+    status = customers.columns["entitystatus"]
     who = "Maple Valley ISD (1107)"
-    clear = [{"id": "1107", "entitystatus": "active", "isinactive": "F"}]
-    assert live_block_reason(who, clear) is None
-    held = [{"id": "1107", "entitystatus": "HOLD", "isinactive": "F"}]
-    assert live_block_reason(who, held) == f"customer {who} is on hold in NetSuite now"
-    inactive = [{"id": "1107", "entitystatus": "active", "isinactive": "T"}]
-    assert live_block_reason(who, inactive) == f"customer {who} is inactive in NetSuite now"
-    assert live_block_reason(who, []) == f"customer {who} is not in NetSuite"
-    assert customer_status_query("1107").endswith("FROM customer WHERE id = '1107'")
+    clear = [{"mirror_id": "1107", status: "active", "isinactive": "F"}]
+    assert live_block_reason(who, clear, customers) is None
+    held = [{"mirror_id": "1107", status: "hold", "isinactive": "F"}]
+    assert live_block_reason(who, held, customers) == f"customer {who} is on hold in NetSuite now"
+    inactive = [{"mirror_id": "1107", status: "active", "isinactive": "T"}]
+    assert live_block_reason(who, inactive, customers) == (
+        f"customer {who} is inactive in NetSuite now"
+    )
+    assert live_block_reason(who, [], customers) == f"customer {who} is not in NetSuite"
+    query = customer_status_query("1107", customers)
+    assert query.startswith(f"SELECT {customers.id} AS mirror_id")
+    assert f"WHERE {customers.id} = 1107 ORDER BY" in query
+    assert "'hold'" in query  # the mirror's own mapping of the hold
     with pytest.raises(ValueError, match="letters, digits"):
-        customer_status_query("1107' OR '1'='1")
+        customer_status_query("1107' OR '1'='1", customers)
 
 
 def test_a_quote_stopped_after_approval_reads_as_blocked_with_its_reason():

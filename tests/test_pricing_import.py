@@ -13,7 +13,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from quoteflow.cli.pricing_import import import_pricing as import_pricing_cmd
 from quoteflow.mirror.pricing_csv import PricingFileError, parse_pricing_csv
 from quoteflow.mirror.pricing_import import import_pricing
 from quoteflow.settings import get_settings
@@ -195,11 +194,11 @@ def test_bad_school_year_is_refused(pricing_db):
 
 @pytest.fixture
 def cli(pricing_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
+    """`quoteflow`'s own typer app, on the private database."""
+    from quoteflow.cli.app import app
+
     monkeypatch.setenv("QUOTEFLOW_DATABASE_URL", pricing_db)
     get_settings.cache_clear()
-    app = typer.Typer()
-    app.command("import-pricing")(import_pricing_cmd)
-    app.command("unused")(lambda: None)  # a group, as under `quoteflow mirror`
     yield app
     get_settings.cache_clear()
 
@@ -211,7 +210,7 @@ def test_command_dry_run_then_import_and_a_refused_file(
     good = tmp_path / "prices.csv"
     good.write_text(HEADER + f"{DEMO_CUSTOMER_ID},FS-1001,41.50,30.00\n")
     dry = runner.invoke(
-        cli, ["import-pricing", str(good), "--school-year", import_year, "--dry-run"]
+        cli, ["mirror", "import-pricing", str(good), "--school-year", import_year, "--dry-run"]
     )
     assert dry.exit_code == 0, dry.output
     assert (
@@ -220,13 +219,15 @@ def test_command_dry_run_then_import_and_a_refused_file(
     )
     assert "Dry run: nothing written." in dry.output and stored_prices(pricing_db) == {}
 
-    done = runner.invoke(cli, ["import-pricing", str(good), "--school-year", import_year])
+    done = runner.invoke(cli, ["mirror", "import-pricing", str(good), "--school-year", import_year])
     assert done.exit_code == 0 and "Saved" in done.output
     assert stored_prices(pricing_db)[(DEMO_CUSTOMER_ID, "FS-1001")].case_price == Decimal("41.50")
 
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + f'{DEMO_CUSTOMER_ID},FS-1001,"14,90",\n')
-    refused = runner.invoke(cli, ["import-pricing", str(bad), "--school-year", import_year])
+    refused = runner.invoke(
+        cli, ["mirror", "import-pricing", str(bad), "--school-year", import_year]
+    )
     assert refused.exit_code == 1
     assert "bad.csv: nothing written, 1 problem(s):" in refused.output
     assert "row 2, case_price: '14,90' is not a 2-decimal price" in refused.output

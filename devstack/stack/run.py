@@ -33,12 +33,19 @@ def run_netsuite(args: argparse.Namespace) -> None:
     from devstack.fake_netsuite import serve
 
     records = json.loads(args.records.read_text()) if args.records else None
+    suiteql = None
+    if records is not None:  # the demo dataset: its SuiteQL records too
+        from devstack.mirror_seed import SEEDED_MODIFIED, suiteql_records
+
+        suiteql = {"records": suiteql_records(), "modified": SEEDED_MODIFIED}
     serve(
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
         credentials=fake_credentials(load_netsuite_credentials(args.state_dir)),
         records=records,
+        suiteql_records=suiteql["records"] if suiteql else None,
+        suiteql_modified=suiteql["modified"] if suiteql else None,
     )
 
 

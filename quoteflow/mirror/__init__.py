@@ -1,1 +1,1 @@
-"""The local mirror of NetSuite: what keeps customers, items and pricing current."""
+"""The local mirror of NetSuite: configured SuiteQL queries, synced page by page."""

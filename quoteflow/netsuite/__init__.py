@@ -1,6 +1,6 @@
 """NetSuite SuiteTalk REST: the estimate client, its typed errors, and a local fake server."""
 
-from quoteflow.netsuite.client import NetSuiteClient
+from quoteflow.netsuite.client import NetSuiteClient, SuiteQLPage
 from quoteflow.netsuite.errors import (
     NetSuiteAuthError,
     NetSuiteError,
@@ -21,6 +21,7 @@ __all__ = [
     "NetSuiteError",
     "NetSuiteRejectedError",
     "NetSuiteRetryableError",
+    "SuiteQLPage",
     "build_estimate_body",
     "estimate_lines_from_preview",
     "validate_external_id",

@@ -1,4 +1,5 @@
-"""A small synchronous SuiteTalk REST client for ``record/v1/estimate``, signed with OAuth 1.0a TBA."""
+"""A small synchronous SuiteTalk REST client for ``record/v1/estimate`` and SuiteQL reads,
+signed with OAuth 1.0a TBA."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Self
 import httpx
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth1 import Client as OAuth1Client
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from quoteflow.netsuite.errors import (
     NetSuiteError,
@@ -28,14 +29,13 @@ SUITEQL_MAX_LIMIT = 1000
 
 
 class SuiteQLPage(BaseModel):
-    """One page of a SuiteQL answer: rows as NetSuite sends them (lower-case column names,
-    string values), and whether more follow."""
+    """One page of a SuiteQL answer: column names lower-case, every value a string."""
 
-    items: list[dict[str, str]]
-    has_more: bool = False
-    offset: int = 0
-    count: int = 0
-    total_results: int | None = None
+    items: list[dict[str, str]] = Field(description="The rows of this page.")
+    has_more: bool = Field(description="NetSuite's hasMore: another page follows this one.")
+    total_results: int = Field(ge=0, description="Rows the whole query matched (totalResults).")
+    offset: int = Field(ge=0, description="Offset of this page's first row.")
+    count: int = Field(ge=0, description="Rows on this page.")
 
 
 _LOCATION_ID = re.compile(r"/estimate/(\d+)/?$")
@@ -128,15 +128,20 @@ class NetSuiteClient:
         validate_external_id(external_id)
         return self._get_json(f"{RECORD_PATH}/estimate/eid:{external_id}")
 
-    # -- SuiteQL ---------------------------------------------------------------
+    # -- SuiteQL -------------------------------------------------------------
 
-    def suiteql(
-        self, query: str, *, limit: int = SUITEQL_MAX_LIMIT, offset: int = 0
-    ) -> SuiteQLPage:
-        """``POST .../query/v1/suiteql?limit=L&offset=O`` with ``Prefer: transient``: one
-        page of the query's rows."""
-        if not 1 <= limit <= SUITEQL_MAX_LIMIT or offset < 0:
-            raise ValueError(f"limit must be 1..{SUITEQL_MAX_LIMIT} and offset >= 0")
+    def suiteql(self, query: str, *, limit: int = 1000, offset: int = 0) -> SuiteQLPage:
+        """One page of a SuiteQL query (``POST .../query/v1/suiteql``, ``Prefer: transient``).
+
+        ``limit`` is 1..1000; one query reaches at most 100,000 rows, so callers page by key
+        (``WHERE id > :last ORDER BY id``) rather than by offset past that.
+        """
+        if not query or not query.strip():
+            raise ValueError("query must not be empty")
+        if not 1 <= limit <= SUITEQL_MAX_LIMIT:
+            raise ValueError(f"limit must be 1..{SUITEQL_MAX_LIMIT}, got {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
         response = self._request(
             "POST",
             SUITEQL_PATH,
@@ -144,30 +149,7 @@ class NetSuiteClient:
             body={"q": query},
             headers={"Prefer": "transient"},
         )
-        try:
-            payload = response.json()
-            items = [
-                {
-                    str(k).lower(): "" if v is None else str(v)
-                    for k, v in row.items()
-                    if k != "links"
-                }
-                for row in payload.get("items", [])
-            ]
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise NetSuiteError(
-                "SuiteQL answer is not a JSON object with items",
-                status=response.status_code,
-                method="POST",
-                path=SUITEQL_PATH,
-            ) from exc
-        return SuiteQLPage(
-            items=items,
-            has_more=bool(payload.get("hasMore")),
-            offset=int(payload.get("offset") or 0),
-            count=int(payload.get("count") or len(items)),
-            total_results=payload.get("totalResults"),
-        )
+        return _suiteql_page(response)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -249,3 +231,35 @@ class NetSuiteClient:
                 path=response.request.url.path,
             )
         return match.group(1)
+
+
+def _suiteql_page(response: httpx.Response) -> SuiteQLPage:
+    def bad(why: str) -> NetSuiteError:
+        return NetSuiteError(
+            f"SuiteQL answer {why}", status=response.status_code, method="POST", path=SUITEQL_PATH
+        )
+
+    try:
+        payload = response.json()
+    except ValueError as exc:
+        raise bad("is not JSON") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+        raise bad("has no items list")
+    items: list[dict[str, str]] = []
+    for row in payload["items"]:
+        if not isinstance(row, dict):
+            raise bad("has a row that is not an object")
+        # NetSuite adds "links" to each row; values arrive as strings (null when empty).
+        items.append(
+            {str(k).lower(): str(v) for k, v in row.items() if k != "links" and v is not None}
+        )
+    try:
+        return SuiteQLPage(
+            items=items,
+            has_more=bool(payload.get("hasMore", False)),
+            total_results=int(payload.get("totalResults", len(items))),
+            offset=int(payload.get("offset", 0)),
+            count=int(payload.get("count", len(items))),
+        )
+    except (TypeError, ValueError) as exc:
+        raise bad(f"has bad paging fields ({exc})") from exc
