@@ -90,6 +90,9 @@ def test_hold_after_approval_blocks_the_fan_out_and_mike_is_told(stack, hold_env
     held = [m for m in told if "Not sent: Quote" in str(m["Subject"])]
     assert held, [m["Subject"] for m in told]
     assert "is on hold in NetSuite now" in held[0].get_content()
+    # The notice that asked for the approval said how old the data was.
+    asked = [m for m in told if "needs your approval" in str(m["Subject"])]
+    assert asked and "NetSuite data" in asked[0].get_content()
 
 
 def test_netsuite_unreachable_after_approval_blocks_after_the_retries(stack, hold_env):
