@@ -1,8 +1,9 @@
 """customer-quote: the customer_quote workflow contract (v2) as one Prefect flow.
 
-trigger -> load context -> preconditions -> Mike's approval gate -> five side effects
--> post actions. The flow only sequences tasks; reads and writes live in tasks/, rules
-in quoteflow.quote and quoteflow.runs, what each outcome records in quoteflow.outcome.
+trigger -> load context -> preconditions -> Mike's approval gate -> the live hold check
+(NetSuite, now) -> five side effects -> post actions. The flow only sequences tasks;
+reads and writes live in tasks/, rules in quoteflow.quote and quoteflow.runs, what each
+outcome records in quoteflow.outcome.
 A run started again once its gate is staged (resumed after Mike's answer, or re-driven)
 continues from that gate and the preview stored on it, without looking anything up again.
 """
@@ -47,6 +48,7 @@ from tasks.context import (
     load_current_pricing,
     load_customer,
     load_customer_programs,
+    load_data_age,
     load_open_proposals,
     load_open_quotes,
     resolve_items,
@@ -54,8 +56,8 @@ from tasks.context import (
 from tasks.effects import close_gate_of_ended_run
 from tasks.email import draft_quote_email
 from tasks.ledger import emit_workflow_event, log_run, stage_verify_checks, write_reflexion
-from tasks.netsuite import push_estimate
-from tasks.notify import notify_waiting_action
+from tasks.netsuite import check_live_hold, push_estimate
+from tasks.notify import notify_held_after_approval, notify_waiting_action
 from tasks.pdf import render_pdf
 from tasks.profiles import touch_ar_forecast
 from tasks.quotes import build_quote_preview, write_quote
@@ -72,8 +74,8 @@ def _now() -> datetime:
 
 
 def _load_context(request: QuoteRequest, run_id: str) -> tuple[QuoteContext, QuoteIdentity]:
-    """Lane 2: the contract's four queries, item resolution, open proposals and the quote
-    id, all at once."""
+    """Lane 2: the contract's four queries, item resolution, open proposals, the data's
+    age and the quote id, all at once."""
     customer_f = load_customer.submit(request.customer_id)
     programs_f = load_customer_programs.submit(request.customer_id)
     pricing_f = load_current_pricing.submit(
@@ -83,6 +85,7 @@ def _load_context(request: QuoteRequest, run_id: str) -> tuple[QuoteContext, Quo
     items_f = resolve_items.submit(request.item_codes, request.catalog)
     identity_f = allocate_quote_id.submit(request, run_id)
     proposals_f = load_open_proposals.submit(request.customer_id, request.item_codes)
+    age_f = load_data_age.submit(request.customer_id, request.item_codes, request.school_year)
     context = QuoteContext(
         customer=customer_f.result(),
         programs=programs_f.result(),
@@ -90,6 +93,7 @@ def _load_context(request: QuoteRequest, run_id: str) -> tuple[QuoteContext, Quo
         open_quotes=open_f.result(),
         items=items_f.result(),
         proposals=proposals_f.result(),
+        data_age=age_f.result(),
     )
     return context, identity_f.result()
 
@@ -120,7 +124,7 @@ def _await_decision(
         round_no += 1
         assert gate.expires_at is not None
         description = (
-            preview_markdown(preview)
+            preview_markdown(preview, tz=get_settings().local_timezone)
             + f"\n\nPayload hash `{gate.payload_hash}`."
             + (f"\n\n**Please decide again:** {problem}" if problem else "")
         )
@@ -193,12 +197,25 @@ def _approved(gate: ActionView, decision: ApprovalDecision, preview: QuotePrevie
     return approved
 
 
-def _fan_out(preview: QuotePreview, run_id: str) -> tuple[list[StepOutcome], str | None]:
+def _live_hold(preview: QuotePreview, netsuite: NetSuiteCredentials) -> str | None:
+    """Before any write: why NetSuite says the customer must not be quoted now (on hold,
+    inactive), or that it could not say (unreachable after the step's retries); None
+    when the fan-out may write."""
+    state = check_live_hold(preview.customer_id, preview.customer_name, netsuite, return_state=True)
+    if state.is_completed():
+        return state.result()
+    return (
+        f"live hold check: NetSuite could not confirm the customer's status ({state.message}); "
+        "nothing is written on an unconfirmed status"
+    )
+
+
+def _fan_out(
+    preview: QuotePreview, run_id: str, netsuite: NetSuiteCredentials
+) -> tuple[list[StepOutcome], str | None]:
     """Lane 4: write_quote first; PDF, NetSuite and AR concurrently; the email draft
     after the PDF. Returns every step's outcome and the stored PDF's key."""
     settings = get_settings()
-    # The blocks first: every step after write_quote then starts the moment it is written.
-    netsuite = NetSuiteCredentials.load(settings.netsuite_block)
     bucket = None
     if preview.include_pdf:
         from prefect_aws import S3Bucket  # only an approved run needs it (import ~1 s)
@@ -324,7 +341,16 @@ def customer_quote(
         if gate.status != ActionStatus.approved:
             return _end(run_id, RunOutcome.rejected(subject, decision, gate.id))
         preview = _approved(gate, decision, preview)
-        steps, pdf_key = _fan_out(preview, run_id)
+        # The blocks first: every step after write_quote then starts the moment it is written.
+        netsuite = NetSuiteCredentials.load(get_settings().netsuite_block)
+        if held := _live_hold(preview, netsuite):
+            outcome = RunOutcome.held_after_approval(
+                RunSubject.of(request, preview), held, decision, gate.id
+            )
+            logger.warning("Blocked after approval: %s", held)
+            notify_held_after_approval(gate.id, held, return_state=True)
+            return _end(run_id, outcome)
+        steps, pdf_key = _fan_out(preview, run_id, netsuite)
         outcome = RunOutcome.fanned_out(RunSubject.of(request, preview), steps, decision, gate.id)
         # Lane 6: the verify checks the scheduled deployment runs.
         if outcome.quote_written:

@@ -97,16 +97,22 @@ def _price_problem(text: str) -> str:
     return "is not a number"
 
 
+def price_problem(text: str) -> str | None:
+    """None when ``text`` is a price by the one price rule (PRICE_PATTERN); else which part
+    of the rule it breaks, in words. Every reader of prices (decisions, spreadsheets) asks
+    this."""
+    return None if _PRICE_RE.match(text) else _price_problem(text)
+
+
 def parse_price(item_code: str, raw: str | Decimal | int | float) -> Decimal:
     """One approved price, by the one price rule; DecisionError naming the item and the
     rule it breaks otherwise."""
     text = raw.strip() if isinstance(raw, str) else str(raw)
     if isinstance(raw, float) and raw.is_integer():
         text = str(int(raw))
-    if not _PRICE_RE.match(text):
+    if problem := price_problem(text):
         raise DecisionError(
-            f"approved price for {item_code}: {text!r} {_price_problem(text)} "
-            f"(expected {PRICE_RULE})"
+            f"approved price for {item_code}: {text!r} {problem} (expected {PRICE_RULE})"
         )
     return Decimal(text)
 

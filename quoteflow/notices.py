@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from quoteflow.presentation import format_money
+from quoteflow.presentation import data_age_text, format_money, local_time
 from quoteflow.quote import QuotePreview
 
 GATE_ACTION_TYPE = "workflow_customer_quote"
@@ -22,13 +21,6 @@ class Notice(BaseModel):
 
     subject: str = Field(max_length=300)
     body: str
-
-
-def local_time(moment: datetime, tz: str) -> str:
-    """``Fri Nov 27, 2:05 PM CST``: how a person reads a deadline."""
-    local = moment.astimezone(ZoneInfo(tz))
-    hour = local.strftime("%I").lstrip("0")
-    return f"{local:%a %b} {local.day}, {hour}:{local:%M %p %Z}"
 
 
 def _remaining(expires_at: datetime, now: datetime) -> str:
@@ -52,14 +44,23 @@ def _quote_lines(preview: QuotePreview) -> list[str]:
     return out
 
 
-def describe_action(action_type: str, payload: dict[str, Any]) -> tuple[str, list[str]]:
-    """(headline, detail lines) for a waiting action."""
+def describe_action(
+    action_type: str,
+    payload: dict[str, Any],
+    *,
+    tz: str | None = None,
+    now: datetime | None = None,
+) -> tuple[str, list[str]]:
+    """(headline, detail lines) for a waiting action; with ``tz`` and ``now`` a quote
+    also says how old its NetSuite data is."""
     if action_type == GATE_ACTION_TYPE and "preview" in payload:
         preview = QuotePreview.model_validate(payload["preview"])
         margin = f"{preview.margin_pct}%" if preview.margin_pct is not None else "unknown"
+        age = [data_age_text(preview.data_age, now=now, tz=tz) + "."] if tz and now else []
         detail = [
             f"Customer: {preview.customer_name} ({preview.customer_id}), "
             f"school year {preview.school_year}",
+            *age,
             *_quote_lines(preview),
             f"Subtotal: {format_money(preview.subtotal, preview.currency)}, "
             f"overall margin {margin}",
@@ -90,7 +91,7 @@ def waiting_notice(
     reminder: bool = False,
 ) -> Notice:
     """The message that tells Mike an action waits, with its signed link."""
-    headline, detail = describe_action(action_type, payload)
+    headline, detail = describe_action(action_type, payload, tz=tz, now=now)
     when = (
         f"Decide by {local_time(expires_at, tz)} (in {_remaining(expires_at, now)})."
         if expires_at
@@ -128,6 +129,26 @@ def expired_notice(*, action_id: int, action_type: str, payload: dict[str, Any])
         ]
     )
     return Notice(subject=f"Expired: {headline}"[:300], body=body)
+
+
+def held_notice(*, action_id: int, payload: dict[str, Any], reason: str) -> Notice:
+    """The message that tells Mike a quote he approved was stopped before any write."""
+    headline, detail = describe_action(GATE_ACTION_TYPE, payload)
+    quote = headline.removesuffix(" needs your approval")
+    body = "\n".join(
+        [
+            f"You approved {quote[0].lower()}{quote[1:]}, but it was stopped before "
+            f"anything was written: {reason}.",
+            "Nothing was sent to the customer or to NetSuite: no quote, no PDF, no estimate, "
+            "no email draft.",
+            "",
+            *detail,
+            "",
+            f"Action #{action_id}. Once the customer is cleared in NetSuite, re-open it from "
+            "the approval page to quote again.",
+        ]
+    )
+    return Notice(subject=f"Not sent: {quote}"[:300], body=body)
 
 
 def alert_notice(event_type: str, payload: dict[str, Any]) -> Notice:

@@ -141,6 +141,24 @@ class RunOutcome(BaseModel):
         return cls(status=RunStatus.blocked, subject=subject, reason=reason)
 
     @classmethod
+    def held_after_approval(
+        cls,
+        subject: RunSubject,
+        reason: str,
+        decision: ApprovalDecision,
+        gate_action_id: int,
+    ) -> RunOutcome:
+        """Mike approved, but the live check before any write stopped the fan-out (the
+        customer is on hold in NetSuite now, or NetSuite could not tell): nothing written."""
+        return cls(
+            status=RunStatus.blocked,
+            subject=subject,
+            reason=reason,
+            gate_action_id=gate_action_id,
+            decision=_dump(decision),
+        )
+
+    @classmethod
     def rejected(
         cls, subject: RunSubject, decision: ApprovalDecision, gate_action_id: int
     ) -> RunOutcome:
@@ -263,6 +281,11 @@ class RunOutcome(BaseModel):
         notes = (self.decision or {}).get("notes")
         if self.abnormal:
             parts.append(f"The run ended abnormally: {self.reason}.")
+        elif self.status == RunStatus.blocked and self.decision is not None:
+            parts.append(
+                f"Mike approved quote {s.quote_id}, but it was blocked before any write: "
+                f"{self.reason}."
+            )
         elif self.status == RunStatus.blocked:
             parts.append(f"Blocked before any write: {self.reason}.")
         elif self.status == RunStatus.rejected:

@@ -82,14 +82,25 @@ class QuoteRequest(BaseModel):
     @field_validator("school_year")
     @classmethod
     def _consecutive_years(cls, value: str) -> str:
-        start, end = int(value[:4]), int(value[5:])
-        if (start + 1) % 100 != end:
-            raise ValueError(
-                f"school year must span consecutive years, e.g. {start}-{(start + 1) % 100:02d}"
-            )
-        if not 2000 <= start <= 2099:
-            raise ValueError("school year must start between 2000 and 2099")
-        return value
+        return check_school_year(value)
+
+
+SCHOOL_YEAR_PATTERN = r"^\d{4}-\d{2}$"
+
+
+def check_school_year(value: str) -> str:
+    """A school year like 2026-27 (consecutive years, starting 2000-2099); ValueError
+    naming the rule otherwise."""
+    if not re.fullmatch(SCHOOL_YEAR_PATTERN, value):
+        raise ValueError(f"school year {value!r} must look like 2026-27")
+    start, end = int(value[:4]), int(value[5:])
+    if (start + 1) % 100 != end:
+        raise ValueError(
+            f"school year must span consecutive years, e.g. {start}-{(start + 1) % 100:02d}"
+        )
+    if not 2000 <= start <= 2099:
+        raise ValueError("school year must start between 2000 and 2099")
+    return value
 
 
 # ---------------------------------------------------------------- context (read side)
@@ -135,6 +146,37 @@ class ProposedPrice(BaseModel):
     new_price: Decimal
 
 
+class DataAge(BaseModel):
+    """How current the quote's NetSuite data is: when the customer row and the quoted
+    prices were last known to match NetSuite. None: not known (never synced from NetSuite,
+    e.g. demo data loaded by `db seed`)."""
+
+    customer_as_of: datetime | None = None
+    pricing_as_of: datetime | None = None
+
+    @property
+    def as_of(self) -> datetime | None:
+        """The older of the two: the quote is only as current as its oldest part."""
+        known = [t for t in (self.customer_as_of, self.pricing_as_of) if t is not None]
+        return min(known) if known else None
+
+
+def pricing_as_of(
+    rows: list[tuple[str, datetime | None]], last_sync: datetime | None
+) -> datetime | None:
+    """The oldest moment the quoted prices were known current. A row quoteflow wrote itself
+    (a spreadsheet import, an accepted price: ``source`` other than ``netsuite``) is current
+    as of its own write, or the table's last successful sync if that is later; a row synced
+    from NetSuite as of the last successful sync. None when no row's moment is known."""
+    moments: list[datetime] = []
+    for source, updated_at in rows:
+        own = updated_at if source != "netsuite" else None
+        known = [t for t in (own, last_sync) if t is not None]
+        if known:
+            moments.append(max(known))
+    return min(moments) if moments else None
+
+
 class QuoteContext(BaseModel):
     """The four contract queries, plus the item lookup that items_resolved needs and the
     open proposed prices (a note on the preview)."""
@@ -145,6 +187,7 @@ class QuoteContext(BaseModel):
     open_quotes: list[OpenQuote] = Field(default_factory=list)
     items: list[ItemRecord] = Field(default_factory=list)
     proposals: list[ProposedPrice] = Field(default_factory=list)
+    data_age: DataAge | None = None
 
 
 # ---------------------------------------------------------------- the preview
@@ -208,6 +251,7 @@ class QuotePreview(BaseModel):
     programs: list[str] = Field(default_factory=list)
     open_quote_ids: list[str] = Field(default_factory=list)
     proposals: list[ProposedPrice] = Field(default_factory=list)
+    data_age: DataAge | None = None
 
     @property
     def quotable_lines(self) -> list[QuoteLineView]:
@@ -223,7 +267,19 @@ PRECONDITIONS: tuple[tuple[str, Literal["block", "warn"], str], ...] = (
     ("pricing_found", "warn", "pricing_master has the item for the customer and school year"),
     ("margin_floor", "warn", "each line's margin is at least margin_floor_pct"),
     ("proposed_pricing", "warn", "no earlier quote proposes a price for the item, unanswered"),
+    (
+        "mirror_fresh",
+        "warn",
+        "the customer and the quoted prices were synced from NetSuite (or imported) within "
+        "mirror_max_age_hours; never-synced data has no age and does not warn",
+    ),
 )
+MIRROR_FRESH = "mirror_fresh"
+
+
+def is_on_hold(entitystatus: str) -> bool:
+    """customer_not_on_hold's rule: the customer's entitystatus is 'hold'."""
+    return entitystatus.strip().lower() == "hold"
 
 
 def check_blocking(context: QuoteContext, quote_id_problem: str | None = None) -> list[BlockReason]:
@@ -232,7 +288,7 @@ def check_blocking(context: QuoteContext, quote_id_problem: str | None = None) -
     customer = context.customer
     if customer is None or not customer.id:
         return [BlockReason(check="customer_exists", message="customer not found")]
-    if customer.entitystatus.lower() == "hold":
+    if is_on_hold(customer.entitystatus):
         return [
             BlockReason(
                 check="customer_not_on_hold",
@@ -242,6 +298,29 @@ def check_blocking(context: QuoteContext, quote_id_problem: str | None = None) -
     if quote_id_problem:
         return [BlockReason(check="quote_id_usable", message=quote_id_problem)]
     return []
+
+
+def freshness_warning(
+    age: DataAge | None, *, now: datetime, max_age_hours: float | None
+) -> QuoteWarning | None:
+    """mirror_fresh: the customer or the quoted prices were last known current more than
+    ``max_age_hours`` ago. Unknown age (never synced) or no limit: no warning."""
+    if age is None or age.as_of is None or max_age_hours is None:
+        return None
+    limit = timedelta(hours=max_age_hours)
+    stale = [
+        part
+        for part, moment in (("the customer", age.customer_as_of), ("prices", age.pricing_as_of))
+        if moment is not None and now - moment > limit
+    ]
+    if not stale:
+        return None
+    hours = (now - age.as_of).total_seconds() / 3600
+    return QuoteWarning(
+        check=MIRROR_FRESH,
+        message=f"NetSuite data for {' and '.join(stale)} is {hours:.0f} h old, over the "
+        f"{max_age_hours:g} h limit: check NetSuite before approving",
+    )
 
 
 def _recompute(
@@ -327,8 +406,10 @@ def _with_totals(preview: QuotePreview, margin_floor: float) -> QuotePreview:
             "margin_pct": overall,
         }
     )
+    # mirror_fresh is decided when the quote is priced; prices Mike sets do not change it.
+    kept = [w for w in preview.warnings if w.check == MIRROR_FRESH]
     return updated.model_copy(
-        update={"warnings": _recompute(lines, margin_floor, preview.proposals)}
+        update={"warnings": _recompute(lines, margin_floor, preview.proposals) + kept}
     )
 
 
@@ -342,6 +423,7 @@ def build_preview(
     validity_days: int,
     margin_floor: float,
     currency: str = "USD",
+    max_data_age_hours: float | None = None,
 ) -> QuotePreview:
     """The quote Mike will be asked to approve. Requires a customer (check_blocking first)."""
     if context.customer is None:
@@ -385,7 +467,11 @@ def build_preview(
         programs=context.programs,
         open_quote_ids=[q.id for q in context.open_quotes],
         proposals=context.proposals,
+        data_age=context.data_age,
     )
+    stale = freshness_warning(context.data_age, now=now, max_age_hours=max_data_age_hours)
+    if stale is not None:
+        preview.warnings.append(stale)
     return _with_totals(preview, margin_floor)
 
 

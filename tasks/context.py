@@ -9,14 +9,17 @@ from pydantic import BaseModel
 
 from quoteflow.db import session_scope
 from quoteflow.lifecycle import TRANSITIONS, QuoteAction, open_proposals
+from quoteflow.mirror.store import last_success
 from quoteflow.models import OPEN_LIFECYCLE, Quote, UTCDateTime, utcnow
 from quoteflow.quote import (
     CustomerRecord,
+    DataAge,
     ItemRecord,
     OpenQuote,
     PricingRecord,
     ProposedPrice,
     QuoteRequest,
+    pricing_as_of,
     quote_id_for_run,
     revision_id,
 )
@@ -58,6 +61,17 @@ ITEMS_SQL = sa.text(
     " WHERE item_code IN :item_codes"
 ).bindparams(sa.bindparam("item_codes", expanding=True))
 
+# How current the quoted prices are (mirror_fresh): who wrote each row, and when.
+PRICING_AGE_SQL = (
+    sa.text(
+        "SELECT source, updated_at FROM pricing_master"
+        " WHERE customer_id = :customer_id AND item_code IN :item_codes"
+        " AND school_year = :school_year"
+    )
+    .bindparams(sa.bindparam("item_codes", expanding=True))
+    .columns(source=sa.String, updated_at=UTCDateTime())
+)
+
 READ_OPTIONS = {**short_retry_options(), "persist_result": True}
 
 
@@ -87,6 +101,21 @@ def load_current_pricing(
     with session_scope() as s:
         rows = s.execute(PRICING_SQL, params).mappings().all()
     return [PricingRecord.model_validate(dict(r)) for r in rows]
+
+
+@task(**READ_OPTIONS)
+def load_data_age(customer_id: str, item_codes: list[str], school_year: str) -> DataAge:
+    """When the customer and the quoted prices were last known current: the mirror's last
+    successful sync of each table, or a price's own write when quoteflow wrote it."""
+    params = {"customer_id": customer_id, "item_codes": item_codes, "school_year": school_year}
+    with session_scope() as s:
+        rows = s.execute(PRICING_AGE_SQL, params).all()
+        customers_synced = last_success(s, "customers")
+        pricing_synced = last_success(s, "pricing_master")
+    return DataAge(
+        customer_as_of=customers_synced,
+        pricing_as_of=pricing_as_of([(r.source, r.updated_at) for r in rows], pricing_synced),
+    )
 
 
 @task(**READ_OPTIONS)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from blocks.netsuite import NetSuiteCredentials
+from quoteflow.mirror.config import load_config
+from quoteflow.mirror.hold import customer_status_query, live_block_reason
 from quoteflow.netsuite.estimate import build_estimate_body, estimate_lines_from_preview
 from quoteflow.outbox import PushView, apply_push, stage_push, stage_superseded_push
 from quoteflow.quote import QuotePreview
-from tasks.policy import fanout_task_options, final_attempt, throttled_netsuite
+from tasks.policy import (
+    fanout_task_options,
+    final_attempt,
+    retry_if_transient,
+    short_retry_options,
+    throttled_netsuite,
+)
 
 
 @task(name="ns_push", **fanout_task_options())
@@ -46,3 +55,22 @@ def apply_staged_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
     """Apply one staged outbox row in NetSuite (inside a task), throttled like every push."""
     with throttled_netsuite(netsuite) as client:
         return apply_push(push_id, client, final_attempt=final_attempt())
+
+
+# Never cached or persisted: a run re-driven after this check asks NetSuite again, so no
+# write ever follows a status read before a crash.
+@task(
+    **short_retry_options(),
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def check_live_hold(
+    customer_id: str, customer_name: str, netsuite: NetSuiteCredentials
+) -> str | None:
+    """Ask NetSuite for the customer's status now (one SuiteQL query): why the approved
+    quote must not be written (on hold, inactive, gone), or None when it may."""
+    customers = load_config().tables["customers"]
+    with throttled_netsuite(netsuite) as client:
+        page = client.suiteql(customer_status_query(customer_id, customers), limit=1)
+    return live_block_reason(f"{customer_name} ({customer_id})", page.items, customers)

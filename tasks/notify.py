@@ -25,6 +25,7 @@ from quoteflow.notices import (
     alert_notice,
     due_notices,
     expired_notice,
+    held_notice,
     notice_key,
     waiting_notice,
 )
@@ -130,6 +131,14 @@ def _candidates(since_hours: float = 24) -> list[NoticeCandidate]:
             for r in s.execute(stmt).scalars()
             if r.id is not None
         ]
+
+
+@task(**short_retry_options())
+def notify_held_after_approval(action_id: int, reason: str) -> bool:
+    """Tell Mike the quote he approved was stopped before any write, and why (once per gate)."""
+    action = get_action(action_id)
+    notice = held_notice(action_id=action.id, payload=action.payload, reason=reason)
+    return _deliver(notice_key("held", action_id), notice, "notice.sent")
 
 
 @task

@@ -43,4 +43,5 @@ def build_quote_preview(
         validity_days=settings.quote_validity_days,
         margin_floor=settings.margin_floor_pct,
         currency=settings.currency,
+        max_data_age_hours=settings.mirror_max_age_hours,
     )

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from quoteflow.presentation import preview_markdown, preview_rows
 from quoteflow.quote import QuotePreview
 from quoteflow.runs import FANOUT_STEPS, StepOutcome
+from quoteflow.settings import get_settings
 from tasks.policy import is_retryable_failure
 
 
@@ -32,7 +33,7 @@ def publish_preview(preview: QuotePreview) -> None:
     create_table_artifact(
         key=_artifact_key("quote-preview", preview.quote_id),
         table=preview_rows(preview),
-        description=preview_markdown(preview).split("\n| #")[0]
+        description=preview_markdown(preview, tz=get_settings().local_timezone).split("\n| #")[0]
         + "\n\n"
         + "\n".join(f"- {w.check}: {w.message}" for w in preview.warnings),
     )

@@ -15,6 +15,7 @@ use_checkout_state_dir()
 
 pytest_plugins = [
     "tests.fixtures.db",
+    "tests.fixtures.pricing",
     "tests.fixtures.stack",
     "tests.fixtures.worker",
     "tests.fixtures.fake_suiteql",

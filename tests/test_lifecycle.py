@@ -439,7 +439,7 @@ def test_contract_page_is_generated_from_the_code(quote_env, monkeypatch):
     assert page.exit_code == 0, page.output
     text = page.output
     queries = {n: v for n, v in vars(context_queries).items() if n.endswith("_SQL")}
-    assert len(queries) == 5
+    assert len(queries) == 6  # the contract's four, items, and the prices' age (mirror_fresh)
     for name, value in queries.items():
         assert f"**{name}**\n```sql\n{sql_text(value)}\n```" in text
     assert "AND item_code IN :item_codes AND school_year = :school_year" in text

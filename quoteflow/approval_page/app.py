@@ -328,6 +328,7 @@ class ApprovalPage:
         self.env.filters["utc"] = format_utc
         self.env.filters["local"] = lambda v: plain.local(v, get_settings().local_timezone)
         self.env.filters["expires"] = plain.expires
+        self.env.filters["data_age"] = lambda v: plain.data_age(v, get_settings().local_timezone)
         self.env.globals["tz"] = lambda: get_settings().local_timezone
         self.env.globals["words"] = lambda term: plain.WORDS.get(term, term)
         self.env.filters["money"] = format_money
@@ -861,6 +862,7 @@ def create_app(
     )
     from quoteflow.approval_page.new_quote import new_quote_routes
     from quoteflow.slack.app import slack_routes
+    from quoteflow.approval_page.pricing_upload import pricing_routes
 
     app = Starlette(
         routes=[
@@ -876,6 +878,7 @@ def create_app(
             *quote_routes(page),
             *new_quote_routes(page),
             *slack_routes(),
+            *pricing_routes(page),
             Route("/actions/{action_id:int}/reopen", page.reopen, methods=["POST"]),
             Route("/a/{token}", page.link_show, methods=["GET"]),
             Route("/a/{token}", page.link_decide, methods=["POST"]),

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from quoteflow.notices import local_time
-from quoteflow.presentation import format_money
-from quoteflow.quote import QuotePreview
+from quoteflow.presentation import data_age_text, format_money, local_time, span
+from quoteflow.quote import DataAge, QuotePreview
 
 # Line flags and price sources as people say them.
 WORDS = {
@@ -34,16 +33,9 @@ def local(value: datetime | None, tz: str) -> str:
     return text if moment.year == datetime.now(UTC).year else f"{text} {moment.year}"
 
 
-def span(seconds: float) -> str:
-    """``42 min``, ``2 h 5 min``, ``3 days``: a duration as a person says it."""
-    minutes = int(abs(seconds) // 60)
-    if minutes < 1:
-        return "less than a minute"
-    if minutes < 120:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h {minutes % 60} min"
-    return f"{minutes // (24 * 60)} days"
+def data_age(age: DataAge | None, tz: str, now: datetime | None = None) -> str:
+    """``NetSuite data as of 2:05 PM, 12 min ago``: how old a quote's data is, now."""
+    return data_age_text(age, now=now or datetime.now(UTC), tz=tz)
 
 
 def expires(expires_at: datetime | None, now: datetime | None = None) -> str:

@@ -11,6 +11,7 @@ from quoteflow.cli import db as db_cmd
 from quoteflow.cli import mirror as mirror_cmd
 from quoteflow.cli import ops as ops_cmd
 from quoteflow.cli import page as page_cmd
+from quoteflow.cli import pricing_import as pricing_import_cmd
 from quoteflow.cli import quotes as quotes_cmd
 from quoteflow.cli import recover as recover_cmd
 from quoteflow.cli import verify as verify_cmd
@@ -32,6 +33,7 @@ app.add_typer(page_cmd.app, name="page", help="Mike's approval page in a browser
 app.add_typer(quotes_cmd.app, name="quotes", help="Find quotes; record accepted or declined.")
 app.command("contract")(contract_cmd.contract)
 app.add_typer(mirror_cmd.app, name="mirror", help="Sync the NetSuite mirror; show its status.")
+mirror_cmd.app.command("import-pricing")(pricing_import_cmd.import_pricing)
 app.add_typer(
     recover_cmd.app, name="recover", help="Reconcile now, list re-drives, re-drive a run by hand."
 )
