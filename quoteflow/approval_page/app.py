@@ -861,8 +861,8 @@ def create_app(
         secure_cookies=secure_cookies,
     )
     from quoteflow.approval_page.new_quote import new_quote_routes
-    from quoteflow.slack.app import slack_routes
     from quoteflow.approval_page.pricing_upload import pricing_routes
+    from quoteflow.slack.app import slack_routes
 
     app = Starlette(
         routes=[
