@@ -41,7 +41,12 @@ from tests.faults.invariants import run_log, session
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tests.fixtures.flow_runner import FlowRunHandle
 from tests.fixtures.page import free_port
-from tests.test_send_quote_email import log_rows, make_quote, messages_with, stage_email
+from tests.test_send_quote_email import (
+    log_rows,
+    make_quote,
+    settled_messages_with,
+    stage_email,
+)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +137,7 @@ def test_relay_down_at_approval_then_back_the_email_goes_out_once(
     assert state.is_completed(), state.message
 
     smtp_messages.wait_for(1)
-    assert len(messages_with(smtp_messages, draft.message_id, settle=1.0)) == 1
+    assert len(settled_messages_with(smtp_messages, draft.message_id)) == 1
     assert len(log_rows(draft.message_id)) == 1
     assert reconcile_pass(run_id) == []  # done: nothing more to do for it
     assert alerts_of(run_id) == []  # healed with no person: Mike was never bothered
@@ -164,7 +169,7 @@ def test_relay_down_past_the_cap_one_alert_names_the_command_that_works(
     assert result.exit_code == 0, result.output
     assert play_worker(run_id).is_completed()
     smtp_messages.wait_for(1)
-    assert len(messages_with(smtp_messages, draft.message_id, settle=1.0)) == 1
+    assert len(settled_messages_with(smtp_messages, draft.message_id)) == 1
     assert len(alerts_of(run_id)) == 1
 
 

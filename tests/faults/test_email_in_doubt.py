@@ -37,8 +37,8 @@ from tests.test_input_and_relay_rules import _Relay
 from tests.test_send_quote_email import (
     log_rows,
     make_quote,
-    messages_with,
     quote_status,
+    settled_messages_with,
     stage_email,
 )
 
@@ -109,7 +109,7 @@ def test_killed_mid_send_alerts_what_to_check_and_release_not_sent_sends_once(
     # The claim stayed and was never confirmed: the delivery is in doubt.
     doubt = read_sent_email(draft.message_id)
     assert doubt is not None and not doubt.confirmed
-    assert messages_with(smtp_messages, draft.message_id) == []
+    assert settled_messages_with(smtp_messages, draft.message_id) == []
 
     # The heartbeat Automation marks the dead run Crashed; the reconciler re-drives it
     # (both played here); the re-driven run refuses to send it again and tells Mike.
@@ -126,7 +126,7 @@ def test_killed_mid_send_alerts_what_to_check_and_release_not_sent_sends_once(
     assert done is not None and done.kind == "redriven"
     again = run_flow(send_quote_email, flow_run=read_flow_run(run_id), return_type="state")
     assert again.is_failed() and "never confirmed" in again.message
-    assert messages_with(smtp_messages, draft.message_id, settle=1.0) == []
+    assert settled_messages_with(smtp_messages, draft.message_id) == []
 
     alerts = _events("alert:")
     mine = [a for a in alerts if a.run_id == run_id]
@@ -150,7 +150,7 @@ def test_killed_mid_send_alerts_what_to_check_and_release_not_sent_sends_once(
     state = run_flow(send_quote_email, flow_run=read_flow_run(run_id), return_type="state")
     assert state.is_completed(), state.message
     smtp_messages.wait_for(1)
-    assert len(messages_with(smtp_messages, draft.message_id, settle=1.0)) == 1
+    assert len(settled_messages_with(smtp_messages, draft.message_id)) == 1
     assert len(log_rows(draft.message_id)) == 1
     assert quote_status(quote_id) == "sent"
     (released,) = _events(f"email-released:{draft.message_id}")
@@ -177,7 +177,7 @@ def test_release_sent_records_it_and_nothing_goes_out(fault_env, smtp_messages) 
 
     answer = send_quote_email(proposed_action_id=action_id)  # any later run sends nothing
     assert answer.already_sent is True
-    assert messages_with(smtp_messages, draft.message_id, settle=1.0) == []
+    assert settled_messages_with(smtp_messages, draft.message_id) == []
     with session() as s:
         assert s.exec(
             select(Event).where(Event.idempotency_key == sent_key(draft.message_id))
