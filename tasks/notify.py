@@ -137,4 +137,5 @@ def send_due_notices() -> list[str]:
 @task(**short_retry_options())
 def notify_alert(event_type: str, event_id: str, payload: dict[str, Any]) -> bool:
     """Tell Mike a step failed for good or a verify check failed or timed out (once per event)."""
-    return _deliver(f"notice:event:{event_id}", alert_notice(event_type, payload), "notice.sent")
+    notice = alert_notice(event_type, payload, get_settings().local_timezone)
+    return _deliver(f"notice:event:{event_id}", notice, "notice.sent")
