@@ -33,6 +33,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from deployments.deploy import deploy_all, work_pool_name
 from deployments.worker import start_worker, stop_worker
@@ -64,7 +65,14 @@ ZOMBIE_WITHIN = 45
 DETECTION_BOUND = ZOMBIE_WITHIN + 30
 PHASES = ["hot_pause", "after_hot_approval", "mid_fanout", "post_actions", "after_cold_resume"]
 KINDS = ["process", "group"]
-PROC_QUEUE, GROUP_QUEUE = "faults-process", "faults-group"
+PROC_QUEUE = "faults-process"  # one worker: only flow-run processes are killed on it
+
+
+def group_queue(phase: str) -> str:
+    """A queue, and a worker, per group kill: killing it takes no other case's run along."""
+    return f"faults-group-{phase}"
+
+
 RECONCILE_DEPLOYMENT = "reconcile/reconcile"
 
 
@@ -110,7 +118,10 @@ class Stack:
 
     def __init__(self, api_url: str, tmp) -> None:
         self.api_url = api_url
-        self.dirs = {PROC_QUEUE: tmp / "proc", GROUP_QUEUE: tmp / "group"}
+        self.dirs = {
+            queue: tmp / queue
+            for queue in [PROC_QUEUE, group_queue("reconcile")] + [group_queue(p) for p in PHASES]
+        }
         with get_client(sync_client=True) as client:
             dep = client.read_deployment_by_name(QUOTE_DEPLOYMENT)
         self.base_env = dict((dep.job_variables or {}).get("env") or {})
@@ -243,31 +254,31 @@ def kill_table(stack, seeded_db, tmp_path_factory):
     deploy_all()
     netsuite(stack, "reset")
     workers = Stack(stack.prefect.api_url, tmp_path_factory.mktemp("kill-table"))
-    workers.start(PROC_QUEUE)
-    workers.start(GROUP_QUEUE)
+    for queue in workers.dirs:
+        workers.start(queue)
     cases = {(p, k): Case(p, k) for p in PHASES for k in KINDS}
     started = time.monotonic()
     try:
         # The healer's own run, killed with its worker while the worker submits it: it
         # holds the reconcile deployment's only concurrency slot.
         stuck = Case("reconcile_submitting", "group")
-        stuck.run_id = str(workers.run(GROUP_QUEUE, deployment=RECONCILE_DEPLOYMENT).id)
+        queue = group_queue("reconcile")
+        stuck.run_id = str(workers.run(queue, deployment=RECONCILE_DEPLOYMENT).id)
         _wait(stuck.run_id, lambda r: r.state.is_pending(), "the worker to submit", interval=0.02)
-        workers.kill(stuck, GROUP_QUEUE)
+        workers.kill(stuck, queue)
         # A live gate waiting hot all along, which must never be taken for dead.
         control = Case("live_hot_gate", "none")
         workers.quote_run(control, PROC_QUEUE)
-        for (phase, _), case in cases.items():
-            if case.kind == "process":
-                workers.quote_run(case, PROC_QUEUE, cold=phase == "after_cold_resume")
+        # Every case's run at once, each on its own worker for a group kill.
+        for (phase, kind), case in cases.items():
+            queue = PROC_QUEUE if kind == "process" else group_queue(phase)
+            workers.quote_run(case, queue, cold=phase == "after_cold_resume")
         for phase in PHASES:
             if phase == "post_actions":
                 _hold_post_actions()
             try:
                 _drive_and_kill(workers, cases[(phase, "process")], PROC_QUEUE, stack)
-                group = cases[(phase, "group")]
-                workers.quote_run(group, GROUP_QUEUE, cold=phase == "after_cold_resume")
-                _drive_and_kill(workers, group, GROUP_QUEUE, stack)
+                _drive_and_kill(workers, cases[(phase, "group")], group_queue(phase), stack)
             finally:
                 if phase == "post_actions":
                     _release_post_actions()
@@ -307,14 +318,20 @@ def kill_table(stack, seeded_db, tmp_path_factory):
             case.extra["redrives"] = rec.redrives if rec else 0
         control.final_state = _state(control.run_id).name
         control.extra["liveness"] = liveness.liveness_of(read_flow_run(control.run_id), _now())
-        reject(_gate_of(control.run_id), notes="kill table: control gate closed")
         timing = {
             "kills_s": round(kills_done - started),
             "detection_wait_s": round(detected - kills_done),
             "heal_s": round(time.monotonic() - detected),
         }
         _report(cases, stuck, timing)
-        yield {"cases": cases, "stuck": stuck, "next_pass": nxt, "control": control}
+        yield {
+            "cases": cases,
+            "stuck": stuck,
+            "next_pass": nxt,
+            "control": control,
+            "workers": workers,
+        }
+        reject(_gate_of(control.run_id), notes="kill table: control gate closed")
     finally:
         _release_post_actions()
         workers.stop()
@@ -390,3 +407,51 @@ def test_a_live_hot_gate_is_never_taken_for_dead(kill_table):
     assert control.final_state == "Paused"
     alive = control.extra["liveness"]
     assert alive is not None and not alive.stranded, alive
+
+
+@pytest.mark.timeout(400)
+def test_the_operator_redrives_a_dead_running_run_and_is_refused_a_live_one(kill_table, stack):
+    """The Automation did not act (here: paused; in life an event lost or its service
+    down): the worker's group was killed ~1 s after a hot approval and the run stays
+    Running. `recover list` shows it stranded; `recover redrive` marks it Crashed and
+    re-drives it, and the run finishes; on the live gate it refuses and says why."""
+    from quoteflow.cli.recover import app as recover_cli
+
+    workers, live = kill_table["workers"], kill_table["control"]
+    with get_client(sync_client=True) as client:
+        (zombie,) = client.read_automations_by_name("quoteflow-zombie-runs")
+        client.pause_automation(zombie.id)
+    try:
+        dead = Case("after_hot_approval", "group")
+        queue = group_queue("after_hot_approval")
+        workers.quote_run(dead, queue)
+        _drive_and_kill(workers, dead, queue, stack)
+        assert _state(dead.run_id).is_running()
+        _until(
+            lambda: liveness.liveness_of(read_flow_run(dead.run_id), _now()).stranded,
+            "the dead run to look stranded",
+            timeout=ZOMBIE_WITHIN + 60,
+            interval=2,
+        )
+        runner = CliRunner()
+        listed = runner.invoke(recover_cli, ["list"])
+        assert listed.exit_code == 0, listed.output
+        stranded = listed.output.split("last successful pass")[0]
+        assert dead.run_id in stranded and live.run_id not in stranded
+        assert "reconcile/reconcile" in listed.output.split("last successful pass")[1]
+
+        refused = runner.invoke(recover_cli, ["redrive", live.run_id])
+        assert refused.exit_code == 1
+        assert "Paused and alive: last heartbeat" in refused.output, refused.output
+        assert _state(live.run_id).name == "Paused"
+
+        done = runner.invoke(recover_cli, ["redrive", dead.run_id])
+        assert done.exit_code == 0, done.output
+        assert "marked Crashed (Running with no process" in done.output
+        assert "re-driven (#1)" in done.output
+    finally:
+        with get_client(sync_client=True) as client:
+            client.resume_automation(zombie.id)
+    ended = _wait(dead.run_id, lambda r: r.state.is_final(), "the re-driven run to end")
+    assert ended.state.is_completed(), ended.state
+    assert_one_clean_quote(stack, dead.run_id)
