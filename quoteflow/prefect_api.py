@@ -152,7 +152,7 @@ def last_process_events(flow_run_ids: list[str], *, since: datetime) -> dict[str
         resource=EventResourceFilter(id=[f"prefect.flow-run.{i}" for i in flow_run_ids]),
     )
     with get_client(sync_client=True) as client:
-        page = client.read_events(filter=event_filter, limit=200)
+        page = client.read_events(filter=event_filter, limit=50)
         while True:
             for event in page.events:
                 run_id = event.resource.id.removeprefix("prefect.flow-run.")
@@ -183,7 +183,7 @@ def unfinished_runs(tag: str) -> list[FlowRun]:
                     tags=FlowRunFilterTags(all_=[tag]),
                     state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states)),
                 ),
-                limit=500,
+                limit=200,
             )
         )
 
