@@ -56,6 +56,7 @@ from quoteflow.settings import get_settings
 from tasks.ledger import POST_ACTIONS_TAG
 from tests.faults.conftest import netsuite
 from tests.faults.invariants import assert_one_clean_quote, run_log, session
+from tests.fixtures.db import session_backend
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 from tests.test_operator_day import _flow_run_processes
 
@@ -63,7 +64,17 @@ ZOMBIE_WITHIN = 45
 # Detection is bounded by the window after the last sign of life (at most the kill) plus
 # the Automation service's 5 s evaluation tick; the rest is slack for a loaded machine.
 DETECTION_BOUND = ZOMBIE_WITHIN + 30
-PHASES = ["hot_pause", "after_hot_approval", "mid_fanout", "post_actions", "after_cold_resume"]
+# The post actions before the fan-out: a run killed mid-push holds a NetSuite slot until its
+# lease runs out (60 s), which would hold the next run's push back.
+ALL_PHASES = ["hot_pause", "after_hot_approval", "post_actions", "mid_fanout", "after_cold_resume"]
+# PostgreSQL (CI runs the suite twice) repeats the rows whose records are written in the
+# window, where the database's own locking and transactions matter; Prefect's side, the
+# detection, is the same server either way.
+PHASES = (
+    ["after_hot_approval", "post_actions", "mid_fanout"]
+    if session_backend() == "postgresql"
+    else ALL_PHASES
+)
 KINDS = ["process", "group"]
 PROC_QUEUE = "faults-process"  # one worker: only flow-run processes are killed on it
 
@@ -277,8 +288,9 @@ def kill_table(stack, seeded_db, tmp_path_factory):
             if phase == "post_actions":
                 _hold_post_actions()
             try:
-                _drive_and_kill(workers, cases[(phase, "process")], PROC_QUEUE, stack)
+                # The group kill first: the Automation's window runs while the rest goes on.
                 _drive_and_kill(workers, cases[(phase, "group")], group_queue(phase), stack)
+                _drive_and_kill(workers, cases[(phase, "process")], PROC_QUEUE, stack)
             finally:
                 if phase == "post_actions":
                     _release_post_actions()
@@ -306,8 +318,7 @@ def kill_table(stack, seeded_db, tmp_path_factory):
         )
         stuck.final_state = nxt.state.name
         # A gate killed before its answer waits again (suspended): Mike approves it then.
-        for kind in KINDS:
-            case = cases[("hot_pause", kind)]
+        for case in [c for c in cases.values() if c.phase == "hot_pause"]:
             _wait(case.run_id, lambda r: r.state.name == "Suspended", "the re-driven gate")
             approve(_gate_of(case.run_id), notes="ok, after the crash")
         for case in cases.values():
