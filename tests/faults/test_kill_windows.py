@@ -61,6 +61,7 @@ from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_Y
 from tests.test_operator_day import _flow_run_processes
 
 ZOMBIE_WITHIN = 45
+RECONCILE_STALE_MINUTES = 1
 # Detection is bounded by the window after the last sign of life (at most the kill) plus
 # the Automation service's 5 s evaluation tick; the rest is slack for a loaded machine.
 DETECTION_BOUND = ZOMBIE_WITHIN + 30
@@ -259,10 +260,16 @@ def _drive_and_kill(stack: Stack, case: Case, queue: str, fault_stack) -> None:
 
 @pytest.fixture(scope="module")
 def kill_table(stack, seeded_db, tmp_path_factory):
-    saved = os.environ.get("QUOTEFLOW_ZOMBIE_WITHIN_SECONDS")
-    os.environ["QUOTEFLOW_ZOMBIE_WITHIN_SECONDS"] = str(ZOMBIE_WITHIN)
+    windows = {"QUOTEFLOW_ZOMBIE_WITHIN_SECONDS": str(ZOMBIE_WITHIN)}
+    windows["QUOTEFLOW_RECONCILE_STALE_MINUTES"] = str(RECONCILE_STALE_MINUTES)
+    saved = {key: os.environ.get(key) for key in windows}
+    os.environ.update(windows)
     get_settings.cache_clear()
     deploy_all()
+    with get_client(sync_client=True) as client:
+        # Deployed off while the reconcile schedule is (tests drive the passes): on here.
+        (stale,) = client.read_automations_by_name("quoteflow-reconcile-stale")
+        client.resume_automation(stale.id)
     netsuite(stack, "reset")
     workers = Stack(stack.prefect.api_url, tmp_path_factory.mktemp("kill-table"))
     for queue in workers.dirs:
@@ -346,10 +353,11 @@ def kill_table(stack, seeded_db, tmp_path_factory):
     finally:
         _release_post_actions()
         workers.stop()
-        if saved is None:
-            os.environ.pop("QUOTEFLOW_ZOMBIE_WITHIN_SECONDS", None)
-        else:
-            os.environ["QUOTEFLOW_ZOMBIE_WITHIN_SECONDS"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         get_settings.cache_clear()
         deploy_all()  # the product's windows again
 
@@ -466,3 +474,35 @@ def test_the_operator_redrives_a_dead_running_run_and_is_refused_a_live_one(kill
     ended = _wait(dead.run_id, lambda r: r.state.is_final(), "the re-driven run to end")
     assert ended.state.is_completed(), ended.state
     assert_one_clean_quote(stack, dead.run_id)
+
+
+def test_mike_is_told_once_when_the_reconciler_stops(kill_table, smtp_messages):
+    """No reconcile pass completed for the stale window after the table's last one: the
+    Automation starts notify-mike with the outage's event (played here, in this process,
+    as a worker would run it), and Mike reads when the last pass was and what to do."""
+    from prefect.flow_engine import run_flow
+
+    from flows.notify import notify_mike
+    from quoteflow.prefect_api import flow_runs_of
+
+    last_pass = kill_table["next_pass"].state.timestamp
+
+    def alert_run():
+        runs = flow_runs_of("notify-mike/notify-mike", since=last_pass)
+        found = [r for r in runs if r.parameters.get("event_type") == "reconcile.stale"]
+        return found[0] if found else None
+
+    run = wait_for_flow_run(
+        alert_run,
+        lambda r: True,
+        timeout=RECONCILE_STALE_MINUTES * 60 + 90,
+        what="the stale-reconciler alert",
+        interval=2,
+    )
+    assert str(kill_table["next_pass"].id) in run.parameters["payload"]["last_run"]
+    state = run_flow(notify_mike, flow_run=read_flow_run(str(run.id)), return_type="state")
+    assert state.is_completed(), state
+    mike = get_settings().approver_email
+    (mail,) = smtp_messages.wait_for(1, to=mike)
+    assert mail["Subject"] == "The reconciler has stopped running"
+    assert "quoteflow recover list" in mail.get_content()
