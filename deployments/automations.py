@@ -14,6 +14,7 @@ from quoteflow.settings import get_settings
 
 AUTOMATIONS_YAML = Path(__file__).resolve().parent / "automations.yaml"
 ZOMBIE_RUNS = "quoteflow-zombie-runs"
+STUCK_SUBMISSIONS = "quoteflow-stuck-submissions"
 RECONCILE_STALE = "quoteflow-reconcile-stale"
 
 
@@ -22,6 +23,7 @@ def _windows() -> dict[str, float]:
     settings = get_settings()
     return {
         ZOMBIE_RUNS: settings.zombie_within_seconds,
+        STUCK_SUBMISSIONS: settings.submission_within_seconds,
         RECONCILE_STALE: settings.reconcile_stale_minutes * 60,
     }
 

@@ -60,13 +60,18 @@ def silence(state_timestamp: datetime, last_heartbeat: datetime | None, now: dat
     return max(0.0, (now - last).total_seconds())
 
 
-def bound() -> timedelta:
-    """The zombie window: no sign of life for longer than this and the process is gone."""
-    return timedelta(seconds=get_settings().zombie_within_seconds)
+def bound(state_type: str = "RUNNING") -> timedelta:
+    """No sign of life for longer than this and the process is gone: the zombie window,
+    or for a run its worker submitted (Pending) the longer submission window."""
+    settings = get_settings()
+    if state_type == "PENDING":
+        return timedelta(seconds=settings.submission_within_seconds)
+    return timedelta(seconds=settings.zombie_within_seconds)
 
 
-def _liveness(run: Any, heartbeat: datetime | None, now: datetime, limit: timedelta) -> Liveness:
+def _liveness(run: Any, heartbeat: datetime | None, now: datetime) -> Liveness:
     state = run.state
+    limit = bound(state.type.value)
     last = max(state.timestamp, heartbeat) if heartbeat else state.timestamp
     return Liveness(
         run_id=str(run.id),
@@ -90,17 +95,16 @@ def liveness_of(run: Any, now: datetime) -> Liveness | None:
     scheduled, or is suspended)."""
     if not _held(run):
         return None
-    limit = bound()
-    beats = prefect_api.last_process_events([str(run.id)], since=now - 2 * limit)
-    return _liveness(run, beats.get(str(run.id)), now, limit)
+    beats = prefect_api.last_process_events([str(run.id)], since=now - 2 * bound("PENDING"))
+    return _liveness(run, beats.get(str(run.id)), now)
 
 
 def watched_runs(now: datetime) -> list[Liveness]:
     """Every quoteflow run a process must hold now, with how long it has been silent."""
     runs = [r for r in prefect_api.unfinished_runs(WATCHED_TAG) if _held(r)]
-    limit = bound()
-    beats = prefect_api.last_process_events([str(r.id) for r in runs], since=now - 2 * limit)
-    return [_liveness(r, beats.get(str(r.id)), now, limit) for r in runs]
+    since = now - 2 * bound("PENDING")
+    beats = prefect_api.last_process_events([str(r.id) for r in runs], since=since)
+    return [_liveness(r, beats.get(str(r.id)), now) for r in runs]
 
 
 def stranded_runs(now: datetime) -> list[Liveness]:

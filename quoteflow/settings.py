@@ -195,6 +195,13 @@ class Settings(BaseSettings):
         "process (heartbeats every 30 s): the zombie-run Automation marks it Crashed, and "
         "`quoteflow recover list|redrive` call it stranded.",
     )
+    submission_within_seconds: float = Field(
+        default=110,
+        ge=35,
+        le=600,
+        description="A run a worker submitted whose process sent nothing for this long lost "
+        "its worker: the stuck-submission Automation marks it Crashed (and frees its slot).",
+    )
     reconcile_stale_minutes: float = Field(
         default=10,
         ge=1,

@@ -13,6 +13,7 @@ import yaml
 from deployments.automations import (
     AUTOMATIONS_YAML,
     RECONCILE_STALE,
+    STUCK_SUBMISSIONS,
     ZOMBIE_RUNS,
     declared_automations,
 )
@@ -31,6 +32,10 @@ def _matches(pattern: str, event: str) -> bool:
 
 def _zombie():
     return {a.name: a for a in declared_automations()}[ZOMBIE_RUNS].trigger
+
+
+def _submissions():
+    return {a.name: a for a in declared_automations()}[STUCK_SUBMISSIONS].trigger
 
 
 # The events a run emits in each phase, and whether a process must hold it afterwards.
@@ -57,11 +62,12 @@ LIFE = {
 
 @pytest.mark.parametrize(("event", "alive"), sorted(LIFE.items()))
 def test_every_sign_of_life_arms_the_zombie_window_and_any_event_closes_it(event, alive):
-    trigger = _zombie()
+    triggers = [_zombie(), _submissions()]
     # Closing without re-arming is only for events after which no process is needed:
     # the blind window after a hot resume came from Paused doing that.
-    assert any(_matches(p, event) for p in trigger.expect)
-    assert any(_matches(p, event) for p in trigger.after) is alive
+    assert all(any(_matches(p, event) for p in t.expect) for t in triggers)
+    armed = any(_matches(p, event) for t in triggers for p in t.after)
+    assert armed is alive
 
 
 def test_the_zombie_window_covers_every_deployment_and_meets_the_bound():
@@ -76,6 +82,11 @@ def test_the_zombie_window_covers_every_deployment_and_meets_the_bound():
     # Heartbeats every 30 s; 90 s lets two go missing; detection <= 90 s + a 5 s tick.
     assert trigger.within == timedelta(seconds=get_settings().zombie_within_seconds)
     assert trigger.within == timedelta(seconds=90)
+    # A worker that died submitting a run: its process never sends anything.
+    submissions = _submissions()
+    assert submissions.after == {"prefect.flow-run.Submitting", "prefect.flow-run.Pending"}
+    assert submissions.within == timedelta(seconds=110)
+    assert submissions.match_related == trigger.match_related
     specs = deployment_specs()
     assert all("quoteflow" in d["tags"] for d in specs)
     recurring = {d["name"] for d in specs if "recurring" in d["tags"]}

@@ -50,7 +50,8 @@ def _print_liveness() -> None:
     now = utcnow()
     stranded = liveness.stranded_runs(now)
     typer.echo(
-        f"stranded runs (no process, the zombie window is {liveness.bound().total_seconds():.0f} s):"
+        f"stranded runs (no process: silent past {liveness.bound().total_seconds():.0f} s, "
+        f"{liveness.bound('PENDING').total_seconds():.0f} s for a submitted run):"
     )
     for run in stranded:
         typer.echo(f"  {run.run_id} {run.name}: {run.describe()}")

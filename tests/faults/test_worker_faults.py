@@ -107,7 +107,12 @@ def test_deploy_creates_the_automations_once(worker):
     with get_client(sync_client=True) as client:
         found = {a.name: client.read_automations_by_name(a.name) for a in declared_automations()}
         notify = client.read_deployment_by_name("notify-mike/notify-mike")
-    assert sorted(found) == ["quoteflow-reconcile-stale", "quoteflow-zombie-runs"]
+    assert sorted(found) == [
+        "quoteflow-reconcile-stale",
+        "quoteflow-stuck-submissions",
+        "quoteflow-zombie-runs",
+    ]
+    assert all(len(copies) == 1 for copies in found.values())
     ((zombie,), (stale,)) = found["quoteflow-zombie-runs"], found["quoteflow-reconcile-stale"]
     assert zombie.enabled and zombie.trigger.within == timedelta(seconds=90)
     # Every sign of a live process arms the window, a hot resume (Running) included.
