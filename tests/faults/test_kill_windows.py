@@ -369,11 +369,14 @@ def kill_table(stack, seeded_db, tmp_path_factory):
 
 
 def _report(cases: dict, stuck: Case, timing: dict) -> None:
+    def secs(value: float | None) -> str:
+        return "-" if value is None else f"{value:6.1f} s"
+
     lines = [f"kill table ({timing})"]
     for c in [*cases.values(), stuck]:
         lines.append(
             f"  {c.phase:<22} {c.kind:<8} killed {c.kill_note:<48} crashed after "
-            f"{c.crashed_after:6.1f} s, ended {c.final_state} after {c.healed_after:6.1f} s"
+            f"{secs(c.crashed_after)}, ended {c.final_state} after {secs(c.healed_after)}"
         )
     print("\n".join(lines))
     out = os.environ.get("QUOTEFLOW_KILL_TABLE_REPORT")
