@@ -35,7 +35,7 @@ from prefect.exceptions import ObjectNotFound
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from deployments.deploy import deploy_all, work_pool_name
+from deployments.deploy import deploy_all, ensure_concurrency_limit, work_pool_name
 from deployments.worker import start_worker, stop_worker
 from quoteflow import liveness, recovery
 from quoteflow.approvals import (
@@ -65,6 +65,7 @@ ZOMBIE_WITHIN = 45
 # Submitting to their first event: the submission window keeps its product value.
 SUBMISSION_WITHIN = 110
 RECONCILE_STALE_MINUTES = 1
+HOT_GATE_LIMIT = "faults-hot-gates"
 # Detection is bounded by the window after the last sign of life (at most the kill) plus
 # the Automation service's 5 s evaluation tick; the rest is slack for a loaded machine.
 DETECTION_BOUND = ZOMBIE_WITHIN + 30
@@ -156,7 +157,13 @@ class Stack:
 
     def run(self, queue: str, *, cold: bool = False, deployment: str = QUOTE_DEPLOYMENT, **params):
         """A run of ``deployment`` on ``queue``; ``cold``: its gate suspends at once."""
-        env = {**self.base_env, "QUOTEFLOW_HOT_WINDOW_SECONDS": "0" if cold else "900"}
+        env = {
+            **self.base_env,
+            "QUOTEFLOW_HOT_WINDOW_SECONDS": "0" if cold else "900",
+            # The table's own hot-gate limit: a killed hot wait keeps its slot until its
+            # lease runs out (twice the hot window), which must not fill the product's cap.
+            "QUOTEFLOW_HOT_GATE_LIMIT": HOT_GATE_LIMIT,
+        }
         return run_deployment(
             deployment,
             parameters=params,
@@ -272,6 +279,7 @@ def kill_table(stack, seeded_db, tmp_path_factory):
     os.environ.update(windows)
     get_settings.cache_clear()
     deploy_all()
+    ensure_concurrency_limit(HOT_GATE_LIMIT, 100)
     with get_client(sync_client=True) as client:
         # Deployed off while the reconcile schedule is (tests drive the passes): on here.
         (stale,) = client.read_automations_by_name("quoteflow-reconcile-stale")
@@ -359,6 +367,8 @@ def kill_table(stack, seeded_db, tmp_path_factory):
     finally:
         _release_post_actions()
         workers.stop()
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(HOT_GATE_LIMIT)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
