@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -54,6 +54,7 @@ from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import QUOTE_DEPLOYMENT
 from quoteflow.settings import get_settings
 from tasks.ledger import POST_ACTIONS_TAG
+from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
 from tests.faults.invariants import assert_one_clean_quote, run_log, session
 from tests.fixtures.db import session_backend
@@ -186,7 +187,7 @@ class Stack:
         case.draft_id = draft.id
         case.run_id = str(self.run(queue, cold=cold, proposed_action_id=draft.id).id)
 
-    def kill(self, case: Case, queue: str, note: str = "") -> None:
+    def kill(self, case: Case, queue: str, note: str | None = None) -> None:
         """SIGKILL the run's process, or the worker's whole group and the run's process."""
         victims = _flow_run_processes(case.run_id)
         if case.kind == "group":
@@ -195,7 +196,7 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         case.killed_at = _now()
-        case.kill_note = note or f"in state {_state(case.run_id).name}"
+        case.kill_note = note if note is not None else f"in state {_state(case.run_id).name}"
         if case.kind == "group":
             time.sleep(0.5)
             self.start(queue)  # the worker comes back (its supervisor restarts it)
@@ -246,12 +247,15 @@ def _drive_and_kill(stack: Stack, case: Case, queue: str, fault_stack) -> None:
         return
     if phase == "mid_fanout":
         netsuite(fault_stack, "inject", mode="slow", delay=20, count=1)
-    approved_at = time.monotonic()
-    approve(gate_id, notes="ok")
+    approve(gate_id, notes="ok")  # returns once the run is resumed (Running)
     if phase == "after_hot_approval":
-        _wait(case.run_id, lambda r: r.state.is_running(), "the hot resume", interval=0.02)
-        note = f"{time.monotonic() - approved_at:.2f} s after the approval"
-    elif phase == "mid_fanout":
+        stack.kill(case, queue, "")
+        running = read_flow_run(case.run_id).state
+        assert running.is_running() or running.is_crashed(), running
+        after = (case.killed_at - running.timestamp).total_seconds()
+        case.kill_note = f"{after:.2f} s after the hot resume"
+        return
+    if phase == "mid_fanout":
         _until(lambda: _push_in_flight(case.run_id), "the NetSuite push to start")
         note = "NetSuite push in flight"
     elif phase == "post_actions":
@@ -343,6 +347,13 @@ def kill_table(stack, seeded_db, tmp_path_factory):
             _wait(case.run_id, lambda r: r.state.name == "Suspended", "the re-driven gate")
             approve(_gate_of(case.run_id), notes="ok, after the crash")
         for case in cases.values():
+            _wait(case.run_id, lambda r: r.state.is_final(), "the re-driven run to end")
+        # A step that failed after the heal (the loaded Prefect server answering 503, say)
+        # leaves the run partial: the reconciler's next pass re-drives it (spaced by
+        # QUOTEFLOW_REDRIVE_INTERVAL_MINUTES in production; at once here).
+        quick = recovery_policy().model_copy(update={"redrive_interval": timedelta(0)})
+        recovery.redrive_incomplete(quick, _now())
+        for case in cases.values():
             ended = _wait(case.run_id, lambda r: r.state.is_final(), "the re-driven run to end")
             case.final_state = ended.state.name
             case.healed_after = (ended.state.timestamp - case.killed_at).total_seconds()
@@ -404,8 +415,9 @@ def test_a_run_killed_in_this_window_heals_without_a_person(kill_table, stack, p
     assert case.crashed_after is not None and case.crashed_after <= DETECTION_BOUND, case
     if kind == "group":
         assert "zombie window" in case.crashed_message, case.crashed_message
-    # Re-driven once by the reconciler's pass, finished from its approved gate.
-    assert case.extra["redrives"] == 1, case
+    # Re-driven by the reconciler's pass (once more if a step failed after it), finished
+    # from its approved gate.
+    assert 1 <= case.extra["redrives"] <= 2, case
     assert case.final_state == "Completed", case
     # One quote row, one estimate with the approved lines, at most one email draft and one
     # email, each ledger key once, run log completed, verify checks staged.
