@@ -19,6 +19,7 @@ from quoteflow.settings import get_settings
 
 WATCHED_TAG = "quoteflow"  # every quoteflow deployment's runs (prefect.yaml)
 RECURRING_TAG = "recurring"  # the deployments that run on their own, listed with their last pass
+RECONCILE_DEPLOYMENT = "reconcile/reconcile"
 
 
 class Liveness(BaseModel):
@@ -141,3 +142,16 @@ def last_passes() -> list[LastPass]:
             )
         )
     return out
+
+
+def stale_reconciler_alert() -> tuple[str, dict[str, Any]]:
+    """The key and payload of the "reconciler stopped" alert: one per last completed
+    pass (a new outage, after a pass, is a new alert)."""
+    last = next((p for p in last_passes() if p.deployment == RECONCILE_DEPLOYMENT), None)
+    if last is None or last.run_id is None:
+        return "reconcile-stale:never", {"last_pass_at": None}
+    assert last.ended_at is not None
+    return f"reconcile-stale:{last.run_id}", {
+        "last_pass_at": last.ended_at.isoformat(),
+        "last_run": last.run_id,
+    }

@@ -502,3 +502,18 @@ def test_the_operator_redrives_a_dead_running_run_and_is_refused_a_live_one(
     ended = _wait(dead.run_id, lambda r: r.state.is_final(), "the re-driven run to end")
     assert ended.state.is_completed(), ended.state
     assert_one_clean_quote(stack, dead.run_id)
+
+
+def test_mike_is_told_once_per_outage_when_the_reconciler_stops(kill_table, smtp_messages):
+    """What the stale-reconciler Automation starts (notify-mike with its static
+    parameters; the Automation's firing itself is Prefect's): Mike reads when the last
+    pass completed and what to do, once for that pass however often it fires."""
+    from flows.notify import notify_mike
+
+    assert notify_mike("reconcile.stale", "reconcile-stale", {}) is True
+    assert notify_mike("reconcile.stale", "reconcile-stale", {}) is False
+    (mail,) = smtp_messages.wait_for(1, to=get_settings().approver_email)
+    assert mail["Subject"] == "The reconciler has stopped running"
+    body = mail.get_content()
+    assert "last completed pass was at" in body and "unknown time" not in body
+    assert "quoteflow recover list" in body
