@@ -499,7 +499,7 @@ def test_the_operator_redrives_a_dead_running_run_and_is_refused_a_live_one(
     assert "last successful pass" in listed.output
     passes = listed.output.split("last successful pass")[1].splitlines()
     (reconcile_line,) = [line for line in passes if "reconcile/reconcile" in line]
-    assert "min ago, run" in reconcile_line  # the table's last pass
+    assert "min ago), run" in reconcile_line  # the table's last pass
     ended = _wait(dead.run_id, lambda r: r.state.is_final(), "the re-driven run to end")
     assert ended.state.is_completed(), ended.state
     assert_one_clean_quote(stack, dead.run_id)
@@ -514,7 +514,7 @@ def test_mike_is_told_once_per_outage_when_the_reconciler_stops(kill_table, smtp
     assert notify_mike("reconcile.stale", "reconcile-stale", {}) is True
     assert notify_mike("reconcile.stale", "reconcile-stale", {}) is False
     (mail,) = smtp_messages.wait_for(1, to=get_settings().approver_email)
-    assert mail["Subject"] == "The reconciler has stopped running"
+    assert mail["Subject"].endswith("The reconciler has stopped running")
     body = mail.get_content()
     assert "last completed pass was at" in body and "unknown time" not in body
     assert "quoteflow recover list" in body
