@@ -72,6 +72,7 @@ def start_worker(
     poll_seconds: float | None = None,
     extra_env: dict[str, str] | None = None,
     limit: int | None = None,
+    work_queues: list[str] | None = None,
 ) -> WorkerInfo:
     """Start (or find) the worker. It passes its environment (the database URL or its
     block, the state dir) to every flow run it starts. It asks the pool for runs every
@@ -79,7 +80,8 @@ def start_worker(
     30 % jitter): a resumed or triggered run waits for that poll before its process starts.
     ``extra_env`` is added to the environment it passes on (e.g. QUOTEFLOW_ settings).
     ``limit``: at most this many flow-run processes at once (Prefect's ``--limit``; a gate
-    waiting hot holds one), default unlimited."""
+    waiting hot holds one), default unlimited. ``work_queues``: only these queues of the
+    pool (default all of them)."""
     settings = get_settings()
     state_dir = state_dir or settings.state_dir
     poll_seconds = poll_seconds if poll_seconds is not None else settings.worker_poll_seconds
@@ -108,6 +110,7 @@ def start_worker(
                 *prefect_command(),
                 *("worker", "start", "--pool", pool, "--type", "process"),
                 *(("--limit", str(limit)) if limit else ()),
+                *(arg for queue in work_queues or () for arg in ("--work-queue", queue)),
             ],
             env=env,
             log_file=log_file,

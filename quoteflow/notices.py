@@ -151,8 +151,33 @@ def held_notice(*, action_id: int, payload: dict[str, Any], reason: str) -> Noti
     return Notice(subject=f"Not sent: {quote}"[:300], body=body)
 
 
-def alert_notice(event_type: str, payload: dict[str, Any]) -> Notice:
+RECONCILE_STALE_EVENT = "reconcile.stale"
+
+
+def reconcile_stale_notice(payload: dict[str, Any], tz: str) -> Notice:
+    """The reconciler has not completed a pass for too long (its Automation's alert)."""
+    try:
+        last = local_time(datetime.fromisoformat(str(payload.get("last_pass_at"))), tz)
+    except ValueError:
+        last = "an unknown time"
+    body = "\n".join(
+        [
+            f"The reconciler's last completed pass was at {last}, and none has completed since.",
+            "Until it runs again, lost approvals are not started, crashed quote runs are not "
+            "re-driven and no reminders or expiries go out.",
+            "",
+            "Check that a worker is running for the quoteflow work pool; "
+            "`quoteflow recover list` shows the last pass of each recurring job and any "
+            "stranded run, and `quoteflow recover now` runs a pass by hand.",
+        ]
+    )
+    return Notice(subject="The reconciler has stopped running", body=body)
+
+
+def alert_notice(event_type: str, payload: dict[str, Any], tz: str = "UTC") -> Notice:
     """The message for a failed step (``alert``) or a verify check that failed or timed out."""
+    if event_type == RECONCILE_STALE_EVENT:
+        return reconcile_stale_notice(payload, tz)
     run_id = payload.get("run_id", "?")
     if event_type == "alert" and payload.get("headline"):
         # An alert that says itself what happened and what to do (dead letters, an email

@@ -160,6 +160,65 @@ def ended_runs_of(deployment: str, *, states: list[str], since: datetime) -> lis
         )
 
 
+# Events that show a process holds a flow run (besides its state changes).
+PROCESS_EVENTS = ("prefect.flow-run.heartbeat", "prefect.flow-run.pull-step.executed")
+
+
+def last_process_events(flow_run_ids: list[str], *, since: datetime) -> dict[str, datetime]:
+    """The latest heartbeat (or pull step) each of these runs sent since ``since``."""
+    from prefect import get_client
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventResourceFilter,
+    )
+
+    if not flow_run_ids:
+        return {}
+    latest: dict[str, datetime] = {}
+    event_filter = EventFilter(
+        occurred=EventOccurredFilter(since=since),
+        event=EventNameFilter(name=list(PROCESS_EVENTS)),
+        resource=EventResourceFilter(id=[f"prefect.flow-run.{i}" for i in flow_run_ids]),
+    )
+    with get_client(sync_client=True) as client:
+        page = client.read_events(filter=event_filter, limit=50)
+        while True:
+            for event in page.events:
+                run_id = event.resource.id.removeprefix("prefect.flow-run.")
+                if run_id not in latest or event.occurred > latest[run_id]:
+                    latest[run_id] = event.occurred
+            if not page.next_page:
+                break
+            page = client.read_events_page(page.next_page)
+    return latest
+
+
+def unfinished_runs(tag: str) -> list[FlowRun]:
+    """Runs with this tag that a process should hold now: Pending, Running or Paused."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    states = [StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
+    with get_client(sync_client=True) as client:
+        return list(
+            client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[tag]),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states)),
+                ),
+                limit=200,
+            )
+        )
+
+
 class PrefectUnreachable(RuntimeError):
     """The Prefect API did not answer (stopped, unreachable, overloaded): nothing was asked
     of it, so nothing changed there."""
@@ -180,3 +239,53 @@ def is_unreachable(exc: BaseException) -> bool:
     from prefect.exceptions import PrefectHTTPStatusError
 
     return isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code in (502, 503, 504)
+
+
+def deployments_tagged(tag: str) -> list[tuple[str, UUID]]:
+    """('flow/deployment', id) of every deployment with this tag, by name."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+
+    with get_client(sync_client=True) as client:
+        deployments = client.read_deployments(
+            deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[tag]))
+        )
+        flows = {f.id: f.name for f in client.read_flows()}
+    return sorted((f"{flows.get(d.flow_id, '?')}/{d.name}", d.id) for d in deployments)
+
+
+def last_completed_run(deployment_id: UUID) -> FlowRun | None:
+    """The deployment's most recently ended Completed run."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))
+            ),
+            sort=FlowRunSort.END_TIME_DESC,
+            limit=1,
+        )
+    return runs[0] if runs else None
+
+
+def mark_crashed(flow_run_id: str, message: str) -> bool:
+    """Set the run Crashed (as Prefect's zombie Automation does; frees its deployment
+    concurrency slot). False when the server refused (the run ended meanwhile)."""
+    from prefect import get_client
+    from prefect.client.schemas.responses import SetStateStatus
+    from prefect.states import Crashed
+
+    with get_client(sync_client=True) as client:
+        result = client.set_flow_run_state(UUID(flow_run_id), Crashed(message=message))
+    return result.status == SetStateStatus.ACCEPT

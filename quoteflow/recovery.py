@@ -54,6 +54,7 @@ DEPLOYMENT_OF_ACTION = {
     SEND_ACTION_TYPE: SEND_DEPLOYMENT,
 }
 HEALED_DEPLOYMENTS = (QUOTE_DEPLOYMENT, SEND_DEPLOYMENT)
+QUOTE_TAG = "customer_quote"  # the tag of every customer-quote run (prefect.yaml)
 # A run for an action is created after its decision: looking only at runs created since
 # then (less this margin) keeps runs of an older database's same action id out.
 CLOCK_SKEW = timedelta(seconds=5)
@@ -64,7 +65,7 @@ Decision = Literal["redrive", "dead_letter", "wait"]
 class Recovered(BaseModel):
     """One thing the reconciler did (or refused to do), for its report and logs."""
 
-    kind: Literal["started", "resumed", "redriven", "dead_letter", "skipped"]
+    kind: Literal["started", "resumed", "crashed", "redriven", "dead_letter", "skipped"]
     subject: str
     run_id: str | None = None
     detail: str
@@ -502,10 +503,30 @@ def _redrive_or_dead_letter(
     )
 
 
+def crash_silent_runs(now: datetime) -> list[Recovered]:
+    """Second line behind the zombie-run Automation: a run silent for a minute past its
+    window (the Automation missed it: an event lost, its service down) is marked Crashed
+    here, and healed below like any crashed run."""
+    from quoteflow import liveness
+
+    margin = timedelta(seconds=60).total_seconds()
+    out = []
+    for run in liveness.stranded_runs(now):
+        if run.silent_seconds > run.bound_seconds + margin and liveness.crash(
+            run, "marked Crashed by the reconciler"
+        ):
+            out.append(
+                Recovered(
+                    kind="crashed", subject=run.name, run_id=run.run_id, detail=run.describe()
+                )
+            )
+    return out
+
+
 def heal_stranded(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
     """Crashed runs get their post actions and a bounded re-drive; runs stuck Pending
     (their worker died) are re-submitted."""
-    out: list[Recovered] = []
+    out: list[Recovered] = crash_silent_runs(now)
     for deployment, run in stranded_runs(
         since=now - policy.lookback, pending_before=now - policy.stuck_pending
     ):
@@ -668,6 +689,35 @@ def manual_redrive(run_id: str, *, reason: str = "re-driven by hand") -> int:
 
     revive_dead_letters(run_id)  # a person fixed the cause: its refused pushes go again
     return _lift_and_redrive(run_id, "manual", reason)
+
+
+def redrive_by_hand(run_id: str) -> tuple[int, str]:
+    """``manual_redrive`` for the operator's command: a run still Running, Pending or
+    Paused hot whose process is gone (silent past the zombie window) is marked Crashed
+    first, its crashed outcome recorded; one whose process is alive is refused
+    (ValueError saying why). Returns the re-drive count and what was done before it."""
+    from quoteflow import liveness
+
+    with _client() as client:
+        run = client.read_flow_run(UUID(run_id))
+    before = ""
+    state = run.state
+    if state is not None and (state.is_running() or state.is_pending() or state.is_paused()):
+        alive = liveness.liveness_of(run, utcnow())
+        if alive is None:
+            raise ValueError(
+                f"run {run_id} is {state.name}: it holds no process and waits for a "
+                "decision; decide its gate instead"
+            )
+        if not alive.stranded:
+            raise ValueError(f"run {run_id} is {alive.describe()}; not re-driven")
+        if not liveness.crash(alive, "marked Crashed by `quoteflow recover redrive`"):
+            raise ValueError(f"run {run_id} changed state meanwhile; look again")
+        before = f"marked Crashed ({alive.describe()}); "
+        if QUOTE_TAG in (run.tags or []):
+            record_crash(run, stranded_reason("Crashed", utcnow(), "process gone"))
+            before += "crashed outcome recorded; "
+    return manual_redrive(run_id), before
 
 
 def _lift_and_redrive(run_id: str, deployment: str, reason: str) -> int:

@@ -239,6 +239,27 @@ class Settings(BaseSettings):
     stuck_pending_seconds: float = Field(
         default=180, ge=10, description="A run Pending this long lost its worker: resubmit it."
     )
+    zombie_within_seconds: float = Field(
+        default=90,
+        ge=35,
+        le=600,
+        description="A run with no heartbeat, start or state change for this long has lost its "
+        "process (heartbeats every 30 s): the zombie-run Automation marks it Crashed, and "
+        "`quoteflow recover list|redrive` call it stranded.",
+    )
+    submission_within_seconds: float = Field(
+        default=110,
+        ge=35,
+        le=600,
+        description="A run a worker submitted whose process sent nothing for this long lost "
+        "its worker: the stuck-submission Automation marks it Crashed (and frees its slot).",
+    )
+    reconcile_stale_minutes: float = Field(
+        default=10,
+        ge=1,
+        le=1440,
+        description="Mike is alerted when no reconcile pass has completed for this long.",
+    )
     reconcile_lookback_hours: float = Field(
         default=48, gt=0, description="How far back the reconciler looks for runs and decisions."
     )

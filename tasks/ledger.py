@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from quoteflow import ledger
 from quoteflow.models import RunStatus, utcnow
@@ -14,7 +15,13 @@ from quoteflow.runs import verify_checks_for
 from quoteflow.settings import get_settings
 from tasks.policy import short_retry_options
 
-POST_OPTIONS = {**short_retry_options(), "persist_result": True}
+# Never served from the cache: a re-driven run (its process died, even between two of
+# these) runs them again so the records catch up with its real outcome; every write is
+# keyed, so a repeat changes nothing else.
+POST_OPTIONS = {**short_retry_options(), "persist_result": True, "cache_policy": NO_CACHE}
+# The tag of the post actions that only end a run (a Prefect tag concurrency limit on it
+# holds them: an operator's brake, and how the fault tests stop a run mid-way through).
+POST_ACTIONS_TAG = "post-actions"
 
 
 @task(**POST_OPTIONS)
@@ -28,13 +35,13 @@ def log_run(
     ledger.upsert_run_log(run_id, status, started_at=started_at, summary=summary)
 
 
-@task(**POST_OPTIONS)
+@task(**POST_OPTIONS, tags=[POST_ACTIONS_TAG])
 def write_reflexion(run_id: str, narrative: str, tags: list[str]) -> None:
     """INSERT (or refresh) the reflexion_log row of this run."""
     ledger.upsert_reflexion(run_id, narrative, tags)
 
 
-@task(**POST_OPTIONS)
+@task(**POST_OPTIONS, tags=[POST_ACTIONS_TAG])
 def emit_workflow_event(event_type: str, run_id: str, payload: dict[str, Any]) -> bool:
     """workflow.completed | partial | failed: one event per run and outcome (a re-driven
     run that completes after a partial outcome records both, each under its own key)."""

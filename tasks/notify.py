@@ -20,6 +20,7 @@ from quoteflow.links import action_link
 from quoteflow.models import ActionStatus, ProposedAction, utcnow
 from quoteflow.notices import (
     GATE_ACTION_TYPE,
+    RECONCILE_STALE_EVENT,
     Notice,
     NoticeCandidate,
     alert_notice,
@@ -172,7 +173,12 @@ def send_due_notices() -> list[str]:
 @task(**short_retry_options())
 def notify_alert(event_type: str, event_id: str, payload: dict[str, Any]) -> bool:
     """Tell Mike a step failed for good or a verify check failed or timed out (once per event)."""
-    return _deliver(f"notice:event:{event_id}", alert_notice(event_type, payload), "notice.sent")
+    if event_type == RECONCILE_STALE_EVENT:  # its Automation knows no pass: ask Prefect
+        from quoteflow.liveness import stale_reconciler_alert
+
+        event_id, payload = stale_reconciler_alert()
+    notice = alert_notice(event_type, payload, get_settings().local_timezone)
+    return _deliver(f"notice:event:{event_id}", notice, "notice.sent")
 
 
 @task

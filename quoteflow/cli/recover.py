@@ -29,28 +29,59 @@ def list_(
         str | None, typer.Option(help="active | healed | dead_letter (default: all)")
     ] = None,
 ) -> None:
-    """Runs the reconciler re-drove or dead-lettered, newest first."""
+    """Runs that look stranded now, the last successful pass of each recurring deployment,
+    and the runs the reconciler re-drove or dead-lettered (newest first)."""
+    from quoteflow.cli.context import use_stack_api
     from quoteflow.recovery import list_recoveries
 
+    use_stack_api()
+    _print_liveness()
+    typer.echo("re-driven or dead-lettered runs:")
     for r in list_recoveries(status=status):
         typer.echo(
-            f"{r.run_id} {r.status:<11} {r.redrives} re-drive(s) {r.deployment}: {r.last_reason}"
+            f"  {r.run_id} {r.status:<11} {r.redrives} re-drive(s) {r.deployment}: {r.last_reason}"
         )
+
+
+def _print_liveness() -> None:
+    from quoteflow import liveness
+    from quoteflow.models import utcnow
+
+    now = utcnow()
+    stranded = liveness.stranded_runs(now)
+    typer.echo(
+        f"stranded runs (no process: silent past {liveness.bound().total_seconds():.0f} s, "
+        f"{liveness.bound('PENDING').total_seconds():.0f} s for a submitted run):"
+    )
+    for run in stranded:
+        typer.echo(f"  {run.run_id} {run.name}: {run.describe()}")
+    if not stranded:
+        typer.echo("  none")
+    typer.echo("last successful pass of each recurring deployment:")
+    for last in liveness.last_passes():
+        when = (
+            f"{last.ended_at:%Y-%m-%d %H:%M:%S} UTC ({(now - last.ended_at).total_seconds() / 60:.0f} min ago), run {last.run_id}"
+            if last.ended_at
+            else "never"
+        )
+        typer.echo(f"  {last.deployment:<40} {when}")
 
 
 @app.command("redrive")
 def redrive(run_id: str) -> None:
-    """Re-drive one run by hand (after fixing what made it fail; lifts its dead letter)."""
+    """Re-drive one run by hand (after fixing what made it fail; lifts its dead letter).
+    A run still Running or Pending whose process is gone is marked Crashed first; a live
+    one is refused."""
     from quoteflow.cli.context import use_stack_api
-    from quoteflow.recovery import flow_run_url, manual_redrive
+    from quoteflow.recovery import flow_run_url, redrive_by_hand
 
     use_stack_api()
     try:
-        count = manual_redrive(run_id)
+        count, before = redrive_by_hand(run_id)
     except ValueError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"re-driven (#{count}): {flow_run_url(run_id)}")
+    typer.echo(f"{before}re-driven (#{count}): {flow_run_url(run_id)}")
 
 
 @app.command("release-email")

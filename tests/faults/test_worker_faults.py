@@ -102,14 +102,24 @@ def suspended_run_of(draft_id: int) -> str:
     return owner
 
 
-def test_deploy_creates_the_zombie_run_automation_once(worker):
+def test_deploy_creates_the_automations_once(worker):
     deploy_all()  # a second deploy updates in place
-    (declared,) = declared_automations()
     with get_client(sync_client=True) as client:
-        (found,) = client.read_automations_by_name(declared.name)
-    assert found.enabled and found.trigger.within == timedelta(seconds=90)
-    assert found.trigger.after == {"prefect.flow-run.heartbeat"}
-    assert found.actions[0].type == "change-flow-run-state"
+        found = {a.name: client.read_automations_by_name(a.name) for a in declared_automations()}
+        notify = client.read_deployment_by_name("notify-mike/notify-mike")
+    assert sorted(found) == [
+        "quoteflow-reconcile-stale",
+        "quoteflow-stuck-submissions",
+        "quoteflow-zombie-runs",
+    ]
+    assert all(len(copies) == 1 for copies in found.values())
+    ((zombie,), (stale,)) = found["quoteflow-zombie-runs"], found["quoteflow-reconcile-stale"]
+    assert zombie.enabled and zombie.trigger.within == timedelta(seconds=90)
+    # Every sign of a live process arms the window, a hot resume (Running) included.
+    assert {"prefect.flow-run.heartbeat", "prefect.flow-run.Running"} <= zombie.trigger.after
+    assert zombie.actions[0].type == "change-flow-run-state"
+    assert stale.trigger.within == timedelta(minutes=10)
+    assert stale.actions[0].deployment_id == notify.id
     with get_client(sync_client=True) as client:
         dep = client.read_deployment_by_name("reconcile/reconcile")
     (schedule,) = dep.schedules
