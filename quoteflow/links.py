@@ -93,7 +93,19 @@ def signing_key() -> str:
 
     from quoteflow.settings import get_settings
 
-    return str(Secret.load(get_settings().link_key_block).get())
+    # _sync: called from a thread a running event loop started, a bare load() answers
+    # a coroutine (Prefect's sync/async dispatch).
+    return str(Secret.load(get_settings().link_key_block, _sync=True).get())
+
+
+async def asigning_key() -> str:
+    """``signing_key`` for async code (the page's handlers and middleware)."""
+    from prefect.blocks.system import Secret
+
+    from quoteflow.settings import get_settings
+
+    secret = await Secret.aload(get_settings().link_key_block)
+    return str(secret.get())
 
 
 def action_link(action_id: int, key: str | None = None) -> str:

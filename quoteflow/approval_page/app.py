@@ -57,7 +57,7 @@ from quoteflow.decision import (
     parse_price,
     price_concerns,
 )
-from quoteflow.links import LinkClaims, LinkError, read_link, signing_key
+from quoteflow.links import LinkClaims, LinkError, asigning_key, read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ActionStatus, ActionView
 from quoteflow.presentation import format_money, preview_rows
@@ -366,6 +366,12 @@ class ApprovalPage:
             self._link_key = signing_key()
         return self._link_key
 
+    async def load_link_key(self) -> str:
+        """``link_key`` from async code: the block read awaited, never a bare coroutine."""
+        if self._link_key is None:
+            self._link_key = await asigning_key()
+        return self._link_key
+
     async def index(self, request: Request) -> Response:
         actions = await run_in_threadpool(approvals.list_actions)
         now = datetime.now(UTC)
@@ -661,6 +667,7 @@ class ApprovalPage:
                 error="That password is not right.",
             )
         self.limiter.succeeded(client)
+        await self.load_link_key()
         user = get_settings().approvers[0]
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
@@ -806,6 +813,7 @@ class RequireLogin:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        await self.page.load_link_key()
         if self.page.session_user(request) is not None:
             await self.app(scope, receive, send)
             return
