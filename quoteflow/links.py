@@ -84,6 +84,31 @@ def link_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}{LINK_PATH}{token}"
 
 
+def loopback_link_warning(public_base_url: str, mail_host: str | None) -> str | None:
+    """Why links in notices would not open where Mike reads his mail: the page's public
+    address is a loopback one while mail leaves the machine. None when they agree."""
+    from urllib.parse import urlsplit
+
+    def loopback(host: str | None) -> bool:
+        import ipaddress
+
+        if not host or host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    page_host = urlsplit(public_base_url).hostname
+    if not loopback(page_host) or loopback(mail_host):
+        return None
+    return (
+        f"Links in Mike's notices point at {public_base_url}, an address only this machine "
+        f"can open, while mail goes out through {mail_host}: set QUOTEFLOW_PUBLIC_BASE_URL "
+        "to the address Mike reaches the page at."
+    )
+
+
 # ---------------------------------------------------------------- the key and the link of an action
 
 

@@ -69,3 +69,22 @@ def test_login_from_a_fresh_page_process(page_process):
         assert inbox.status_code == 200, inbox.text[:500]
         assert re.search(r"<h1[^>]*>", inbox.text)
         assert c.get("/quotes").status_code == 200
+
+
+def test_links_pointing_at_loopback_warn_when_mail_leaves_the_machine():
+    from quoteflow.links import loopback_link_warning
+
+    warning = loopback_link_warning("http://127.0.0.1:4620", "smtp.office365.com")
+    assert warning and "QUOTEFLOW_PUBLIC_BASE_URL" in warning and "smtp.office365.com" in warning
+    assert loopback_link_warning("http://127.0.0.1:4620", "127.0.0.1") is None
+    assert loopback_link_warning("https://quotes.example.org", "smtp.office365.com") is None
+
+
+def test_stack_page_on_another_port_sets_the_links_base_url(tmp_path, monkeypatch):
+    from devstack.stack.services import page_spec
+
+    monkeypatch.delenv("QUOTEFLOW_PUBLIC_BASE_URL", raising=False)
+    assert page_spec(tmp_path, 4711, 4200).env["QUOTEFLOW_PUBLIC_BASE_URL"].endswith(":4711")
+    monkeypatch.setenv("QUOTEFLOW_PUBLIC_BASE_URL", "https://quotes.example.org")
+    spec = page_spec(tmp_path, 4711, 4200)
+    assert spec.env["QUOTEFLOW_PUBLIC_BASE_URL"] == "https://quotes.example.org"
