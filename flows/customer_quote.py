@@ -53,7 +53,7 @@ from tasks.context import (
 from tasks.email import draft_quote_email
 from tasks.ledger import emit_workflow_event, log_run, stage_verify_checks, write_reflexion
 from tasks.netsuite import push_estimate
-from tasks.notify import notify_waiting_action
+from tasks.notify import notify_draft_end, notify_waiting_action
 from tasks.pdf import render_pdf
 from tasks.profiles import touch_ar_forecast
 from tasks.quotes import build_quote_preview, write_quote
@@ -300,7 +300,10 @@ def customer_quote(
                 name = context.customer.name if context.customer else None
                 outcome = RunOutcome.blocked(RunSubject.of(request, customer_name=name), blocked)
                 logger.warning("Blocked: %s", outcome.reason)
-                return _end(run_id, outcome)
+                final = _end(run_id, outcome)
+                if proposed_action_id is not None:  # the draft Mike approved: tell him
+                    notify_draft_end(proposed_action_id, return_state=True)
+                return final
             preview = _price(request, context, identity)
             gate = _stage_gate(run_id, preview)
         else:

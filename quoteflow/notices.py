@@ -130,6 +130,31 @@ def expired_notice(*, action_id: int, action_type: str, payload: dict[str, Any])
     return Notice(subject=f"Expired: {headline}"[:300], body=body)
 
 
+def draft_end_notice(
+    *,
+    headline: str,
+    customer_name: str | None,
+    school_year: str | None,
+    sentences: list[str],
+    what_to_do: str,
+    page_url: str,
+) -> Notice:
+    """The message that tells Mike an approved quote draft did not become a quote."""
+    who = customer_name or "a customer"
+    year = f" ({school_year})" if school_year else ""
+    body = "\n".join(
+        [
+            f"The quote draft you approved for {who}{year} did not become a quote.",
+            *sentences,
+            "",
+            f"What you can do: {what_to_do}",
+            "",
+            f"See it on your approval page: {page_url}",
+        ]
+    )
+    return Notice(subject=f"{headline.split(':')[0]}: {who}{year}"[:300], body=body)
+
+
 def alert_notice(event_type: str, payload: dict[str, Any]) -> Notice:
     """The message for a failed step (``alert``) or a verify check that failed or timed out."""
     run_id = payload.get("run_id", "?")

@@ -135,6 +135,26 @@ def send_due_notices() -> list[str]:
 
 
 @task(**short_retry_options())
+def notify_draft_end(action_id: int) -> bool:
+    """Tell Mike an approved quote draft's run ended without a quote (once per draft)."""
+    from quoteflow.attention import draft_end
+    from quoteflow.notices import draft_end_notice
+
+    end = draft_end(action_id)
+    if end is None:
+        return False
+    notice = draft_end_notice(
+        headline=end.headline,
+        customer_name=end.customer_name,
+        school_year=end.school_year,
+        sentences=end.sentences,
+        what_to_do=end.what_to_do,
+        page_url=f"{get_settings().public_base_url.rstrip('/')}/actions/{action_id}",
+    )
+    return _deliver(f"notice:draft-end:{action_id}", notice, "notice.sent")
+
+
+@task(**short_retry_options())
 def notify_alert(event_type: str, event_id: str, payload: dict[str, Any]) -> bool:
     """Tell Mike a step failed for good or a verify check failed or timed out (once per event)."""
     return _deliver(f"notice:event:{event_id}", alert_notice(event_type, payload), "notice.sent")

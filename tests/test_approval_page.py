@@ -165,7 +165,7 @@ def test_approving_a_paused_gate_with_a_price_resumes_the_run(client):
     assert done.headers["location"] == f"/actions/{gate.id}?done=approved"
     shown = client.get(done.headers["location"])
     assert 'class="badge approved"' in shown.text and "agreed with the district" in shown.text
-    assert "customer-quote run resumes" in shown.text
+    assert "The quote is being made with your decision" in shown.text
 
     state = handle.join()
     assert state.is_completed(), state.message

@@ -42,12 +42,14 @@ from quoteflow.approval_page.auth import (
     read_session,
     verify_password,
 )
+from quoteflow.approval_page.drafts import draft_context
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
     ApprovalError,
     approved_gate_preview,
 )
+from quoteflow.attention import needs_attention
 from quoteflow.decision import (
     NOTES_MAX_CHARS,
     ApprovalDecision,
@@ -83,11 +85,10 @@ TYPE_LABELS = {
 }
 
 APPROVED_NEXT = {
-    GATE_ACTION_TYPE: "The customer-quote run resumes with your decision: quote rows, PDF, "
+    GATE_ACTION_TYPE: "The quote is being made with your decision: the quote, its PDF, the "
     "NetSuite estimate and the customer email draft follow.",
-    QUOTE_DRAFT_ACTION_TYPE: "A customer-quote run starts from this draft; its quote will "
-    "wait here for your approval.",
-    SEND_ACTION_TYPE: "The send-quote-email deployment sends it now (triggered by this approval).",
+    QUOTE_DRAFT_ACTION_TYPE: "The quote is being prepared; it will wait here for your approval.",
+    SEND_ACTION_TYPE: "The email is being sent to the customer now.",
 }
 
 SECURITY_HEADERS = {
@@ -383,12 +384,14 @@ class ApprovalPage:
         )[:RECENT_DECIDED]
 
         names = {c.id: c.name for c in await run_in_threadpool(directory.customers)}
+        attention = await run_in_threadpool(needs_attention)
 
         def row(a: ActionView) -> dict[str, Any]:
             return {"a": a, "summary": _summary(a, names), "closed": _window_closed(a, now)}
 
         return self.render(
             "index.html",
+            attention=attention,
             pending=[row(a) for a in pending],
             decided=[row(a) for a in decided],
             refresh_seconds=INDEX_REFRESH_SECONDS,
@@ -478,13 +481,7 @@ class ApprovalPage:
             elif action.action_type == SEND_ACTION_TYPE:
                 context.update(kind="email", email=EmailDraft.model_validate(action.payload))
             elif action.action_type == QUOTE_DRAFT_ACTION_TYPE:
-                request = QuoteRequest.model_validate(action.payload["request"])
-                context.update(
-                    kind="draft",
-                    request=request,
-                    customer_name=directory.customer_name(request.customer_id),
-                    descriptions=directory.item_descriptions(request.item_codes),
-                )
+                context.update(draft_context(action))
         except (KeyError, TypeError, ValidationError) as exc:
             context.update(kind="raw", payload_problem=str(exc).splitlines()[0])
         context.setdefault("payload_problem", None)

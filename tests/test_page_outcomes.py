@@ -1,0 +1,67 @@
+"""Every outcome reaches Mike: a quote draft for a customer on hold is flagged before he
+approves it, and after its run ends blocked the draft, the inbox and a notice say so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from quoteflow.approval_page import create_app
+from quoteflow.approvals import approve, draft_quote
+from quoteflow.settings import get_settings
+from tests.fixtures.demo import DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, ON_HOLD_CUSTOMER_ID
+from tests.fixtures.page import KEY
+
+pytestmark = pytest.mark.stack
+JARGON = (
+    "customer-quote run",
+    "deployment",
+    "customer_not_on_hold",
+    "pricing_master",
+    "spec_items",
+)
+
+
+@pytest.fixture
+def client(stack, seeded_db) -> Iterator[object]:
+    from starlette.testclient import TestClient
+
+    get_settings.cache_clear()
+    with TestClient(create_app(link_key=KEY), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def test_a_blocked_draft_is_warned_before_and_reaches_mike_after(client, smtp_messages):
+    from flows.customer_quote import customer_quote
+    from quoteflow.quote import QuoteRequest
+
+    draft = draft_quote(
+        QuoteRequest(
+            customer_id=ON_HOLD_CUSTOMER_ID,
+            item_codes=list(DEMO_ITEM_CODES[:2]),
+            school_year=DEMO_SCHOOL_YEAR,
+        )
+    )
+    before = client.get(f"/actions/{draft.id}").text
+    assert 'id="draft-blockers"' in before and "is on hold" in before
+
+    approve(draft.id, expected_hash=draft.payload_hash)
+    state = customer_quote(proposed_action_id=draft.id, return_state=True)
+    assert state.name == "Blocked"
+
+    after = client.get(f"/actions/{draft.id}").text
+    assert 'id="draft-end"' in after and "Not quoted" in after and "is on hold" in after
+    assert "What you can do" in after
+    inbox = client.get("/").text
+    attention = inbox[inbox.index('id="attention"') : inbox.index('id="pending"')]
+    assert f'href="/actions/{draft.id}"' in attention and "needs attention" in attention
+
+    mike = get_settings().approver_email
+    (notice,) = [m for m in smtp_messages.wait_for(1, to=mike) if "Not quoted" in m["Subject"]]
+    body = notice.get_content() if not notice.is_multipart() else notice.get_body().get_content()
+    assert "is on hold" in body and "What you can do" in body
+    assert f"/actions/{draft.id}" in body
+    for page in (before, after, inbox, body):
+        for word in JARGON:
+            assert word not in page, word
