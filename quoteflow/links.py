@@ -75,7 +75,9 @@ def read_link(key: str, token: str, *, now: datetime | None = None) -> LinkClaim
     except (BadSignature, KeyError, TypeError, ValueError) as exc:
         raise LinkInvalid("this link is not valid (altered, or not issued by quoteflow)") from exc
     if claims.expires_at <= (now or datetime.now(UTC)):
-        raise LinkExpired(f"this link expired at {claims.expires_at:%Y-%m-%d %H:%M} UTC")
+        from quoteflow.presentation import format_when
+
+        raise LinkExpired(f"This link expired on {format_when(claims.expires_at)}.")
     return claims
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from quoteflow.presentation import format_money
+from quoteflow.presentation import format_money, format_when
 from quoteflow.quote import QuotePreview
 
 GATE_ACTION_TYPE = "workflow_customer_quote"
@@ -25,10 +24,8 @@ class Notice(BaseModel):
 
 
 def local_time(moment: datetime, tz: str) -> str:
-    """``Fri Nov 27, 2:05 PM CST``: how a person reads a deadline."""
-    local = moment.astimezone(ZoneInfo(tz))
-    hour = local.strftime("%I").lstrip("0")
-    return f"{local:%a %b} {local.day}, {hour}:{local:%M %p %Z}"
+    """``Fri Nov 27, 2026, 2:05 PM CST``: how a person reads a deadline."""
+    return format_when(moment, tz)
 
 
 def _remaining(expires_at: datetime, now: datetime) -> str:

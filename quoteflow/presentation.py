@@ -4,7 +4,9 @@ no database, no Prefect, no network."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from quoteflow.quote import QuotePreview
 
@@ -19,6 +21,36 @@ def format_money(amount: Decimal, currency: str = "USD") -> str:
     digits = f"{abs(cents):,.2f}"
     symbol = _SYMBOLS.get(currency.upper())
     return f"{sign}{symbol}{digits}" if symbol else f"{sign}{currency.upper()} {digits}"
+
+
+def _zone(tz: str | None) -> ZoneInfo:
+    if tz is None:
+        from quoteflow.settings import get_settings
+
+        tz = get_settings().local_timezone
+    return ZoneInfo(tz)
+
+
+def format_day(value: date | datetime | None, tz: str | None = None) -> str:
+    """``Thu Dec 3, 2026``: a day as Mike and customers read it; a moment is shown as its
+    day in ``tz`` (default: Mike's time zone from settings); a dash for none."""
+    if value is None:
+        return "\u2014"
+    if isinstance(value, datetime):
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        value = aware.astimezone(_zone(tz)).date()
+    return f"{value:%a %b} {value.day}, {value.year}"
+
+
+def format_when(value: datetime | None, tz: str | None = None) -> str:
+    """``Thu Dec 3, 2026, 6:19 PM CST``: the one way a moment is shown to Mike or a
+    customer (page, notices, PDF, error pages), in ``tz`` (default: Mike's time zone)."""
+    if value is None:
+        return "\u2014"
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    local = aware.astimezone(_zone(tz))
+    hour = local.strftime("%I").lstrip("0")
+    return f"{format_day(local.date())}, {hour}:{local:%M %p %Z}"
 
 
 def preview_rows(preview: QuotePreview) -> list[dict[str, str]]:
@@ -67,6 +99,6 @@ def preview_markdown(preview: QuotePreview) -> str:
         f"**Subtotal {format_money(preview.subtotal, preview.currency)}** over "
         f"{len(preview.quotable_lines)} quotable line(s); overall margin "
         f"{preview.margin_pct if preview.margin_pct is not None else 'n/a'}%. "
-        f"Valid until {preview.valid_until:%Y-%m-%d}. PDF: {'yes' if preview.include_pdf else 'no'}.\n\n"
+        f"Valid until {format_day(preview.valid_until)}. PDF: {'yes' if preview.include_pdf else 'no'}.\n\n"
         + (f"**Warnings**\n{warn}\n" if warn else "No warnings.\n")
     )

@@ -384,7 +384,9 @@ def test_a_link_decides_once_then_answers_gone(link_client):
 
     for again in (link_client.get(link), link_client.post(link, data={"decision": "reject"})):
         assert again.status_code == 410
-        assert re.search(r"already used: approved by mike at \d{4}-\d\d-\d\d", again.text)
+        assert re.search(
+            r"already approved by mike on \w{3} \w{3} \d+, \d{4}, \d+:\d\d [AP]M", again.text
+        )
     assert row(email.id).status == "approved"
 
 

@@ -103,7 +103,7 @@ def test_the_waiting_notice_says_what_waits_in_plain_words() -> None:
         "FS-1009 Stapler: no price (left off the quote)",
         "Subtotal: $75.59, overall margin 20.6%",
         "Warning: FS-1009 has no price",
-        "Decide by Fri Nov 27, 12:45 PM CST (in 45 min).",
+        "Decide by Fri Nov 27, 2026, 12:45 PM CST (in 45 min).",
         "https://q.example/a/TOKEN",
     ):
         assert expected in body, expected

@@ -65,3 +65,14 @@ def test_a_blocked_draft_is_warned_before_and_reaches_mike_after(client, smtp_me
     for page in (before, after, inbox, body):
         for word in JARGON:
             assert word not in page, word
+
+
+def test_an_expiry_is_recorded_as_the_system_not_mike(client):
+    from quoteflow.approvals import expire
+    from tests.fixtures.page import staged_email
+
+    email = staged_email()
+    expired = expire(email.id)
+    assert expired.status == "expired" and expired.approver == "system"
+    page = client.get(f"/actions/{email.id}").text
+    assert "nobody decided in time" in page and "by mike" not in page

@@ -116,8 +116,8 @@ def test_header_names_the_quote_customer_and_dates(mixed_text: str) -> None:
         "Springfield Unified School District",
         "Dana Whitfield",
         "2026-27",
-        "June 3, 2026",  # generated
-        "July 3, 2026",  # valid until
+        "Wed Jun 3, 2026",  # generated (the day in Mike's time zone)
+        "Fri Jul 3, 2026",  # valid until
         "JANSAN-2026",
         "Revises Q-2026-00031",
         "Deliver to dock B.",

@@ -43,6 +43,7 @@ from quoteflow.approval_page.auth import (
     verify_password,
 )
 from quoteflow.approval_page.drafts import draft_context
+from quoteflow.approval_page.wording import link_spent
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
@@ -125,11 +126,6 @@ class DecisionForm:
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def format_utc(value: datetime | None) -> str:
-    """``2026-05-01 14:05 UTC``; a dash for no time."""
-    return "—" if value is None else f"{_aware(value):%Y-%m-%d %H:%M} UTC"
 
 
 def _window_closed(action: ActionView, now: datetime) -> bool:
@@ -326,7 +322,6 @@ class ApprovalPage:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["utc"] = format_utc
         self.env.filters["local"] = lambda v: plain.local(v, get_settings().local_timezone)
         self.env.filters["expires"] = plain.expires
         self.env.globals["tz"] = lambda: get_settings().local_timezone
@@ -823,21 +818,6 @@ class RequireLogin:
         else:
             response = self.page.error_page(401, "Please log in first.")
         await response(scope, receive, send)
-
-
-def link_spent(action: ActionView) -> str | None:
-    """Why a link to this action can no longer be used (it was decided or it expired)."""
-    if action.status == ActionStatus.pending:
-        if action.expires_at is not None and _aware(action.expires_at) <= datetime.now(UTC):
-            return f"This action expired at {format_utc(action.expires_at)}; nothing was decided."
-        return None
-    if action.status == ActionStatus.expired:
-        return f"This action expired ({format_utc(action.decided_at)}); nothing was decided."
-    notes = f' Notes: "{action.decision_notes}".' if action.decision_notes else ""
-    return (
-        f"This link was already used: {action.status} by {action.approver} at "
-        f"{format_utc(action.decided_at)}.{notes}"
-    )
 
 
 def _run_url(flow_run_id: str | None) -> str | None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from quoteflow.notices import local_time
-from quoteflow.presentation import format_money
+from quoteflow.presentation import format_money, format_when
 from quoteflow.quote import QuotePreview
 
 # Line flags and price sources as people say them.
@@ -26,12 +25,8 @@ def _aware(value: datetime) -> datetime:
 
 
 def local(value: datetime | None, tz: str) -> str:
-    """``Fri Nov 27, 2:05 PM CST`` (with the year when it is not this year); a dash for no time."""
-    if value is None:
-        return "—"
-    moment = _aware(value)
-    text = local_time(moment, tz)
-    return text if moment.year == datetime.now(UTC).year else f"{text} {moment.year}"
+    """``Fri Nov 27, 2026, 2:05 PM CST``; a dash for no time."""
+    return format_when(value, tz)
 
 
 def span(seconds: float) -> str:

@@ -66,7 +66,9 @@ class _Skipped:
 
 
 def _format_date(value: date | datetime) -> str:
-    return f"{value:%B} {value.day}, {value.year}"
+    from quoteflow.presentation import format_day
+
+    return format_day(value)
 
 
 def _unit_pack(line: QuoteLineView) -> str:
