@@ -27,7 +27,7 @@ from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, preview_to_execute, sta
 from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionStatus, ActionView, RunStatus
 from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
-from quoteflow.presentation import preview_markdown
+from quoteflow.presentation import resume_description
 from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, check_blocking
 from quoteflow.recovery import record_crash
 from quoteflow.runs import StepOutcome
@@ -116,12 +116,16 @@ def _await_decision(
     typed: dict[str, Any] = {}
     for round_no in range(1, MAX_DECISION_ROUNDS + 1):
         assert gate.expires_at is not None
-        description = (
-            preview_markdown(preview)
-            + f"\n\nPayload hash `{gate.payload_hash}`."
-            + (f"\n\n**Please decide again:** {problem}" if problem else "")
+        settings = get_settings()
+        description = resume_description(
+            preview,
+            page_url=f"{settings.public_base_url.rstrip('/')}/actions/{gate.id}",
+            decide_by=gate.expires_at,
+            margin_floor=settings.margin_floor_pct,
+            problem=problem,
         )
-        # No initial decision: a form that starts on "approve" would approve on a bare Submit.
+        # No initial decision on the first round: a form that starts on "approve" would
+        # approve on a bare Submit. After a refusal the form keeps what Mike chose.
         form = ApprovalDecision.with_initial_data(description=description, **typed)
         key = f"approval-{round_no}"
         decision = await_decision_input(
@@ -133,7 +137,9 @@ def _await_decision(
         if recorded.problem:
             problem = recorded.problem
             # Keep what was typed (notes, prices); who decides and confirming are asked anew.
-            typed = decision.model_dump(mode="json", include={"notes", "price_overrides"})
+            typed = decision.model_dump(
+                mode="json", include={"decision", "notes", "price_overrides"}
+            )
             logger.warning("Decision refused, asking again: %s", problem)
             continue
         return decision, recorded.action

@@ -11,6 +11,15 @@ from zoneinfo import ZoneInfo
 from quoteflow.quote import QuotePreview
 
 CENT = Decimal("0.01")
+# Line flags and price sources as people say them.
+FLAG_WORDS = {
+    "below_margin_floor": "under margin floor",
+    "no_pricing": "no price",
+    "unresolved": "not in catalog",
+    "override": "your price",
+    "pricing_master": "price list",
+    "none": "\u2014",
+}
 _SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "\u20ac", "GBP": "\u00a3"}
 
 
@@ -66,14 +75,58 @@ def preview_rows(preview: QuotePreview) -> list[dict[str, str]]:
             "description": line.description or "(not in catalog)",
             "case price": format_money(line.case_price, preview.currency)
             if line.case_price is not None
-            else "no pricing",
+            else "no price",
             "cost basis": fmt(line.cost_basis),
             "margin %": fmt(line.margin_pct),
             "source": line.price_source,
-            "flags": ", ".join(line.flags),
+            "flags": ", ".join(FLAG_WORDS.get(f, f) for f in line.flags),
         }
         for line in preview.lines
     ]
+
+
+def _line_name(code: str, descriptions: dict[str, str]) -> str:
+    desc = descriptions.get(code)
+    return f"{code} ({desc})" if desc else code
+
+
+def plain_warnings(preview: QuotePreview, margin_floor: float) -> list[str]:
+    """Each warning of the preview as a sentence Mike reads at a glance, e.g.
+    ``FS-1004 (Cheese Pizza, ...) would earn 11.5%, under your 15% floor.``"""
+    lines = {line.item_code: line for line in preview.lines}
+    names = {code: line.description for code, line in lines.items() if line.description}
+    out: list[str] = []
+    for w in preview.warnings:
+        if w.check == "margin_floor":
+            for code in w.item_codes:
+                line = lines.get(code)
+                if line is None or line.margin_pct is None:
+                    continue
+                out.append(
+                    f"{_line_name(code, names)} would earn {line.margin_pct.normalize():f}%, "
+                    f"under your {margin_floor:g}% floor."
+                )
+        elif w.check == "items_resolved":
+            out += [
+                f"{code} is not in the catalog: it is left off the quote." for code in w.item_codes
+            ]
+        elif w.check == "pricing_found":
+            out += [
+                f"{_line_name(code, names)} has no price for {preview.customer_name} in "
+                f"{preview.school_year}: it is left off unless you set a price."
+                for code in w.item_codes
+            ]
+        elif w.check == "proposed_pricing":
+            codes = set(w.item_codes)
+            out += [
+                f"{_line_name(p.item_code, names)}: {format_money(p.new_price, preview.currency)} "
+                f"was proposed in quote {p.quote_id}; the customer has not answered yet."
+                for p in preview.proposals
+                if p.item_code in codes
+            ]
+        else:
+            out.append(w.message)
+    return out
 
 
 def _short(text: str, width: int = 30) -> str:
@@ -97,8 +150,41 @@ def preview_markdown(preview: QuotePreview) -> str:
         f"{', catalog ' + preview.catalog if preview.catalog else ''}\n\n"
         f"| # | item | case price | margin % | flags | description |\n|---|---|---|---|---|---|\n{rows}\n\n"
         f"**Subtotal {format_money(preview.subtotal, preview.currency)}** over "
-        f"{len(preview.quotable_lines)} quotable line(s); overall margin "
-        f"{preview.margin_pct if preview.margin_pct is not None else 'n/a'}%. "
+        f"{len(preview.quotable_lines)} priced line(s); overall margin "
+        f"{str(preview.margin_pct) + '%' if preview.margin_pct is not None else 'unknown'}. "
         f"Valid until {format_day(preview.valid_until)}. PDF: {'yes' if preview.include_pdf else 'no'}.\n\n"
         + (f"**Warnings**\n{warn}\n" if warn else "No warnings.\n")
     )
+
+
+def resume_description(
+    preview: QuotePreview,
+    *,
+    page_url: str,
+    decide_by: datetime | None,
+    margin_floor: float,
+    problem: str | None = None,
+) -> str:
+    """The short markdown above the Prefect UI's resume form: the refusal reason first,
+    then the totals, the warnings as sentences, the deadline and a link to Mike's page
+    (the place made for deciding; the full table is there)."""
+    margin = (
+        f"margin {preview.margin_pct.normalize():f}%"
+        if preview.margin_pct is not None
+        else "margin unknown (some lines have no cost)"
+    )
+    warnings = plain_warnings(preview, margin_floor)
+    parts = [f"**Not done, please decide again:** {problem}\n" if problem else ""]
+    parts.append(
+        f"**Quote {preview.quote_id} for {preview.customer_name}**, school year "
+        f"{preview.school_year}: {len(preview.quotable_lines)} priced line(s), subtotal "
+        f"**{format_money(preview.subtotal, preview.currency)}**, {margin}."
+    )
+    if decide_by is not None:
+        parts.append(f"Decide by {format_when(decide_by)}.")
+    parts.append("\n".join(f"- {w}" for w in warnings) if warnings else "No warnings.")
+    parts.append(
+        f"[Open it on your approval page]({page_url}) to see every line, change prices and "
+        "review them before approving. Here: choose approve or reject and submit."
+    )
+    return "\n\n".join(p for p in parts if p)

@@ -55,3 +55,48 @@ def test_pdf_pages_and_links_use_it(monkeypatch):
         assert said == "This expired on Thu Dec 3, 2026, 8:30 PM CST; nothing was decided."
     finally:
         get_settings.cache_clear()
+
+
+def test_the_prefect_ui_form_is_short_plain_and_leads_with_the_refusal():
+    from decimal import Decimal
+
+    from quoteflow.presentation import resume_description
+    from quoteflow.quote import QuoteLineView, QuoteWarning
+    from tests.fixtures.previews import small_preview
+
+    preview = small_preview(
+        QuoteLineView(
+            line_no=1,
+            item_code="FS-1004",
+            description="Cheese Pizza",
+            case_price=Decimal("75.59"),
+            cost_basis=Decimal("66.90"),
+            margin_pct=Decimal("11.50"),
+            price_source="pricing_master",
+            flags=["below_margin_floor"],
+        ),
+        QuoteLineView(line_no=2, item_code="FS-1009", description="Tray", flags=["no_pricing"]),
+        subtotal=Decimal("75.59"),
+    )
+    preview = preview.model_copy(
+        update={
+            "warnings": [
+                QuoteWarning(check="margin_floor", message="m", item_codes=["FS-1004"]),
+                QuoteWarning(check="pricing_found", message="p", item_codes=["FS-1009"]),
+            ]
+        }
+    )
+    text = resume_description(
+        preview,
+        page_url="https://q.example/actions/7",
+        decide_by=LATE,
+        margin_floor=15,
+        problem="FS-1004: $1.00 is below its cost $66.90; tick confirm to approve it anyway",
+    )
+    assert text.startswith("**Not done, please decide again:** FS-1004: $1.00 is below")
+    assert "subtotal **$75.59**" in text
+    assert "- FS-1004 (Cheese Pizza) would earn 11.5%, under your 15% floor." in text
+    assert "[Open it on your approval page](https://q.example/actions/7)" in text
+    for raw in ("no_pricing", "n/a%", "pricing_found", "unless Mike", "|---"):
+        assert raw not in text, raw
+    assert len(text) < 900  # a short description, not the whole table
