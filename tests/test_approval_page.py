@@ -108,7 +108,7 @@ def test_list_shows_pending_first_then_decided(client):
     assert 'http-equiv="refresh"' in html  # the list refreshes itself; pages with forms never
     assert 'http-equiv="refresh"' not in client.get(f"/actions/{newer.id}").text
     decided_part = html[decided_at:]
-    assert "Customer email" in decided_part and 'class="badge rejected"' in decided_part
+    assert "Customer email" in decided_part and 'data-status="rejected"' in decided_part
 
 
 def test_quote_draft_page_shows_the_request(client):
@@ -126,7 +126,7 @@ def test_quote_draft_page_shows_the_request(client):
     assert draft.entity_ref in html.split('id="details"', 1)[1]  # technical ids: in Details
     assert f'formaction="/actions/{draft.id}/approve"' in html
     assert f'formaction="/actions/{draft.id}/reject"' in html
-    assert 'class="badge pending"' in html
+    assert 'data-status="pending"' in html
     assert client.get("/actions/999999999").status_code == 404
 
 
@@ -146,7 +146,11 @@ def test_approving_a_paused_gate_with_a_price_resumes_the_run(client):
         f"price.{kept}": "",  # empty: keep the quoted price
     }
     # A changed price goes through a review step: recomputed margin and subtotal first.
-    review = client.post(f"/actions/{gate.id}/approve", data=form)
+    posted = client.post(f"/actions/{gate.id}/approve", data=form)
+    assert posted.status_code == 303  # post-redirect-get: the review is a GET
+    assert posted.headers["location"].startswith(f"/actions/{gate.id}/review?")
+    assert "csrf_token" not in posted.headers["location"]
+    review = client.get(posted.headers["location"])
     assert review.status_code == 200 and 'id="review"' in review.text
     assert "$77.70" in review.text and "24.84%" in review.text  # (77.70 - 58.40) / 77.70
     assert "Confirm approval" in review.text and row(gate.id).status == "pending"
@@ -158,13 +162,21 @@ def test_approving_a_paused_gate_with_a_price_resumes_the_run(client):
         f"/actions/{gate.id}/approve",
         data={**form, f"price.{target}": "77.75", "confirm": confirm.group(1)},
     )
-    assert again.status_code == 200 and 'id="review"' in again.text
+    assert again.status_code == 303 and "price.FS-" in again.headers["location"]
+    assert 'id="review"' in client.get(again.headers["location"]).text
     assert row(gate.id).status == "pending"
     done = client.post(f"/actions/{gate.id}/approve", data={**form, "confirm": confirm.group(1)})
     assert done.status_code == 303, done.text
     assert done.headers["location"] == f"/actions/{gate.id}?done=approved"
+    # The same POST again (a resubmitted form) reads as the success it was.
+    repeated = client.post(
+        f"/actions/{gate.id}/approve", data={**form, "confirm": confirm.group(1)}
+    )
+    assert repeated.headers["location"] == f"/actions/{gate.id}?done=approved"
+    # Back to the review after deciding shows what was decided, never a new form.
+    assert client.get(posted.headers["location"]).headers["location"] == f"/actions/{gate.id}"
     shown = client.get(done.headers["location"])
-    assert 'class="badge approved"' in shown.text and "agreed with the district" in shown.text
+    assert 'data-status="approved"' in shown.text and "agreed with the district" in shown.text
     assert "The quote is being made with your decision" in shown.text
 
     state = handle.join()
@@ -277,7 +289,7 @@ def test_rejecting_an_email_records_the_rejection(client):
     assert rejected.status == "rejected" and rejected.decision_notes == "wrong contact"
     assert rejected.decided_at is not None and rejected.approved_payload_hash is None
     shown = client.get(done.headers["location"])
-    assert 'class="badge rejected"' in shown.text and "wrong contact" in shown.text
+    assert 'data-status="rejected"' in shown.text and "wrong contact" in shown.text
     assert 'formaction="/actions/' not in shown.text  # decided: no form any more
 
     again = client.post(
@@ -292,7 +304,7 @@ def test_customer_names_are_escaped(client):
     gate = staged_gate(customer_name="<script>alert('x')</script> ISD")
     for path in ("/", f"/actions/{gate.id}"):
         html = client.get(path).text
-        assert "<script>" not in html
+        assert "<script>alert" not in html
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; ISD" in html
 
 
@@ -377,7 +389,7 @@ def test_a_link_decides_once_then_answers_gone(link_client):
     seen = hash_of(link_client.get(link).text)
     done = link_client.post(link, data={"decision": "approve", "notes": "go", "expect_hash": seen})
     assert done.status_code == 200, done.text
-    assert 'class="badge approved"' in done.text
+    assert 'data-status="approved"' in done.text
     decided = row(email.id)
     assert decided.status == "approved" and decided.decision_notes == "go"
     assert decided.approved_payload_hash == payload_hash(email.payload)

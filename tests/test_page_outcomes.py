@@ -76,3 +76,50 @@ def test_an_expiry_is_recorded_as_the_system_not_mike(client):
     assert expired.status == "expired" and expired.approver == "system"
     page = client.get(f"/actions/{email.id}").text
     assert "nobody decided in time" in page and "by mike" not in page
+
+
+def test_approving_too_late_says_so_plainly_and_offers_re_open(client):
+    import re
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from quoteflow.quote import QuoteLineView
+    from tests.fixtures.page import hash_of, token_of
+    from tests.fixtures.previews import small_preview, stage_gate
+
+    line = QuoteLineView(
+        line_no=1,
+        item_code="FS-1001",
+        description="Napkins",
+        case_price=Decimal("41.50"),
+        cost_basis=Decimal("30.00"),
+        margin_pct=Decimal("27.71"),
+        price_source="pricing_master",
+    )
+    gate = stage_gate(small_preview(line), ref="late", expires_in=timedelta(seconds=2))
+    page = client.get(f"/actions/{gate.id}").text
+    assert f'data-deadline="{gate.expires_at.isoformat()}"' in page  # counts down live
+    form = {"csrf_token": token_of(page), "expect_hash": hash_of(page)}
+    import time
+
+    time.sleep(2.5)
+    shown = client.get(f"/actions/{gate.id}").text
+    assert 'data-status="expired"' in shown  # the badge follows the deadline at once
+    late = client.post(f"/actions/{gate.id}/approve", data=form, follow_redirects=False)
+    assert late.status_code == 409
+    assert re.search(r"Too late: the time to decide ended on \w{3} \w{3} \d+, \d{4}", late.text)
+    assert "flow run" not in late.text and "not waiting" not in late.text
+    assert 'id="reopen"' in late.text and 'data-status="expired"' in late.text
+
+
+def test_status_badges_come_from_one_mapping():
+    from quoteflow.approval_page.badges import badge
+
+    assert str(badge("not sent")) == (
+        '<span class="badge tone-wait" data-status="not sent">not sent</span>'
+    )
+    assert 'tone-wait" data-status="proposed">waiting for the customer' in str(
+        badge("proposed", quote=True)
+    )
+    assert ">declined<" in str(badge("rejected", quote=True))
+    assert 'class="badge tone-neutral" data-status="&lt;b&gt;"' in str(badge("<b>"))

@@ -16,11 +16,9 @@ import contextlib
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from prefect.settings import get_current_settings
@@ -42,8 +40,23 @@ from quoteflow.approval_page.auth import (
     read_session,
     verify_password,
 )
+from quoteflow.approval_page.badges import badge
+from quoteflow.approval_page.countdown import COUNTDOWN_HASH, COUNTDOWN_JS
 from quoteflow.approval_page.drafts import draft_context
-from quoteflow.approval_page.wording import link_spent
+from quoteflow.approval_page.forms import (
+    CONFIRM_FIELD,
+    HASH_FIELD,
+    PRICE_FIELD_PREFIX,
+    TOKEN_FIELD,
+    DecisionForm,
+    FormError,
+    _read_form,
+    check_decision_form,
+    compare_rows,
+    review_digest,
+)
+from quoteflow.approval_page.review import already_done, review_routes, review_url
+from quoteflow.approval_page.wording import link_spent, too_late
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
@@ -52,7 +65,6 @@ from quoteflow.approvals import (
 )
 from quoteflow.attention import needs_attention
 from quoteflow.decision import (
-    NOTES_MAX_CHARS,
     ApprovalDecision,
     DecisionError,
     PriceOverride,
@@ -69,11 +81,6 @@ from quoteflow.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
-TOKEN_FIELD = "csrf_token"
-HASH_FIELD = "expect_hash"  # the payload hash of what the page showed
-CONFIRM_FIELD = "confirm"  # the review step's digest of the prices it showed
-PRICE_FIELD_PREFIX = "price."
-MAX_FORM_BYTES = 64 * 1024
 RECENT_DECIDED = 25
 # The list reloads itself (no scripts under this CSP): only the list, which has no form
 # whose typing a reload would lose.
@@ -93,32 +100,13 @@ APPROVED_NEXT = {
 }
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; "
+    f"script-src '{COUNTDOWN_HASH}'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-
-class FormError(Exception):
-    """A form that cannot be acted on; ``field`` names the input at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-
-
-@dataclass
-class DecisionForm:
-    """What a decision form carries once checked."""
-
-    values: dict[str, str]
-    notes: str | None
-    price_overrides: dict[str, str]
-    expect_hash: str
 
 
 # ---------------------------------------------------------------- formatting
@@ -167,105 +155,6 @@ def _gate_preview(action: ActionView) -> QuotePreview | None:
         return QuotePreview.model_validate(action.payload["preview"])
     except (KeyError, TypeError, ValidationError):
         return None
-
-
-# ---------------------------------------------------------------- the form
-
-
-async def _read_form(request: Request) -> dict[str, str]:
-    """An url-encoded form body as {name: first value}."""
-    return {name: values[0] for name, values in (await read_form_lists(request)).items()}
-
-
-async def read_form_lists(request: Request) -> dict[str, list[str]]:
-    """An url-encoded form body as {name: every value} (checkbox groups repeat a name)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/x-www-form-urlencoded":
-        raise FormError(415, "expected a form post (application/x-www-form-urlencoded)")
-    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        raise FormError(413, "form too large")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormError(413, "form too large")
-    try:
-        parsed = parse_qs(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=500
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormError(400, f"unreadable form: {exc}") from exc
-    return parsed
-
-
-def check_decision_form(
-    values: Mapping[str, str], preview: QuotePreview | None, *, with_prices: bool
-) -> DecisionForm:
-    """Notes, the hash the page showed and (for a quote gate) the approved prices, checked
-    by the contract's price rule. An input for a line that cannot be priced is refused
-    here: the run would only ask again after the gate was recorded."""
-    notes = values.get("notes", "").strip()
-    if len(notes) > NOTES_MAX_CHARS:
-        raise FormError(400, f"notes: at most {NOTES_MAX_CHARS} characters", "notes")
-    expect_hash = values.get(HASH_FIELD, "").strip()
-    if not expect_hash:
-        raise FormError(400, "The form does not say which version you saw: reload and decide.")
-    overrides: dict[str, str] = {}
-    if with_prices:
-        priceable = (
-            {line.item_code for line in preview.lines if line.resolved} if preview else set()
-        )
-        for name, raw in values.items():
-            if not name.startswith(PRICE_FIELD_PREFIX) or not raw.strip():
-                continue
-            code = name[len(PRICE_FIELD_PREFIX) :]
-            try:
-                parse_price(code, raw)
-            except DecisionError as exc:
-                raise FormError(400, str(exc), name) from exc
-            if code not in priceable:
-                raise FormError(
-                    400, f"approved price for {code}: not a priceable line of this quote", name
-                )
-            overrides[code] = raw.strip()
-    return DecisionForm(
-        values=dict(values),
-        notes=notes or None,
-        price_overrides=overrides,
-        expect_hash=expect_hash,
-    )
-
-
-def review_digest(action: ActionView, overrides: Mapping[str, str]) -> str:
-    """Names exactly the prices (and payload) a review step showed: a confirmation counts
-    only for those."""
-    return payload_hash({"hash": action.payload_hash, "prices": dict(sorted(overrides.items()))})[
-        :24
-    ]
-
-
-def compare_rows(staged: QuotePreview, approved: QuotePreview) -> list[dict[str, Any]]:
-    """Per line: the quoted price beside the approved one, and the margin that follows."""
-    rows = []
-    for quoted, line in zip(staged.lines, approved.lines, strict=True):
-        rows.append(
-            {
-                "no": line.line_no,
-                "code": line.item_code,
-                "description": line.description or "(not in catalog)",
-                "quoted": format_money(quoted.case_price, staged.currency)
-                if quoted.case_price is not None
-                else "no pricing",
-                "approved": format_money(line.case_price, approved.currency)
-                if line.case_price is not None
-                else "—",
-                "changed": line.case_price != quoted.case_price,
-                "cost": ""
-                if line.cost_basis is None
-                else format_money(line.cost_basis, approved.currency),
-                "margin": "n/a" if line.margin_pct is None else f"{line.margin_pct}%",
-                "flags": line.flags,
-            }
-        )
-    return rows
 
 
 # ---------------------------------------------------------------- host check
@@ -328,6 +217,8 @@ class ApprovalPage:
         self.env.globals["words"] = lambda term: plain.WORDS.get(term, term)
         self.env.filters["money"] = format_money
         self.env.globals["type_label"] = lambda t: TYPE_LABELS.get(t, t)
+        self.env.globals["badge"] = badge
+        self.env.globals["countdown_js"] = COUNTDOWN_JS
         # The form's limits are the decision model's own (what the Prefect server checks).
         price = PriceOverride.model_json_schema()["properties"]["case_price"]
         notes = ApprovalDecision.model_json_schema()["properties"]["notes"]
@@ -507,10 +398,15 @@ class ApprovalPage:
         *,
         link: str | None = None,
         link_hash: str | None = None,
+        review_only: bool = False,
     ) -> Response:
         """Check the form and decide through the approvals contract. From a signed link the
-        hash that counts is the one the link was signed with (what the message showed)."""
+        hash that counts is the one the link was signed with (what the message showed).
+        ``review_only``: the GET of the review step, which never decides."""
         action_id = action.id
+        if _window_closed(action, datetime.now(UTC)):  # too late: say so, offer Re-open
+            action = await run_in_threadpool(approvals.expire, action_id)
+            return self.action_page(action, status=409, error=too_late(action), link=link)
         preview = _gate_preview(action)
         try:
             form = check_decision_form(values, preview, with_prices=decision == "approve")
@@ -531,8 +427,14 @@ class ApprovalPage:
         if decision == "approve" and form.price_overrides and preview is not None and pending:
             digest = review_digest(action, form.price_overrides)
             confirmed = secrets.compare_digest(values.get(CONFIRM_FIELD, ""), digest)
-            if not confirmed:
+            if not confirmed and link is None and not review_only:
+                return RedirectResponse(
+                    review_url(action_id, dict(values), PRICE_FIELD_PREFIX), 303
+                )
+            if not confirmed or review_only:
                 return self._review(action, preview, form, digest, values, link, link_hash)
+        if review_only:  # nothing to review: back to the action
+            return RedirectResponse(f"/actions/{action_id}", status_code=303)
         approver = get_settings().approvers[0]  # the page is the (single) admin's own
         decide: Callable[[], ActionView]
         if decision == "approve":
@@ -558,12 +460,18 @@ class ApprovalPage:
         except ApprovalError as exc:
             with contextlib.suppress(ApprovalError):  # show the fresh status when we can
                 action = await run_in_threadpool(approvals.get_action, action_id)
+            if (done := already_done(action, decision, form.notes)) is not None and link is None:
+                return done
             return self.action_page(
                 action, status=409, error=str(exc), values=values, link=link, seen_hash=link_hash
             )
         if link is not None:  # the link is spent: show the outcome here, not a 410
             return self.action_page(decided, done=decided.status)
         return RedirectResponse(f"/actions/{decided.id}?done={decided.status}", status_code=303)
+
+    async def review_get(self, action: ActionView, values: dict[str, str]) -> Response:
+        values.pop(CONFIRM_FIELD, None)
+        return await self._decide_action(action, values, "approve", review_only=True)
 
     def _review(
         self,
@@ -859,6 +767,7 @@ def create_app(
             Route("/actions/{action_id:int}/pdf", page.pdf, methods=["GET"]),
             *quote_routes(page),
             *new_quote_routes(page),
+            *review_routes(page),
             Route("/actions/{action_id:int}/reopen", page.reopen, methods=["POST"]),
             Route("/a/{token}", page.link_show, methods=["GET"]),
             Route("/a/{token}", page.link_decide, methods=["POST"]),

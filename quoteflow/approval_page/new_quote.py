@@ -25,7 +25,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from quoteflow import approvals, directory
-from quoteflow.approval_page.app import TOKEN_FIELD, ApprovalPage, FormError, read_form_lists
+from quoteflow.approval_page.app import ApprovalPage
+from quoteflow.approval_page.forms import TOKEN_FIELD, FormError, read_form_lists
 from quoteflow.quote import (
     CustomerRecord,
     QuoteContext,

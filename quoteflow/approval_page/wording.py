@@ -26,3 +26,14 @@ def link_spent(action: ActionView) -> str | None:
         f"This was already {action.status} by {action.approver} on "
         f"{format_when(action.decided_at)}.{notes}"
     )
+
+
+def too_late(action: ActionView) -> str:
+    """What a decision after the deadline tells Mike, in words (no run ids)."""
+    when = format_when(action.expires_at) if action.expires_at else "its deadline"
+    again = (
+        " Re-open it below to quote the same items again."
+        if action.action_type == ("workflow_customer_quote")
+        else ""
+    )
+    return f"Too late: the time to decide ended on {when}, so nothing was decided.{again}"
