@@ -75,7 +75,7 @@ from quoteflow.decision import (
 from quoteflow.links import LinkClaims, LinkError, asigning_key, read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ActionStatus, ActionView
-from quoteflow.presentation import format_money, preview_rows
+from quoteflow.presentation import format_day, format_money, preview_rows
 from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
 
@@ -212,6 +212,7 @@ class ApprovalPage:
             lstrip_blocks=True,
         )
         self.env.filters["local"] = lambda v: plain.local(v, get_settings().local_timezone)
+        self.env.filters["day"] = format_day
         self.env.filters["expires"] = plain.expires
         self.env.globals["tz"] = lambda: get_settings().local_timezone
         self.env.globals["words"] = lambda term: plain.WORDS.get(term, term)

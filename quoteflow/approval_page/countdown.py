@@ -1,5 +1,6 @@
 """The one script the page runs: deadlines count down live, and when one passes the
-decision buttons are disabled and a notice says so (no reload: typed prices stay). Allowed
+decision buttons are disabled and a notice says so (no reload: typed prices stay); a
+pressed button shows it is working. Allowed
 by its hash in the Content-Security-Policy; nothing else may run."""
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ COUNTDOWN_JS = (
     "if(e.getAttribute('data-closed'))return;e.setAttribute('data-closed','1');"
     "e.textContent='(expired)';var c=document.getElementById('window-closed-live');"
     "if(c)c.hidden=false;document.querySelectorAll('button.approve,button.reject')"
-    ".forEach(function(b){b.disabled=true;});});}t();setInterval(t,1000);})();"
+    ".forEach(function(b){b.disabled=true;});});}t();setInterval(t,1000);"
+    "document.addEventListener('submit',function(e){var b=e.submitter;if(b)setTimeout("
+    "function(){b.disabled=true;b.textContent='Working...';},0);});})();"
 )
 COUNTDOWN_HASH = (
     "sha256-" + base64.b64encode(hashlib.sha256(COUNTDOWN_JS.encode()).digest()).decode()
