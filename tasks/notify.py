@@ -55,7 +55,10 @@ def _compose(action_id: int, kind: str) -> Notice:
     action = get_action(action_id)
     if kind == "expired":
         return expired_notice(
-            action_id=action.id, action_type=action.action_type, payload=action.payload
+            action_id=action.id,
+            action_type=action.action_type,
+            payload=action.payload,
+            page_url=f"{settings.public_base_url.rstrip('/')}/actions/{action.id}",
         )
     return waiting_notice(
         action_id=action.id,

@@ -45,19 +45,22 @@ BADGES: dict[str, tuple[str, str]] = {
     "stub": ("stand-in", BAD),
 }
 QUOTE_WORDS = {"rejected": ("declined", BAD)}
+STEP_WORDS = {"pending": ("not yet", WAIT), "running": ("running", WAIT)}
 
 
-def badge_parts(status: str | None, *, quote: bool = False) -> tuple[str, str]:
-    """(label, tone) of a status."""
+def badge_parts(status: str | None, *, quote: bool = False, step: bool = False) -> tuple[str, str]:
+    """(label, tone) of a status; ``quote``/``step``: said as a quote's or a step's."""
     key = (status or "").strip().lower()
     if quote and key in QUOTE_WORDS:
         return QUOTE_WORDS[key]
+    if step and key in STEP_WORDS:
+        return STEP_WORDS[key]
     return BADGES.get(key, (status or "unknown", NEUTRAL))
 
 
-def badge(status: str | None, *, quote: bool = False) -> Markup:
+def badge(status: str | None, *, quote: bool = False, step: bool = False) -> Markup:
     """The badge of a status: ``<span class="badge tone-ok" ...>approved</span>``."""
-    label, tone = badge_parts(status, quote=quote)
+    label, tone = badge_parts(status, quote=quote, step=step)
     return Markup('<span class="badge tone-{}" data-status="{}">{}</span>').format(
         tone, escape(status or ""), label
     )
