@@ -24,7 +24,7 @@ BADGES: dict[str, tuple[str, str]] = {
     "declined": ("declined", BAD),
     "superseded": ("replaced", NEUTRAL),
     "closed": ("closed", NEUTRAL),
-    "applied": ("in the price list", OK),
+    "applied": ("applied", OK),
     # what followed a decision
     "completed": ("done", OK),
     "done": ("done", OK),
