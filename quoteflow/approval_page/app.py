@@ -833,7 +833,14 @@ class QuotesSection:
         )
 
     async def _show(
-        self, quote_id: str, *, status: int = 200, done: str | None = None, error: str | None = None
+        self,
+        quote_id: str,
+        *,
+        status: int = 200,
+        done: str | None = None,
+        error: str | None = None,
+        confirm: str | None = None,
+        notes: str = "",
     ) -> Response:
         from quoteflow.quote_book import get_quote
 
@@ -847,6 +854,8 @@ class QuotesSection:
             q=detail.quote,
             done=done if done == detail.quote.status else None,
             error=error,
+            confirm=confirm,
+            notes=notes,
             token=self.page.token,
             token_field=TOKEN_FIELD,
             run_url=_run_url(detail.flow_run_id),
@@ -866,6 +875,8 @@ class QuotesSection:
         if isinstance(values, Response):
             return values
         notes = values.get("notes", "").strip() or None
+        if values.get("confirmed") != "yes":  # one more look: accepting writes the price list
+            return await self._show(quote_id, confirm=action, notes=notes or "")
         try:
             result = await run_in_threadpool(lambda: transition(quote_id, action, notes=notes))
         except TransitionRefused as exc:
