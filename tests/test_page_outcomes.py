@@ -123,3 +123,34 @@ def test_status_badges_come_from_one_mapping():
     )
     assert ">declined<" in str(badge("rejected", quote=True))
     assert 'class="badge tone-neutral" data-status="&lt;b&gt;"' in str(badge("<b>"))
+
+
+def test_inbox_puts_the_soonest_deadline_first_and_review_flags_unknown_cost(client):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from quoteflow.quote import QuoteLineView
+    from tests.fixtures.page import hash_of, staged_email, token_of
+    from tests.fixtures.previews import small_preview, stage_gate
+
+    no_deadline = staged_email()
+    later = stage_gate(small_preview(), ref="later", expires_in=timedelta(hours=5))
+    sooner = stage_gate(small_preview(), ref="sooner", expires_in=timedelta(minutes=20))
+    html = client.get("/").text
+    at = {a.id: html.index(f'href="/actions/{a.id}"') for a in (no_deadline, later, sooner)}
+    assert at[sooner.id] < at[later.id] < at[no_deadline.id]
+
+    unknown = QuoteLineView(
+        line_no=1,
+        item_code="FS-2000",
+        description="Mystery",
+        case_price=Decimal("10.00"),
+        cost_basis=None,
+        price_source="pricing_master",
+    )
+    gate = stage_gate(small_preview(unknown), ref="nocost")
+    page = client.get(f"/actions/{gate.id}").text
+    form = {"csrf_token": token_of(page), "expect_hash": hash_of(page), "price.FS-2000": "12.00"}
+    review = client.post(f"/actions/{gate.id}/approve", data=form).text  # follows the PRG
+    assert "FS-2000: its cost is unknown, so the margin of $12.00 cannot be checked." in review
+    assert "$0.00" not in review.split('id="review"')[1].split("</section>")[0]

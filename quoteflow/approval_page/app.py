@@ -54,6 +54,7 @@ from quoteflow.approval_page.forms import (
     check_decision_form,
     compare_rows,
     review_digest,
+    unknown_cost_concerns,
 )
 from quoteflow.approval_page.review import already_done, review_routes, review_url
 from quoteflow.approval_page.wording import link_spent, too_late
@@ -263,7 +264,14 @@ class ApprovalPage:
     async def index(self, request: Request) -> Response:
         actions = await run_in_threadpool(approvals.list_actions)
         now = datetime.now(UTC)
-        pending = [a for a in actions if a.status == ActionStatus.pending]
+        pending = sorted(  # soonest deadline first; then, without one, newest first
+            (a for a in actions if a.status == ActionStatus.pending),
+            key=lambda a: (
+                (0, _aware(a.expires_at).timestamp())
+                if a.expires_at
+                else (1, -_aware(a.created_at).timestamp())
+            ),
+        )
         decided = sorted(
             (a for a in actions if a.status != ActionStatus.pending),
             key=lambda a: _aware(a.decided_at or a.created_at),
@@ -498,7 +506,8 @@ class ApprovalPage:
             "digest": digest,
             "approved": recomputed,
             "rows": compare_rows(preview, recomputed),
-            "concerns": price_concerns(preview, prices, margin_floor=floor),
+            "concerns": price_concerns(preview, prices, margin_floor=floor)
+            + unknown_cost_concerns(preview, prices),
         }
         return self.action_page(
             action, values=values, review=review, link=link, seen_hash=link_hash

@@ -139,3 +139,15 @@ def compare_rows(staged: QuotePreview, approved: QuotePreview) -> list[dict[str,
             }
         )
     return rows
+
+
+def unknown_cost_concerns(preview: QuotePreview, prices: Mapping[str, Any]) -> list[str]:
+    """A typed price on a line whose cost nobody knows: its margin cannot be checked (an
+    unknown cost is never taken as zero)."""
+    lines = {line.item_code: line for line in preview.lines}
+    return [
+        f"{code}: its cost is unknown, so the margin of {format_money(price, preview.currency)} "
+        "cannot be checked."
+        for code, price in prices.items()
+        if code in lines and lines[code].cost_basis is None
+    ]
