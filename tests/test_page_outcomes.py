@@ -154,3 +154,15 @@ def test_inbox_puts_the_soonest_deadline_first_and_review_flags_unknown_cost(cli
     review = client.post(f"/actions/{gate.id}/approve", data=form).text  # follows the PRG
     assert "FS-2000: its cost is unknown, so the margin of $12.00 cannot be checked." in review
     assert "$0.00" not in review.split('id="review"')[1].split("</section>")[0]
+
+
+def test_a_used_link_says_so_in_words_and_offers_a_way_forward(client):
+    from quoteflow.approvals import expire
+    from tests.fixtures.page import link_for, staged_email
+
+    email = staged_email()
+    expire(email.id)
+    spent = client.get(link_for(email))
+    assert spent.status_code == 410
+    assert "<h1>Already decided or expired</h1>" in spent.text and "Error 410" not in spent.text
+    assert f'href="/actions/{email.id}"' in spent.text and "UTC" not in spent.text

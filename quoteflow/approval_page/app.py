@@ -234,8 +234,10 @@ class ApprovalPage:
         html = self.env.get_template(template).render(**context)
         return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
-    def error_page(self, status: int, message: str) -> HTMLResponse:
-        return self.render("error.html", status, status=status, message=message)
+    def error_page(self, status: int, message: str, action_id: int | None = None) -> HTMLResponse:
+        return self.render(
+            "error.html", status, status=status, message=message, action_id=action_id
+        )
 
     async def token_form(self, request: Request) -> dict[str, str] | Response:
         """The posted form when it carries this page's form token; else the error page."""
@@ -626,8 +628,8 @@ class ApprovalPage:
         except ApprovalError as exc:
             return self.error_page(404, str(exc))
         spent = link_spent(action)
-        if spent:
-            return self.error_page(410, spent)
+        if spent:  # where it was decided, and Re-open there for an expired quote
+            return self.error_page(410, spent, action_id=action.id)
         link = f"/a/{token}"
         if payload_hash(action.payload) != claims.payload_hash:
             locked = (
