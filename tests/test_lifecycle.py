@@ -519,6 +519,13 @@ def test_quotes_section_of_the_page(client):
     with session() as s:
         assert s.get(Quote, "QLC-PAGE").lifecycle_status == "proposed"
 
+    from quoteflow.approvals import get_action, stage_action
+
+    email = stage_action(
+        action_type="send_quote_to_customer",
+        entity_ref="quote:QLC-PAGE",
+        payload={"quote_id": "QLC-PAGE", "to": "buyer@example.org"},
+    )
     # One tap asks first: what accepting writes, and that the email never went out.
     ask = client.post("/quotes/QLC-PAGE/accept", data={"csrf_token": token, "notes": "PO 99"})
     assert (
@@ -534,6 +541,9 @@ def test_quotes_section_of_the_page(client):
     assert done.status_code == 303 and done.headers["location"] == "/quotes/QLC-PAGE?done=accepted"
     after = client.get(done.headers["location"])
     assert "Quote accepted." in after.text and "PO 99" in after.text
+    closed = get_action(email.id)  # the email draft closed with its quote
+    assert (closed.status, closed.approver) == ("expired", "system")
+    assert closed.decision_notes == "closed: the quote was accepted"
     assert "Mark accepted" not in after.text
     row = pricing(school_year=SPARE_YEAR)
     assert row.case_price == Decimal("31.50") and row.source == "quote:QLC-PAGE"
