@@ -8,6 +8,7 @@ sweep -> summary.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -106,7 +107,12 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     names = ", ".join(d["name"] for d in deployment_specs())
     _step(say, 4, f"Deploying prefect.yaml ({names})")
     deploy_all()
-    worker = start_worker(work_pool_name(), api_url=state.prefect.api_url)
+    links = {"QUOTEFLOW_PUBLIC_BASE_URL": state.page.url} if state.page else {}
+    worker = start_worker(
+        work_pool_name(),
+        api_url=state.prefect.api_url,
+        extra_env={k: v for k, v in links.items() if k not in os.environ},
+    )
     say(f"     worker pid {worker.pid}, log {worker.log_file}")
 
     t0 = datetime.now(UTC) - timedelta(seconds=5)

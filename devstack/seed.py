@@ -2,8 +2,9 @@
 
 ``load_demo_data()`` upserts it by natural keys, so loading twice leaves the same rows
 with the same ids. It resets the NetSuite-mirror columns to the dataset values and
-never deletes anything; workflow state (quotes, ``customer_profiles.last_quote_*``)
-is left alone.
+never deletes anything; workflow state (quotes, ``customer_profiles.last_quote_*``) and
+every price already in ``pricing_master`` (an accepted quote writes its prices there) are
+left alone: only missing prices are added.
 """
 
 from __future__ import annotations
@@ -441,21 +442,21 @@ def _upsert_pricing(session: Session) -> int:
     }
     inserted = 0
     for rec in PRICING:
-        row = existing.get((rec.customer_id, rec.item_code, rec.school_year))
-        if row is None:
-            row = PricingMaster(
+        if (rec.customer_id, rec.item_code, rec.school_year) in existing:
+            continue  # a live price (maybe an accepted quote's): never overwritten
+        session.add(
+            PricingMaster(
                 customer_id=rec.customer_id,
                 item_code=rec.item_code,
                 school_year=rec.school_year,
                 case_price=rec.case_price,
+                cost_basis=rec.cost_basis,
+                margin_pct=rec.margin_pct,
+                source="netsuite",
+                updated_at=SEEDED_AT,
             )
-            inserted += 1
-        row.case_price = rec.case_price
-        row.cost_basis = rec.cost_basis
-        row.margin_pct = rec.margin_pct
-        row.source = "netsuite"
-        row.updated_at = SEEDED_AT
-        session.add(row)
+        )
+        inserted += 1
     return inserted
 
 

@@ -29,7 +29,7 @@ from quoteflow.decision import ApprovalDecision, refused_input_problem
 from quoteflow.gate_close import close_abandoned_gate
 from quoteflow.models import ActionStatus, ActionView, RunStatus
 from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
-from quoteflow.presentation import preview_markdown
+from quoteflow.presentation import resume_description
 from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, check_blocking
 from quoteflow.recovery import record_crash
 from quoteflow.runs import StepOutcome
@@ -57,7 +57,7 @@ from tasks.effects import close_gate_of_ended_run
 from tasks.email import draft_quote_email
 from tasks.ledger import emit_workflow_event, log_run, stage_verify_checks, write_reflexion
 from tasks.netsuite import check_live_hold, push_estimate
-from tasks.notify import notify_held_after_approval, notify_waiting_action
+from tasks.notify import notify_draft_end, notify_held_after_approval, notify_waiting_action
 from tasks.pdf import render_pdf
 from tasks.profiles import touch_ar_forecast
 from tasks.quotes import build_quote_preview, write_quote
@@ -123,12 +123,16 @@ def _await_decision(
     while True:
         round_no += 1
         assert gate.expires_at is not None
-        description = (
-            preview_markdown(preview, tz=get_settings().local_timezone)
-            + f"\n\nPayload hash `{gate.payload_hash}`."
-            + (f"\n\n**Please decide again:** {problem}" if problem else "")
+        settings = get_settings()
+        description = resume_description(
+            preview,
+            page_url=f"{settings.public_base_url.rstrip('/')}/actions/{gate.id}",
+            decide_by=gate.expires_at,
+            margin_floor=settings.margin_floor_pct,
+            problem=problem,
         )
-        # No initial decision: a form that starts on "approve" would approve on a bare Submit.
+        # No initial decision on the first round: a form that starts on "approve" would
+        # approve on a bare Submit. After a refusal the form keeps what Mike chose.
         form = ApprovalDecision.with_initial_data(description=description, **typed)
         key = f"approval-{round_no}"
         try:
@@ -145,7 +149,9 @@ def _await_decision(
         if recorded.problem:
             problem = recorded.problem
             # Keep what was typed (notes, prices); who decides and confirming are asked anew.
-            typed = decision.model_dump(mode="json", include={"notes", "price_overrides"})
+            typed = decision.model_dump(
+                mode="json", include={"decision", "notes", "price_overrides"}
+            )
             logger.warning("Decision refused (round %d), asking again: %s", round_no, problem)
             continue
         return decision, recorded.action
@@ -328,7 +334,10 @@ def customer_quote(
                 name = context.customer.name if context.customer else None
                 outcome = RunOutcome.blocked(RunSubject.of(request, customer_name=name), blocked)
                 logger.warning("Blocked: %s", outcome.reason)
-                return _end(run_id, outcome)
+                final = _end(run_id, outcome)
+                if proposed_action_id is not None:  # the draft Mike approved: tell him
+                    notify_draft_end(proposed_action_id, return_state=True)
+                return final
             preview = _price(request, context, identity)
             gate = _stage_gate(run_id, preview)
         else:

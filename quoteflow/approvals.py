@@ -129,7 +129,9 @@ def list_actions(*, status: str | None = None, action_type: str | None = None) -
 
 
 def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "an unknown time"
+    from quoteflow.presentation import format_when
+
+    return format_when(moment) if moment else "an unknown time"
 
 
 def _already(row: ProposedAction | ActionView) -> ApprovalError:
@@ -170,13 +172,16 @@ def _read(action_id: int, url: str | None = None) -> ActionView:
         return ActionView.of(row)
 
 
+SYSTEM_APPROVER = "system"  # who records an expiry: nobody decided
+
+
 def _mark_expired(action_id: int, now: datetime, url: str | None = None) -> None:
     t = ProposedAction
     with session_scope(url) as s:
         s.execute(
             sa.update(t)
             .where(t.id == action_id, t.status == ActionStatus.pending.value)
-            .values(status=ActionStatus.expired.value, decided_at=now)
+            .values(status=ActionStatus.expired.value, decided_at=now, approver=SYSTEM_APPROVER)
             .execution_options(synchronize_session=False)
         )
 

@@ -23,11 +23,14 @@ from sqlmodel import Session
 
 from quoteflow.db import session_scope
 from quoteflow.ledger import event_uuid
+from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import (
+    ActionStatus,
     Event,
     LifecycleStatus,
     PricingMaster,
     ProposalStatus,
+    ProposedAction,
     ProposedPricing,
     Quote,
     utcnow,
@@ -191,6 +194,27 @@ def _settle_proposals(
     return settled, pricing_rows
 
 
+def _close_email_drafts(s: Session, quote_id: str, status: str, now: datetime) -> None:
+    """A quote that was answered or ended needs no customer email any more: its email
+    draft still waiting for Mike closes with it, in the same transaction."""
+    t = ProposedAction
+    s.execute(
+        sa.update(t)
+        .where(
+            t.action_type == SEND_ACTION_TYPE,
+            t.entity_ref == f"quote:{quote_id}",
+            t.status == ActionStatus.pending.value,
+        )
+        .values(
+            status=ActionStatus.expired.value,
+            decided_at=now,
+            approver="system",
+            decision_notes=f"closed: the quote was {'declined' if status == 'rejected' else status}",
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def apply_transition(
     s: Session,
     quote_id: str,
@@ -236,6 +260,7 @@ def apply_transition(
         )
         raise TransitionRefused(reason or f"quote {quote_id} is {quote.lifecycle_status}")
     settled, pricing_rows = _settle_proposals(s, quote, rule.proposals_to, now)
+    _close_email_drafts(s, quote_id, rule.to, now)
     key = event_key(action, quote_id)
     payload: dict[str, Any] = {
         "quote_id": quote_id,

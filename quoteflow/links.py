@@ -75,13 +75,40 @@ def read_link(key: str, token: str, *, now: datetime | None = None) -> LinkClaim
     except (BadSignature, KeyError, TypeError, ValueError) as exc:
         raise LinkInvalid("this link is not valid (altered, or not issued by quoteflow)") from exc
     if claims.expires_at <= (now or datetime.now(UTC)):
-        raise LinkExpired(f"this link expired at {claims.expires_at:%Y-%m-%d %H:%M} UTC")
+        from quoteflow.presentation import format_when
+
+        raise LinkExpired(f"This link expired on {format_when(claims.expires_at)}.")
     return claims
 
 
 def link_url(base_url: str, token: str) -> str:
     """The absolute address Mike opens."""
     return f"{base_url.rstrip('/')}{LINK_PATH}{token}"
+
+
+def loopback_link_warning(public_base_url: str, mail_host: str | None) -> str | None:
+    """Why links in notices would not open where Mike reads his mail: the page's public
+    address is a loopback one while mail leaves the machine. None when they agree."""
+    from urllib.parse import urlsplit
+
+    def loopback(host: str | None) -> bool:
+        import ipaddress
+
+        if not host or host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    page_host = urlsplit(public_base_url).hostname
+    if not loopback(page_host) or loopback(mail_host):
+        return None
+    return (
+        f"Links in Mike's notices point at {public_base_url}, an address only this machine "
+        f"can open, while mail goes out through {mail_host}: set QUOTEFLOW_PUBLIC_BASE_URL "
+        "to the address Mike reaches the page at."
+    )
 
 
 # ---------------------------------------------------------------- the key and the link of an action
@@ -93,9 +120,19 @@ def signing_key() -> str:
 
     from quoteflow.settings import get_settings
 
-    # _sync: the page first needs the key inside async handlers and middleware, where a
-    # plain load() would hand back a coroutine.
+    # _sync: called from a thread a running event loop started, a bare load() answers
+    # a coroutine (Prefect's sync/async dispatch).
     return str(Secret.load(get_settings().link_key_block, _sync=True).get())
+
+
+async def asigning_key() -> str:
+    """``signing_key`` for async code (the page's handlers and middleware)."""
+    from prefect.blocks.system import Secret
+
+    from quoteflow.settings import get_settings
+
+    secret = await Secret.aload(get_settings().link_key_block)
+    return str(secret.get())
 
 
 def action_link(action_id: int, key: str | None = None) -> str:

@@ -65,7 +65,12 @@ def describe_action(
             f"Subtotal: {format_money(preview.subtotal, preview.currency)}, "
             f"overall margin {margin}",
         ]
-        detail += [f"Warning: {w.message}" for w in preview.warnings]
+        from quoteflow.presentation import plain_warnings
+        from quoteflow.settings import get_settings
+
+        detail += [
+            f"Please check: {w}" for w in plain_warnings(preview, get_settings().margin_floor_pct)
+        ]
         return f"Quote {preview.quote_id} for {preview.customer_name} needs your approval", detail
     if action_type == SEND_ACTION_TYPE:
         to = payload.get("to_name") or payload.get("to")
@@ -76,7 +81,17 @@ def describe_action(
             str(payload.get("body", "")),
         ]
         return f"Email for quote {payload.get('quote_id')} is ready to send", detail
-    return f"A {action_type} action waits for you", []
+    if action_type == "quote_draft" and isinstance(payload.get("request"), dict):
+        request = payload["request"]
+        items = request.get("item_codes") or []
+        detail = [
+            f"Customer: {request.get('customer_id')}, school year {request.get('school_year')}",
+            f"{len(items)} item(s): {', '.join(items)}",
+            "Approving prepares the quote with this year's prices; it comes back to you "
+            "for approval before anything is written or sent.",
+        ]
+        return "A new quote draft is ready for your go-ahead", detail
+    return "Something is waiting for your decision", []
 
 
 def waiting_notice(
@@ -115,8 +130,11 @@ def waiting_notice(
     return Notice(subject=f"{prefix}{headline}"[:300], body=body)
 
 
-def expired_notice(*, action_id: int, action_type: str, payload: dict[str, Any]) -> Notice:
-    """The message that tells Mike a gate closed without a decision."""
+def expired_notice(
+    *, action_id: int, action_type: str, payload: dict[str, Any], page_url: str | None = None
+) -> Notice:
+    """The message that tells Mike a gate closed without a decision, with where to
+    re-open it."""
     headline, detail = describe_action(action_type, payload)
     body = "\n".join(
         [
@@ -125,7 +143,8 @@ def expired_notice(*, action_id: int, action_type: str, payload: dict[str, Any])
             "",
             *detail,
             "",
-            f"Action #{action_id}. Re-open it from the approval page to quote again.",
+            "To quote it again, open it and press Re-open"
+            + (f": {page_url}" if page_url else " on your approval page."),
         ]
     )
     return Notice(subject=f"Expired: {headline}"[:300], body=body)
@@ -174,6 +193,43 @@ def reconcile_stale_notice(payload: dict[str, Any], tz: str) -> Notice:
     return Notice(subject="The reconciler has stopped running", body=body)
 
 
+def draft_end_notice(
+    *,
+    headline: str,
+    customer_name: str | None,
+    school_year: str | None,
+    sentences: list[str],
+    what_to_do: str,
+    page_url: str,
+) -> Notice:
+    """The message that tells Mike an approved quote draft did not become a quote."""
+    who = customer_name or "a customer"
+    year = f" ({school_year})" if school_year else ""
+    body = "\n".join(
+        [
+            f"The quote draft you approved for {who}{year} did not become a quote.",
+            *sentences,
+            "",
+            f"What you can do: {what_to_do}",
+            "",
+            f"See it on your approval page: {page_url}",
+        ]
+    )
+    return Notice(subject=f"{headline.split(':')[0]}: {who}{year}"[:300], body=body)
+
+
+STEP_WORDS = {
+    "write_quote": "saving the quote",
+    "render_pdf": "making the PDF",
+    "store_pdf": "storing the PDF",
+    "ns_push": "sending the estimate to NetSuite",
+    "push_estimate": "sending the estimate to NetSuite",
+    "draft_quote_email": "drafting the customer email",
+    "email_sent": "sending the customer email",
+    "touch_ar_forecast": "updating the customer's forecast",
+}
+
+
 def alert_notice(event_type: str, payload: dict[str, Any], tz: str = "UTC") -> Notice:
     """The message for a failed step (``alert``) or a verify check that failed or timed out."""
     if event_type == RECONCILE_STALE_EVENT:
@@ -187,11 +243,13 @@ def alert_notice(event_type: str, payload: dict[str, Any], tz: str = "UTC") -> N
         if payload.get("what_to_do"):
             body += f"\n\nWhat to do: {payload['what_to_do']}"
     elif event_type == "alert":
-        subject = f"Step {payload.get('step')} failed for good in run {run_id}"
+        step = STEP_WORDS.get(str(payload.get("step")), str(payload.get("step")))
+        subject = f"A quote step failed: {step}"
         body = (
-            f"The {payload.get('step')} step of customer-quote run {run_id} failed after "
-            f"{payload.get('attempts')} attempt(s): {payload.get('error')}\n\n"
-            "The re-drive deployments retry what can be retried; anything else needs a look."
+            f"{step[:1].upper()}{step[1:]} failed after {payload.get('attempts')} attempt(s): "
+            f"{payload.get('error')}\n\n"
+            "quoteflow retries what can be retried by itself; if this keeps failing, tell "
+            f"whoever looks after quoteflow (reference: {run_id})."
         )
     else:
         outcome = "timed out" if event_type.endswith("timeout") else "failed"

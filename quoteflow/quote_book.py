@@ -155,7 +155,9 @@ def list_quotes(search: QuoteFilter | None = None) -> list[QuoteSummary]:
 
 def _email_status(action: ProposedAction | None, sent: list[OutboundEmailLog]) -> str:
     if sent:
-        return f"sent {sent[0].sent_at:%Y-%m-%d %H:%M} UTC to {sent[0].to_addr}"
+        from quoteflow.presentation import format_when
+
+        return f"sent {format_when(sent[0].sent_at)} to {sent[0].to_addr}"
     if action is None:
         return "not drafted"
     if action.status == "pending":

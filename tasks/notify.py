@@ -57,7 +57,10 @@ def _compose(action_id: int, kind: str) -> Notice:
     action = get_action(action_id)
     if kind == "expired":
         return expired_notice(
-            action_id=action.id, action_type=action.action_type, payload=action.payload
+            action_id=action.id,
+            action_type=action.action_type,
+            payload=action.payload,
+            page_url=f"{settings.public_base_url.rstrip('/')}/actions/{action.id}",
         )
     return waiting_notice(
         action_id=action.id,
@@ -168,6 +171,26 @@ def send_due_notices() -> list[str]:
         except Exception as exc:  # one bad action or a flaky relay must not stop the sweep
             logger.warning("notice %s not sent: %s: %s", key, type(exc).__name__, exc)
     return sent
+
+
+@task(**short_retry_options())
+def notify_draft_end(action_id: int) -> bool:
+    """Tell Mike an approved quote draft's run ended without a quote (once per draft)."""
+    from quoteflow.attention import draft_end
+    from quoteflow.notices import draft_end_notice
+
+    end = draft_end(action_id)
+    if end is None:
+        return False
+    notice = draft_end_notice(
+        headline=end.headline,
+        customer_name=end.customer_name,
+        school_year=end.school_year,
+        sentences=end.sentences,
+        what_to_do=end.what_to_do,
+        page_url=f"{get_settings().public_base_url.rstrip('/')}/actions/{action_id}",
+    )
+    return _deliver(f"notice:draft-end:{action_id}", notice, "notice.sent")
 
 
 @task(**short_retry_options())

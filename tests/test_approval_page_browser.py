@@ -116,7 +116,7 @@ def test_decide_with_review_then_see_what_happened(page_url, browser):
     assert "$75.59" in approved and "$80.00" in approved and "16.38%" in approved
     assert "lift FS-1004 over the floor" in approved and "Approved subtotal" in approved
     timeline = page.locator("#timeline").inner_text()
-    for expected in ("Decision", "Run", "Completed", "Quote", "PDF", "NetSuite estimate"):
+    for expected in ("Decision", "Run", "done", "Quote", "PDF", "NetSuite estimate"):
         assert expected in timeline, expected
     assert "estimate id" in timeline and "Verify quote_persisted" in timeline
     pdf_href = page.locator("#timeline a", has_text="quotes/").get_attribute("href")

@@ -511,7 +511,7 @@ def test_quotes_section_of_the_page(client):
     shown = client.get("/quotes/QLC-PAGE")
     assert shown.status_code == 200
     assert "Mark accepted" in shown.text and "Mark declined" in shown.text
-    assert ">proposed</span>" in shown.text and "$31.50" in shown.text
+    assert ">waiting for the customer</span>" in shown.text and "$31.50" in shown.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text).group(1)
 
     forged = client.post("/quotes/QLC-PAGE/accept", data={"notes": "x"})
@@ -519,15 +519,36 @@ def test_quotes_section_of_the_page(client):
     with session() as s:
         assert s.get(Quote, "QLC-PAGE").lifecycle_status == "proposed"
 
-    done = client.post("/quotes/QLC-PAGE/accept", data={"csrf_token": token, "notes": "PO 99"})
+    from quoteflow.approvals import get_action, stage_action
+
+    email = stage_action(
+        action_type="send_quote_to_customer",
+        entity_ref="quote:QLC-PAGE",
+        payload={"quote_id": "QLC-PAGE", "to": "buyer@example.org"},
+    )
+    # One tap asks first: what accepting writes, and that the email never went out.
+    ask = client.post("/quotes/QLC-PAGE/accept", data={"csrf_token": token, "notes": "PO 99"})
+    assert (
+        ask.status_code == 200 and 'id="confirm"' in ask.text and "Yes, mark accepted" in ask.text
+    )
+    assert 'id="never-sent"' in ask.text and "price list" in ask.text
+    with session() as s:
+        assert s.get(Quote, "QLC-PAGE").lifecycle_status == "proposed"
+    done = client.post(
+        "/quotes/QLC-PAGE/accept",
+        data={"csrf_token": token, "notes": "PO 99", "confirmed": "yes"},
+    )
     assert done.status_code == 303 and done.headers["location"] == "/quotes/QLC-PAGE?done=accepted"
     after = client.get(done.headers["location"])
     assert "Quote accepted." in after.text and "PO 99" in after.text
+    closed = get_action(email.id)  # the email draft closed with its quote
+    assert (closed.status, closed.approver) == ("expired", "system")
+    assert closed.decision_notes == "closed: the quote was accepted"
     assert "Mark accepted" not in after.text
     row = pricing(school_year=SPARE_YEAR)
     assert row.case_price == Decimal("31.50") and row.source == "quote:QLC-PAGE"
 
-    late = client.post("/quotes/QLC-PAGE/decline", data={"csrf_token": token})
+    late = client.post("/quotes/QLC-PAGE/decline", data={"csrf_token": token, "confirmed": "yes"})
     assert late.status_code == 409
     assert "is accepted: decline is allowed only from proposed, sent" in late.text
     assert client.get("/quotes/NOPE").status_code == 404
@@ -537,5 +558,5 @@ def test_quotes_section_of_the_page(client):
 
     contract = client.get("/contract")
     assert contract.status_code == 200
-    for expected in ("1. Trigger", "OPEN_QUOTES_SQL", "ns_push", ">REAL</span>", "quote.accepted"):
+    for expected in ("1. Trigger", "OPEN_QUOTES_SQL", "ns_push", ">real</span>", "quote.accepted"):
         assert expected in contract.text

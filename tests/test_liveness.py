@@ -123,7 +123,7 @@ def test_the_stale_notice_says_when_and_what_to_do():
         "America/Chicago",
     )
     assert notice.subject == "The reconciler has stopped running"
-    assert "Fri Dec 4, 5:48 AM CST" in notice.body
+    assert "Fri Dec 4, 2026, 5:48 AM CST" in notice.body
     assert "quoteflow recover list" in notice.body
     assert "reconcile.stale" not in notice.body and "flow run" not in notice.body
 

@@ -116,7 +116,7 @@ def test_the_warning_stays_on_the_preview_when_mike_sets_a_price():
         ),
         (
             DataAge(customer_as_of=NOW - timedelta(days=3)),
-            "NetSuite data as of Tue Dec 1, 2:17 PM CST, 3 days ago",
+            "NetSuite data as of Tue Dec 1, 2026, 2:17 PM CST, 3 days ago",
         ),
         (DataAge(), "NetSuite data: never synced from NetSuite (local data, age unknown)"),
     ],

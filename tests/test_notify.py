@@ -81,7 +81,11 @@ def _preview() -> QuotePreview:
         now=NOW,
         subtotal=Decimal("75.59"),
         margin_pct=Decimal("20.6"),
-        warnings=[QuoteWarning(check="pricing_found", message="FS-1009 has no price")],
+        warnings=[
+            QuoteWarning(
+                check="pricing_found", message="FS-1009 has no price", item_codes=["FS-1009"]
+            )
+        ],
     )
 
 
@@ -102,8 +106,9 @@ def test_the_waiting_notice_says_what_waits_in_plain_words() -> None:
         "FS-1001 Copy paper: $75.59 per case, margin 20.6%",
         "FS-1009 Stapler: no price (left off the quote)",
         "Subtotal: $75.59, overall margin 20.6%",
-        "Warning: FS-1009 has no price",
-        "Decide by Fri Nov 27, 12:45 PM CST (in 45 min).",
+        "Please check: FS-1009 (Stapler) has no price for Cedar Falls USD in 2026-27",
+        "Decide by Fri Nov 27, 2026, 12:45 PM CST (in 45 min).",
+        "unless you set a price",
         "https://q.example/a/TOKEN",
     ):
         assert expected in body, expected
@@ -111,8 +116,8 @@ def test_the_waiting_notice_says_what_waits_in_plain_words() -> None:
 
 def test_alert_notices_name_the_step_or_check() -> None:
     step = alert_notice("alert", {"run_id": "r1", "step": "ns_push", "attempts": 3, "error": "503"})
-    assert step.subject == "Step ns_push failed for good in run r1"
-    assert "after 3 attempt(s): 503" in step.body
+    assert step.subject == "A quote step failed: sending the estimate to NetSuite"
+    assert "after 3 attempt(s): 503" in step.body and "ns_push" not in step.body
     check = alert_notice("verify.timeout", {"run_id": "r1", "check": "pdf_stored", "detail": "x"})
     assert check.subject == "Verify check pdf_stored timed out for run r1"
 

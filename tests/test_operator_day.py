@@ -156,14 +156,14 @@ def test_event_to_suspend_to_resume_to_email(cold_gate_worker, smtp_messages):
 def test_an_alert_reaches_mike_through_the_automation(cold_gate_worker, smtp_messages):
     run_id = str(uuid.uuid4())
     ledger.record_alert(run_id=run_id, step="ns_push", attempts=3, error="NetSuite 503")
-    subject = f"Step ns_push failed for good in run {run_id}"
+    subject = "A quote step failed: sending the estimate to NetSuite"
     deadline = time.monotonic() + 180
     found: list = []
     while not found and time.monotonic() < deadline:
         found = [
             m
             for m in smtp_messages.wait_for(1, timeout=2, to=get_settings().approver_email)
-            if subject in m["Subject"]
+            if subject in m["Subject"] and run_id in m.get_content()
         ]
     assert found, "the alert never reached Mike's inbox"
     assert "after 3 attempt(s): NetSuite 503" in found[0].get_content()

@@ -99,7 +99,7 @@ def test_loading_twice_leaves_identical_rows(
     assert price["updated_at"] == seed.SEEDED_AT and price["updated_at"].tzinfo is UTC
 
 
-def test_reloading_restores_netsuite_data_and_keeps_workflow_state(
+def test_reloading_keeps_live_prices_and_workflow_state(
     fresh_database_url: Callable[[str], str],
 ) -> None:
     url = fresh_database_url("sqlite")
@@ -122,9 +122,18 @@ def test_reloading_restores_netsuite_data_and_keeps_workflow_state(
         session.add_all([price, profile])
         session.commit()
 
+    before = dump(url)
     assert seed.load_demo_data(url).inserted == 0
     after = dump(url)
-    assert after["pricing_master"] == original["pricing_master"]
+    assert after == before  # re-running changes nothing
+    live = next(
+        p
+        for p in after["pricing_master"]
+        if (p["customer_id"], p["item_code"], p["school_year"])
+        == (seed.DEMO_CUSTOMER_ID, "FS-1004", seed.DEMO_SCHOOL_YEAR)
+    )
+    assert (live["case_price"], live["source"]) == (Decimal("80.00"), "quote:Q-1")
+    assert len(after["pricing_master"]) == len(original["pricing_master"])
     demo_profile = next(
         p for p in after["customer_profiles"] if p["customer_id"] == seed.DEMO_CUSTOMER_ID
     )

@@ -62,8 +62,8 @@ def test_waiting_message_shows_deadline_warnings_and_bound_buttons():
         gate, tz="America/Chicago", now=NOW, shown_hash=gate.payload_hash, page_url="http://p"
     )
     text = blocks_text(blocks)
-    assert "Decide by *Fri Nov 27, 2:05 PM CST* (in 60 min)" in text
-    assert "Warning: FS-1001 margin is thin" in text
+    assert "Decide by *Fri Nov 27, 2026, 2:05 PM CST* (in 60 min)" in text
+    assert "Please check: FS-1001 (Chicken Breast Fillet) would earn 27.71%, under your" in text
     assert "$41.50 per case, margin 27.71%" in text
     pressed = buttons(blocks)
     assert set(pressed) == {render.GATE_APPROVE, render.GATE_REJECT, render.GATE_PRICES}
@@ -82,7 +82,9 @@ def test_expired_gate_message_says_so_without_buttons():
     gate = _gate("expired", decided_at=NOW + timedelta(hours=1))
     blocks, fallback = compose(gate, gate.payload_hash)
     text = blocks_text(blocks)
-    assert "Expired at Fri Nov 27, 2:05 PM CST: nothing was decided, nothing was sent." in text
+    assert (
+        "Expired at Fri Nov 27, 2026, 2:05 PM CST: nothing was decided, nothing was sent." in text
+    )
     assert "needs your approval" not in text
     assert buttons(blocks) == {}
     assert fallback.startswith("Expired at")
@@ -92,4 +94,4 @@ def test_expired_gate_message_says_so_without_buttons():
 def test_second_press_answer_names_who_and_when():
     gate = _gate("approved", decided_at=NOW, approved_payload=None)
     said = render.already_decided(gate, "America/Chicago")
-    assert said == "Already approved by mike at Fri Nov 27, 1:05 PM CST. Nothing changed."
+    assert said == "Already approved by mike at Fri Nov 27, 2026, 1:05 PM CST. Nothing changed."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +58,9 @@ def describe(state: StackState) -> str:
     if state.prefect:
         lines.append("")
         lines.append(f"export PREFECT_API_URL={state.prefect.api_url}")
+    if state.page and not os.environ.get("QUOTEFLOW_PUBLIC_BASE_URL"):
+        # Workers started from this shell build the links in Mike's notices.
+        lines.append(f"export QUOTEFLOW_PUBLIC_BASE_URL={state.page.url}")
     return "\n".join(lines)
 
 

@@ -39,6 +39,7 @@ HOST = "127.0.0.1"
 # Marks every service process so a person (or a test) can find the stack's processes.
 STACK_DIR_ENV = "QUOTEFLOW_STACK_DIR"
 STACK_SERVICE_ENV = "QUOTEFLOW_STACK_SERVICE"
+PUBLIC_BASE_URL_ENV = "QUOTEFLOW_PUBLIC_BASE_URL"
 # Region the local bucket is created in: moto refuses create_bucket in region "auto".
 MOTO_CREATE_REGION = "us-east-1"
 
@@ -400,6 +401,8 @@ def page_spec(state_dir: Path, port: int, prefect_port: int) -> ServiceSpec:
 
     env = _base_env(state_dir, "page")
     env["PREFECT_API_URL"] = f"http://{HOST}:{prefect_port}/api"
+    # Links in notices point at this page unless a public address is configured.
+    env.setdefault(PUBLIC_BASE_URL_ENV, f"http://{HOST}:{port}")
     env.setdefault("QUOTEFLOW_STATE_DIR", str(state_dir))
     from devstack.fake_slack import MIKE_USER
 

@@ -16,11 +16,9 @@ import contextlib
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from prefect.settings import get_current_settings
@@ -42,14 +40,32 @@ from quoteflow.approval_page.auth import (
     read_session,
     verify_password,
 )
+from quoteflow.approval_page.badges import badge
+from quoteflow.approval_page.countdown import COUNTDOWN_HASH, COUNTDOWN_JS
+from quoteflow.approval_page.drafts import draft_context
+from quoteflow.approval_page.forms import (
+    CONFIRM_FIELD,
+    HASH_FIELD,
+    PRICE_FIELD_PREFIX,
+    TOKEN_FIELD,
+    DecisionForm,
+    FormError,
+    _read_form,
+    check_decision_form,
+    compare_rows,
+    review_digest,
+    unknown_cost_concerns,
+)
+from quoteflow.approval_page.review import already_done, review_routes, review_url
+from quoteflow.approval_page.wording import link_spent, too_late
 from quoteflow.approvals import (
     GATE_ACTION_TYPE,
     QUOTE_DRAFT_ACTION_TYPE,
     ApprovalError,
     approved_gate_preview,
 )
+from quoteflow.attention import needs_attention
 from quoteflow.decision import (
-    NOTES_MAX_CHARS,
     ApprovalDecision,
     DecisionError,
     PriceOverride,
@@ -57,20 +73,15 @@ from quoteflow.decision import (
     parse_price,
     price_concerns,
 )
-from quoteflow.links import LinkClaims, LinkError, read_link, signing_key
+from quoteflow.links import LinkClaims, LinkError, asigning_key, read_link, signing_key
 from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
 from quoteflow.models import ActionStatus, ActionView
-from quoteflow.presentation import format_money, preview_rows
+from quoteflow.presentation import format_day, format_money, preview_rows
 from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
-TOKEN_FIELD = "csrf_token"
-HASH_FIELD = "expect_hash"  # the payload hash of what the page showed
-CONFIRM_FIELD = "confirm"  # the review step's digest of the prices it showed
-PRICE_FIELD_PREFIX = "price."
-MAX_FORM_BYTES = 64 * 1024
 RECENT_DECIDED = 25
 # The list reloads itself (no scripts under this CSP): only the list, which has no form
 # whose typing a reload would lose.
@@ -83,15 +94,15 @@ TYPE_LABELS = {
 }
 
 APPROVED_NEXT = {
-    GATE_ACTION_TYPE: "The customer-quote run resumes with your decision: quote rows, PDF, "
+    GATE_ACTION_TYPE: "The quote is being made with your decision: the quote, its PDF, the "
     "NetSuite estimate and the customer email draft follow.",
-    QUOTE_DRAFT_ACTION_TYPE: "A customer-quote run starts from this draft; its quote will "
-    "wait here for your approval.",
-    SEND_ACTION_TYPE: "The send-quote-email deployment sends it now (triggered by this approval).",
+    QUOTE_DRAFT_ACTION_TYPE: "The quote is being prepared; it will wait here for your approval.",
+    SEND_ACTION_TYPE: "The email is being sent to the customer now.",
 }
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; "
+    f"script-src '{COUNTDOWN_HASH}'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -99,36 +110,11 @@ SECURITY_HEADERS = {
 }
 
 
-class FormError(Exception):
-    """A form that cannot be acted on; ``field`` names the input at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-
-
-@dataclass
-class DecisionForm:
-    """What a decision form carries once checked."""
-
-    values: dict[str, str]
-    notes: str | None
-    price_overrides: dict[str, str]
-    expect_hash: str
-
-
 # ---------------------------------------------------------------- formatting
 
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def format_utc(value: datetime | None) -> str:
-    """``2026-05-01 14:05 UTC``; a dash for no time."""
-    return "—" if value is None else f"{_aware(value):%Y-%m-%d %H:%M} UTC"
 
 
 def _window_closed(action: ActionView, now: datetime) -> bool:
@@ -170,105 +156,6 @@ def _gate_preview(action: ActionView) -> QuotePreview | None:
         return QuotePreview.model_validate(action.payload["preview"])
     except (KeyError, TypeError, ValidationError):
         return None
-
-
-# ---------------------------------------------------------------- the form
-
-
-async def _read_form(request: Request) -> dict[str, str]:
-    """An url-encoded form body as {name: first value}."""
-    return {name: values[0] for name, values in (await read_form_lists(request)).items()}
-
-
-async def read_form_lists(request: Request) -> dict[str, list[str]]:
-    """An url-encoded form body as {name: every value} (checkbox groups repeat a name)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/x-www-form-urlencoded":
-        raise FormError(415, "expected a form post (application/x-www-form-urlencoded)")
-    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        raise FormError(413, "form too large")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormError(413, "form too large")
-    try:
-        parsed = parse_qs(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=500
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormError(400, f"unreadable form: {exc}") from exc
-    return parsed
-
-
-def check_decision_form(
-    values: Mapping[str, str], preview: QuotePreview | None, *, with_prices: bool
-) -> DecisionForm:
-    """Notes, the hash the page showed and (for a quote gate) the approved prices, checked
-    by the contract's price rule. An input for a line that cannot be priced is refused
-    here: the run would only ask again after the gate was recorded."""
-    notes = values.get("notes", "").strip()
-    if len(notes) > NOTES_MAX_CHARS:
-        raise FormError(400, f"notes: at most {NOTES_MAX_CHARS} characters", "notes")
-    expect_hash = values.get(HASH_FIELD, "").strip()
-    if not expect_hash:
-        raise FormError(400, "The form does not say which version you saw: reload and decide.")
-    overrides: dict[str, str] = {}
-    if with_prices:
-        priceable = (
-            {line.item_code for line in preview.lines if line.resolved} if preview else set()
-        )
-        for name, raw in values.items():
-            if not name.startswith(PRICE_FIELD_PREFIX) or not raw.strip():
-                continue
-            code = name[len(PRICE_FIELD_PREFIX) :]
-            try:
-                parse_price(code, raw)
-            except DecisionError as exc:
-                raise FormError(400, str(exc), name) from exc
-            if code not in priceable:
-                raise FormError(
-                    400, f"approved price for {code}: not a priceable line of this quote", name
-                )
-            overrides[code] = raw.strip()
-    return DecisionForm(
-        values=dict(values),
-        notes=notes or None,
-        price_overrides=overrides,
-        expect_hash=expect_hash,
-    )
-
-
-def review_digest(action: ActionView, overrides: Mapping[str, str]) -> str:
-    """Names exactly the prices (and payload) a review step showed: a confirmation counts
-    only for those."""
-    return payload_hash({"hash": action.payload_hash, "prices": dict(sorted(overrides.items()))})[
-        :24
-    ]
-
-
-def compare_rows(staged: QuotePreview, approved: QuotePreview) -> list[dict[str, Any]]:
-    """Per line: the quoted price beside the approved one, and the margin that follows."""
-    rows = []
-    for quoted, line in zip(staged.lines, approved.lines, strict=True):
-        rows.append(
-            {
-                "no": line.line_no,
-                "code": line.item_code,
-                "description": line.description or "(not in catalog)",
-                "quoted": format_money(quoted.case_price, staged.currency)
-                if quoted.case_price is not None
-                else "no pricing",
-                "approved": format_money(line.case_price, approved.currency)
-                if line.case_price is not None
-                else "—",
-                "changed": line.case_price != quoted.case_price,
-                "cost": ""
-                if line.cost_basis is None
-                else format_money(line.cost_basis, approved.currency),
-                "margin": "n/a" if line.margin_pct is None else f"{line.margin_pct}%",
-                "flags": line.flags,
-            }
-        )
-    return rows
 
 
 # ---------------------------------------------------------------- host check
@@ -325,14 +212,16 @@ class ApprovalPage:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["utc"] = format_utc
         self.env.filters["local"] = lambda v: plain.local(v, get_settings().local_timezone)
+        self.env.filters["day"] = format_day
         self.env.filters["expires"] = plain.expires
         self.env.filters["data_age"] = lambda v: plain.data_age(v, get_settings().local_timezone)
         self.env.globals["tz"] = lambda: get_settings().local_timezone
         self.env.globals["words"] = lambda term: plain.WORDS.get(term, term)
         self.env.filters["money"] = format_money
         self.env.globals["type_label"] = lambda t: TYPE_LABELS.get(t, t)
+        self.env.globals["badge"] = badge
+        self.env.globals["countdown_js"] = COUNTDOWN_JS
         # The form's limits are the decision model's own (what the Prefect server checks).
         price = PriceOverride.model_json_schema()["properties"]["case_price"]
         notes = ApprovalDecision.model_json_schema()["properties"]["notes"]
@@ -346,8 +235,10 @@ class ApprovalPage:
         html = self.env.get_template(template).render(**context)
         return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
-    def error_page(self, status: int, message: str) -> HTMLResponse:
-        return self.render("error.html", status, status=status, message=message)
+    def error_page(self, status: int, message: str, action_id: int | None = None) -> HTMLResponse:
+        return self.render(
+            "error.html", status, status=status, message=message, action_id=action_id
+        )
 
     async def token_form(self, request: Request) -> dict[str, str] | Response:
         """The posted form when it carries this page's form token; else the error page."""
@@ -367,10 +258,23 @@ class ApprovalPage:
             self._link_key = signing_key()
         return self._link_key
 
+    async def load_link_key(self) -> str:
+        """``link_key`` from async code: the block read awaited, never a bare coroutine."""
+        if self._link_key is None:
+            self._link_key = await asigning_key()
+        return self._link_key
+
     async def index(self, request: Request) -> Response:
         actions = await run_in_threadpool(approvals.list_actions)
         now = datetime.now(UTC)
-        pending = [a for a in actions if a.status == ActionStatus.pending]
+        pending = sorted(  # soonest deadline first; then, without one, newest first
+            (a for a in actions if a.status == ActionStatus.pending),
+            key=lambda a: (
+                (0, _aware(a.expires_at).timestamp())
+                if a.expires_at
+                else (1, -_aware(a.created_at).timestamp())
+            ),
+        )
         decided = sorted(
             (a for a in actions if a.status != ActionStatus.pending),
             key=lambda a: _aware(a.decided_at or a.created_at),
@@ -378,12 +282,14 @@ class ApprovalPage:
         )[:RECENT_DECIDED]
 
         names = {c.id: c.name for c in await run_in_threadpool(directory.customers)}
+        attention = await run_in_threadpool(needs_attention)
 
         def row(a: ActionView) -> dict[str, Any]:
             return {"a": a, "summary": _summary(a, names), "closed": _window_closed(a, now)}
 
         return self.render(
             "index.html",
+            attention=attention,
             pending=[row(a) for a in pending],
             decided=[row(a) for a in decided],
             refresh_seconds=INDEX_REFRESH_SECONDS,
@@ -473,13 +379,7 @@ class ApprovalPage:
             elif action.action_type == SEND_ACTION_TYPE:
                 context.update(kind="email", email=EmailDraft.model_validate(action.payload))
             elif action.action_type == QUOTE_DRAFT_ACTION_TYPE:
-                request = QuoteRequest.model_validate(action.payload["request"])
-                context.update(
-                    kind="draft",
-                    request=request,
-                    customer_name=directory.customer_name(request.customer_id),
-                    descriptions=directory.item_descriptions(request.item_codes),
-                )
+                context.update(draft_context(action))
         except (KeyError, TypeError, ValidationError) as exc:
             context.update(kind="raw", payload_problem=str(exc).splitlines()[0])
         context.setdefault("payload_problem", None)
@@ -510,10 +410,15 @@ class ApprovalPage:
         *,
         link: str | None = None,
         link_hash: str | None = None,
+        review_only: bool = False,
     ) -> Response:
         """Check the form and decide through the approvals contract. From a signed link the
-        hash that counts is the one the link was signed with (what the message showed)."""
+        hash that counts is the one the link was signed with (what the message showed).
+        ``review_only``: the GET of the review step, which never decides."""
         action_id = action.id
+        if _window_closed(action, datetime.now(UTC)):  # too late: say so, offer Re-open
+            action = await run_in_threadpool(approvals.expire, action_id)
+            return self.action_page(action, status=409, error=too_late(action), link=link)
         preview = _gate_preview(action)
         try:
             form = check_decision_form(values, preview, with_prices=decision == "approve")
@@ -534,8 +439,14 @@ class ApprovalPage:
         if decision == "approve" and form.price_overrides and preview is not None and pending:
             digest = review_digest(action, form.price_overrides)
             confirmed = secrets.compare_digest(values.get(CONFIRM_FIELD, ""), digest)
-            if not confirmed:
+            if not confirmed and link is None and not review_only:
+                return RedirectResponse(
+                    review_url(action_id, dict(values), PRICE_FIELD_PREFIX), 303
+                )
+            if not confirmed or review_only:
                 return self._review(action, preview, form, digest, values, link, link_hash)
+        if review_only:  # nothing to review: back to the action
+            return RedirectResponse(f"/actions/{action_id}", status_code=303)
         approver = get_settings().approvers[0]  # the page is the (single) admin's own
         decide: Callable[[], ActionView]
         if decision == "approve":
@@ -561,12 +472,18 @@ class ApprovalPage:
         except ApprovalError as exc:
             with contextlib.suppress(ApprovalError):  # show the fresh status when we can
                 action = await run_in_threadpool(approvals.get_action, action_id)
+            if (done := already_done(action, decision, form.notes)) is not None and link is None:
+                return done
             return self.action_page(
                 action, status=409, error=str(exc), values=values, link=link, seen_hash=link_hash
             )
         if link is not None:  # the link is spent: show the outcome here, not a 410
             return self.action_page(decided, done=decided.status)
         return RedirectResponse(f"/actions/{decided.id}?done={decided.status}", status_code=303)
+
+    async def review_get(self, action: ActionView, values: dict[str, str]) -> Response:
+        values.pop(CONFIRM_FIELD, None)
+        return await self._decide_action(action, values, "approve", review_only=True)
 
     def _review(
         self,
@@ -592,7 +509,8 @@ class ApprovalPage:
             "digest": digest,
             "approved": recomputed,
             "rows": compare_rows(preview, recomputed),
-            "concerns": price_concerns(preview, prices, margin_floor=floor),
+            "concerns": price_concerns(preview, prices, margin_floor=floor)
+            + unknown_cost_concerns(preview, prices),
         }
         return self.action_page(
             action, values=values, review=review, link=link, seen_hash=link_hash
@@ -662,6 +580,7 @@ class ApprovalPage:
                 error="That password is not right.",
             )
         self.limiter.succeeded(client)
+        await self.load_link_key()
         user = get_settings().approvers[0]
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
@@ -710,8 +629,8 @@ class ApprovalPage:
         except ApprovalError as exc:
             return self.error_page(404, str(exc))
         spent = link_spent(action)
-        if spent:
-            return self.error_page(410, spent)
+        if spent:  # where it was decided, and Re-open there for an expired quote
+            return self.error_page(410, spent, action_id=action.id)
         link = f"/a/{token}"
         if payload_hash(action.payload) != claims.payload_hash:
             locked = (
@@ -807,6 +726,7 @@ class RequireLogin:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        await self.page.load_link_key()
         if self.page.session_user(request) is not None:
             await self.app(scope, receive, send)
             return
@@ -819,21 +739,6 @@ class RequireLogin:
         else:
             response = self.page.error_page(401, "Please log in first.")
         await response(scope, receive, send)
-
-
-def link_spent(action: ActionView) -> str | None:
-    """Why a link to this action can no longer be used (it was decided or it expired)."""
-    if action.status == ActionStatus.pending:
-        if action.expires_at is not None and _aware(action.expires_at) <= datetime.now(UTC):
-            return f"This action expired at {format_utc(action.expires_at)}; nothing was decided."
-        return None
-    if action.status == ActionStatus.expired:
-        return f"This action expired ({format_utc(action.decided_at)}); nothing was decided."
-    notes = f' Notes: "{action.decision_notes}".' if action.decision_notes else ""
-    return (
-        f"This link was already used: {action.status} by {action.approver} at "
-        f"{format_utc(action.decided_at)}.{notes}"
-    )
 
 
 def _run_url(flow_run_id: str | None) -> str | None:
@@ -879,6 +784,7 @@ def create_app(
             *new_quote_routes(page),
             *slack_routes(),
             *pricing_routes(page),
+            *review_routes(page),
             Route("/actions/{action_id:int}/reopen", page.reopen, methods=["POST"]),
             Route("/a/{token}", page.link_show, methods=["GET"]),
             Route("/a/{token}", page.link_decide, methods=["POST"]),
@@ -943,7 +849,14 @@ class QuotesSection:
         )
 
     async def _show(
-        self, quote_id: str, *, status: int = 200, done: str | None = None, error: str | None = None
+        self,
+        quote_id: str,
+        *,
+        status: int = 200,
+        done: str | None = None,
+        error: str | None = None,
+        confirm: str | None = None,
+        notes: str = "",
     ) -> Response:
         from quoteflow.quote_book import get_quote
 
@@ -957,6 +870,8 @@ class QuotesSection:
             q=detail.quote,
             done=done if done == detail.quote.status else None,
             error=error,
+            confirm=confirm,
+            notes=notes,
             token=self.page.token,
             token_field=TOKEN_FIELD,
             run_url=_run_url(detail.flow_run_id),
@@ -976,6 +891,8 @@ class QuotesSection:
         if isinstance(values, Response):
             return values
         notes = values.get("notes", "").strip() or None
+        if values.get("confirmed") != "yes":  # one more look: accepting writes the price list
+            return await self._show(quote_id, confirm=action, notes=notes or "")
         try:
             result = await run_in_threadpool(lambda: transition(quote_id, action, notes=notes))
         except TransitionRefused as exc:

@@ -24,7 +24,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from quoteflow import directory
-from quoteflow.approval_page.app import TOKEN_FIELD, ApprovalPage, FormError, read_form_lists
+from quoteflow.approval_page.app import ApprovalPage
+from quoteflow.approval_page.forms import TOKEN_FIELD, FormError, read_form_lists
 from quoteflow.drafting import DraftRefused, customer_problem, start_quote
 from quoteflow.quote import QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
@@ -42,15 +43,13 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
         raise FormError(400, "customer: empty: type a customer's name or id", "customer")
     customer = directory.find_customer(text)
     if customer is None:
-        raise FormError(
-            400,
-            f"customer: {text!r} is not one customer: type a name or id from the list",
-            "customer",
-        )
+        raise FormError(400, _no_such_customer(text), "customer")
     blocked = customer_problem(customer)
     if blocked:
         raise FormError(
-            400, f"customer: {customer.label!r}: {blocked}; it cannot be quoted", "customer"
+            400,
+            f"Customer: {customer.label}: {blocked}, so it cannot be quoted.",
+            "customer",
         )
     year = (values.get("school_year") or [""])[0].strip()
     try:
@@ -67,9 +66,29 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
         rule = err["msg"].removeprefix("Value error, ")
         if name == "item_codes" and err["type"] == "too_short":
             rule = "pick at least one item"
+        elif err["type"] == "string_pattern_mismatch":
+            rule = PATTERN_WORDS.get(name, "is not in the expected form")
         value = err.get("input")
-        shown = "none picked" if value == [] else repr(value)
-        raise FormError(400, f"{field}: {shown}: {rule}", field) from exc
+        shown = "none picked" if value == [] else f"“{value}”"
+        sep = " " if rule.startswith("is not") else "; " if value == [] else ": "
+        raise FormError(400, f"{LABELS.get(field, field)}: {shown}{sep}{rule}", field) from exc
+
+
+LABELS = {"customer": "Customer", "school_year": "School year", "item": "Items"}
+PATTERN_WORDS = {
+    "school_year": "is not a school year: write it like 2026-27",
+    "item_codes": "is not an item code: write it like FS-1001 (letters, a dash, digits)",
+}
+
+
+def _no_such_customer(text: str) -> str:
+    """The customer search found none or several: say which ones it could mean."""
+    low = text.lower()
+    matches = [c.label for c in directory.customers() if low in c.name.lower()]
+    if matches:
+        shown = "; ".join(matches[:5]) + ("; ..." if len(matches) > 5 else "")
+        return f"Customer: “{text}” matches {len(matches)} customers ({shown}): pick one."
+    return f"Customer: no customer is called “{text}”: type a name or number from the list."
 
 
 class NewQuote:

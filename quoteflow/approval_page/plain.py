@@ -6,18 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from quoteflow.presentation import data_age_text, format_money, local_time, span
-from quoteflow.quote import DataAge, QuotePreview
+from quoteflow.presentation import FLAG_WORDS, data_age_text, format_when, plain_warnings, span
+from quoteflow.quote import DataAge
 
-# Line flags and price sources as people say them.
-WORDS = {
-    "below_margin_floor": "under margin floor",
-    "no_pricing": "no price",
-    "unresolved": "not in catalog",
-    "override": "your price",
-    "pricing_master": "price list",
-    "none": "—",
-}
+WORDS = FLAG_WORDS
 
 
 def _aware(value: datetime) -> datetime:
@@ -25,12 +17,8 @@ def _aware(value: datetime) -> datetime:
 
 
 def local(value: datetime | None, tz: str) -> str:
-    """``Fri Nov 27, 2:05 PM CST`` (with the year when it is not this year); a dash for no time."""
-    if value is None:
-        return "—"
-    moment = _aware(value)
-    text = local_time(moment, tz)
-    return text if moment.year == datetime.now(UTC).year else f"{text} {moment.year}"
+    """``Fri Nov 27, 2026, 2:05 PM CST``; a dash for no time."""
+    return format_when(value, tz)
 
 
 def data_age(age: DataAge | None, tz: str, now: datetime | None = None) -> str:
@@ -46,45 +34,4 @@ def expires(expires_at: datetime | None, now: datetime | None = None) -> str:
     return f"expires in {span(left)}" if left > 0 else f"expired {span(left)} ago"
 
 
-def _line_name(code: str, descriptions: dict[str, str]) -> str:
-    desc = descriptions.get(code)
-    return f"{code} ({desc})" if desc else code
-
-
-def plain_warnings(preview: QuotePreview, margin_floor: float) -> list[str]:
-    """Each warning of the preview as a sentence Mike reads at a glance, e.g.
-    ``FS-1004 (Cheese Pizza, ...) would earn 11.5%, under your 15% floor.``"""
-    lines = {line.item_code: line for line in preview.lines}
-    names = {code: line.description for code, line in lines.items() if line.description}
-    out: list[str] = []
-    for w in preview.warnings:
-        if w.check == "margin_floor":
-            for code in w.item_codes:
-                line = lines.get(code)
-                if line is None or line.margin_pct is None:
-                    continue
-                out.append(
-                    f"{_line_name(code, names)} would earn {line.margin_pct.normalize():f}%, "
-                    f"under your {margin_floor:g}% floor."
-                )
-        elif w.check == "items_resolved":
-            out += [
-                f"{code} is not in the catalog: it is left off the quote." for code in w.item_codes
-            ]
-        elif w.check == "pricing_found":
-            out += [
-                f"{_line_name(code, names)} has no price for {preview.customer_name} in "
-                f"{preview.school_year}: it is left off unless you set a price."
-                for code in w.item_codes
-            ]
-        elif w.check == "proposed_pricing":
-            codes = set(w.item_codes)
-            out += [
-                f"{_line_name(p.item_code, names)}: {format_money(p.new_price, preview.currency)} "
-                f"was proposed in quote {p.quote_id}; the customer has not answered yet."
-                for p in preview.proposals
-                if p.item_code in codes
-            ]
-        else:
-            out.append(w.message)
-    return out
+__all__ = ["WORDS", "expires", "local", "plain_warnings", "span"]

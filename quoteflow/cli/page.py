@@ -43,6 +43,18 @@ def configured_password_hash() -> str | None:
         return None
 
 
+def _mail_host() -> str | None:
+    """The SMTP relay Mike's notices leave through (None when its block cannot be read)."""
+    from quoteflow.settings import get_settings
+
+    try:
+        from prefect_email import EmailServerCredentials
+
+        return str(EmailServerCredentials.load(get_settings().smtp_block, _sync=True).smtp_server)
+    except Exception:  # no block, or the API is not up: nothing to compare with
+        return None
+
+
 @app.command("hash-password")
 def hash_password_cmd() -> None:
     """Print the hash of a new page password (typed twice, never echoed); put it in
@@ -71,6 +83,7 @@ def serve(
     from urllib.parse import urlsplit
 
     from quoteflow.approval_page.app import LOOPBACK_HOSTS
+    from quoteflow.links import loopback_link_warning
     from quoteflow.settings import get_settings
 
     password_hash = configured_password_hash()
@@ -86,6 +99,9 @@ def serve(
     from quoteflow.approval_page import create_app
 
     public = urlsplit(get_settings().public_base_url)
+    warning = loopback_link_warning(get_settings().public_base_url, _mail_host())
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     allowed = LOOPBACK_HOSTS | {host.lower()} | ({public.hostname} if public.hostname else set())
     shown = f"[{host}]" if ":" in host else host
     login = "login required" if password_hash else "no login: loopback only"

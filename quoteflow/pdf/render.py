@@ -66,7 +66,9 @@ class _Skipped:
 
 
 def _format_date(value: date | datetime) -> str:
-    return f"{value:%B} {value.day}, {value.year}"
+    from quoteflow.presentation import format_day
+
+    return format_day(value)
 
 
 def _unit_pack(line: QuoteLineView) -> str:
@@ -89,8 +91,7 @@ def _line_total(line: QuoteLineView) -> Decimal:
 
 def _skip_reason(line: QuoteLineView, preview: QuotePreview) -> str:
     if not line.resolved:
-        where = f"catalog {preview.catalog}" if preview.catalog else "our catalog"
-        return f"item code not found in {where}"
+        return "we could not identify this item; we will contact you about it"
     return f"no price available for the {preview.school_year} school year"
 
 
@@ -151,7 +152,13 @@ def _template_fields(
             f"quoted line totals ({subtotal})"
         )
     skipped = [
-        _Skipped(line.line_no, line.item_code, line.description, _skip_reason(line, preview))
+        _Skipped(
+            line.line_no,
+            # A code that is not in the catalog is a typo of ours: never shown to the customer.
+            line.item_code if line.resolved else "",
+            line.description or ("" if line.resolved else "A requested item"),
+            _skip_reason(line, preview),
+        )
         for line in preview.lines
         if not line.quotable
     ]

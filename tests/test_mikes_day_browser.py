@@ -1,0 +1,253 @@
+"""Mike's day in Debian's chromium at 1280x800 and 390x844, from a fresh page process with
+the password on: login, the on-hold draft (warned before, outcome after), a changed price
+through the review step (post-redirect-get, Back harmless), a too-late approval (plain
+message and Re-open), and the decided view; jargon gone, phone gate first screen, tap
+targets, contrast from the CSS, and the PDF's text. Screenshots go to docs/screens/."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from quoteflow.approvals import draft_quote
+from quoteflow.quote import QuoteLineView, QuoteRequest
+from tests.fixtures.demo import DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, ON_HOLD_CUSTOMER_ID
+from tests.fixtures.previews import small_preview, stage_gate
+from tests.test_page_process import PASSWORD, page_process  # noqa: F401  (a fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+ROOT = Path(__file__).resolve().parent.parent
+SCREENS = ROOT / "docs" / "screens"
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+JARGON = (
+    "Proposed actions",
+    "customer-quote run",
+    "deployment",
+    "pricing_master",
+    "outbound_email_log",
+    "spec_items",
+    "quote_draft",
+    "flow run",
+    "not waiting for a decision",
+    "UTC",
+)
+TEMPLATES = ROOT / "quoteflow" / "approval_page" / "templates"
+
+
+def shot(page, name: str, size: str) -> None:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}-{size}.png"), full_page=True)
+
+
+def fits(page) -> None:
+    """The page never scrolls sideways on the phone."""
+    wide = page.evaluate(
+        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
+        " > 391).map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().right)"
+        ".slice(0, 6)"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, (page.url, wide)
+
+
+def no_jargon(page) -> None:
+    text = page.locator("body").inner_text()
+    for word in JARGON:
+        assert word not in text, (page.url, word)
+
+
+def small_targets(page) -> list[str]:
+    """Controls under 44x44 CSS px (inline links inside sentences are exempt, as in WCAG)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll(
+            'button, input:not([type=hidden]), select, textarea, summary, header a, a.button,'
+            + ' main > p > a:only-child')]
+          .filter(e => e.offsetParent !== null)
+          .map(e => [e, e.getBoundingClientRect()])
+          .filter(([e, r]) => r.width < 44 || r.height < 44)
+          .map(([e, r]) => `${e.tagName}.${e.className} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+    )
+
+
+def _luminance(hex_color: str) -> float:
+    rgb = [int(hex_color.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_focus_ring_and_input_borders_contrast_from_the_css():
+    css = (TEMPLATES / "base.html").read_text()
+    ring = re.search(r"focus-visible \{\s*outline: 3px solid (#[0-9a-f]{6})", css).group(1)
+    borders = set(re.findall(r"border: 1px solid (#[0-9a-f]{6})", css))
+    for name in ("new_quote.html", "_quote_badges.html"):
+        borders |= set(
+            re.findall(r"border: 1px solid (#[0-9a-f]{6})", (TEMPLATES / name).read_text())
+        )
+    figures = {"focus ring": contrast(ring, "#ffffff"), "ring on page": contrast(ring, "#f5f7fa")}
+    figures.update({f"input border {b}": contrast(b, "#ffffff") for b in borders})
+    print("contrast:", {k: round(v, 2) for k, v in figures.items()})
+    assert all(v >= 3 for v in figures.values()), figures
+
+
+def _line() -> QuoteLineView:
+    return QuoteLineView(
+        line_no=1,
+        item_code="FS-1001",
+        description="Napkins",
+        case_price=Decimal("41.50"),
+        cost_basis=Decimal("30.00"),
+        margin_pct=Decimal("27.71"),
+        price_source="pricing_master",
+    )
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_mikes_day(page_process, size):  # noqa: F811
+    from flows.customer_quote import customer_quote
+
+    url = page_process
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport=SIZES[size], has_touch=size == "phone")
+        try:
+            # Login from the fresh process (the key is read from its block in the loop).
+            page.goto(f"{url}/")
+            page.wait_for_url(re.compile(r"/login\?next="))
+            page.fill("#password", PASSWORD)
+            page.click("#login button")
+            page.wait_for_url(f"{url}/")
+            assert page.locator("h1").inner_text() == "Your inbox"
+
+            # The on-hold draft: warned before approving, the outcome after.
+            draft = draft_quote(
+                QuoteRequest(
+                    customer_id=ON_HOLD_CUSTOMER_ID,
+                    item_codes=list(DEMO_ITEM_CODES[:2]),
+                    school_year=DEMO_SCHOOL_YEAR,
+                )
+            )
+            page.goto(f"{url}/actions/{draft.id}")
+            assert "is on hold" in page.locator("#draft-blockers").inner_text()
+            no_jargon(page)
+            page.click("button.approve")
+            page.wait_for_url(re.compile(r"done=approved"))
+            customer_quote(proposed_action_id=draft.id, return_state=True)
+            page.reload()
+            assert "What you can do" in page.locator("#draft-end").inner_text()
+            shot(page, "draft-blocked", size)
+            no_jargon(page)
+            page.goto(f"{url}/")
+            assert page.locator(f'#attention a[href="/actions/{draft.id}"]').count() == 1
+            shot(page, "inbox", size)
+            no_jargon(page)
+
+            # A gate: the first screen holds the summary and the action bar.
+            gate = stage_gate(
+                small_preview(_line(), subtotal=Decimal("41.50"), margin_pct=Decimal("27.71")),
+                ref="day",
+            )
+            page.goto(f"{url}/actions/{gate.id}")
+            height = SIZES[size]["height"]
+            summary = page.locator("#summary").bounding_box()
+            bar = page.locator("#actionbar").bounding_box()
+            assert summary and summary["y"] + summary["height"] <= height, summary
+            assert bar and bar["y"] + bar["height"] <= height, bar
+            print(
+                f"{size} gate first screen: summary ends {summary['y'] + summary['height']:.0f}"
+                f" px, action bar {bar['y']:.0f}-{bar['y'] + bar['height']:.0f} px of {height}"
+            )
+            if size == "phone":
+                fits(page)
+                small = small_targets(page)
+                assert not small, small
+            shot(page, "gate", size)
+            no_jargon(page)
+
+            # A changed price: the review is a GET (PRG); Back returns harmlessly.
+            page.fill('input[name="price.FS-1001"]', "44.00")
+            page.click("button.approve")
+            page.wait_for_url(re.compile(rf"/actions/{gate.id}/review\?"))
+            assert "$44.00" in page.locator("#review").inner_text()
+            shot(page, "review", size)
+            no_jargon(page)
+            if size == "phone":
+                assert not small_targets(page)
+            page.go_back()
+            page.wait_for_url(f"{url}/actions/{gate.id}")
+            page.reload()  # a GET: no "Confirm Form Resubmission"
+            assert page.locator("#summary").is_visible()
+
+            # Too late: the countdown closes the form live; the POST says so plainly.
+            late = stage_gate(small_preview(_line()), ref="late", expires_in=timedelta(seconds=3))
+            page.goto(f"{url}/actions/{late.id}")
+            page.locator("#window-closed-live").wait_for(state="visible", timeout=8000)
+            assert page.locator("button.approve").is_disabled()
+            page.evaluate("document.querySelector('button.approve').disabled = false")
+            page.click("button.approve")
+            assert "Too late" in page.locator("#error").inner_text()
+            assert page.locator("#reopen").is_visible()
+            assert (
+                page.locator("#summary [data-status], dd [data-status]").first.inner_text()
+                == "expired"
+            )
+            shot(page, "too-late", size)
+            no_jargon(page)
+        finally:
+            browser.close()
+
+
+def test_the_pdf_is_a_customer_document(tmp_path):
+    from quoteflow.pdf.render import render_quote_pdf
+    from tests.test_pdf import _line as pdf_line
+    from tests.test_pdf import _preview as pdf_preview
+
+    preview = pdf_preview(
+        [
+            pdf_line(1, "JS-1001", "1234.5", 3),
+            pdf_line(2, "JS-2002", "18.75", 40, source="override"),
+        ]
+    )
+    pdf = tmp_path / "quote.pdf"
+    pdf.write_bytes(render_quote_pdf(preview, company_name="Northwind Janitorial Supply"))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True
+    ).stdout
+    for internal in ("UTC", "pricing_master", "no_pricing", "unresolved", "override", "2026-06-03"):
+        assert internal not in text, internal
+    assert "Wed Jun 3, 2026" in text
+    for size, width in (("desktop", 1280), ("phone", 390)):
+        out = SCREENS / f"pdf-{size}"
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-singlefile",
+                "-scale-to-x",
+                str(width),
+                "-scale-to-y",
+                "-1",
+                str(pdf),
+                str(out),
+            ],
+            check=True,
+        )
+        assert (SCREENS / f"pdf-{size}.png").stat().st_size > 1000
