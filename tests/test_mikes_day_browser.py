@@ -7,6 +7,7 @@ targets, contrast from the CSS, and the PDF's text. Screenshots go to docs/scree
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from datetime import timedelta
 from decimal import Decimal
@@ -211,6 +212,7 @@ def test_mikes_day(page_process, size):  # noqa: F811
             browser.close()
 
 
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
 def test_the_pdf_is_a_customer_document(tmp_path):
     from quoteflow.pdf.render import render_quote_pdf
     from tests.test_pdf import _line as pdf_line
