@@ -266,29 +266,9 @@ def stranded_runs(*, since: datetime, pending_before: datetime) -> list[tuple[st
 
 def failed_quote_runs(*, since: datetime) -> list[Any]:
     """customer-quote runs that ended Failed (partial or failed fan-out) since ``since``."""
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterName,
-        FlowRunFilter,
-        FlowRunFilterExpectedStartTime,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
+    from quoteflow.prefect_api import ended_runs_of
 
-    with _client() as client:
-        return list(
-            client.read_flow_runs(
-                deployment_filter=DeploymentFilter(
-                    name=DeploymentFilterName(any_=[QUOTE_DEPLOYMENT.split("/")[1]])
-                ),
-                flow_run_filter=FlowRunFilter(
-                    expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED])),
-                ),
-                limit=200,
-            )
-        )
+    return ended_runs_of(QUOTE_DEPLOYMENT, states=["FAILED"], since=since)
 
 
 def reschedule(run_id: str, reason: str) -> None:
