@@ -537,6 +537,12 @@ class Injection:
     status: int | None = None
     delay: float = 0.0
     skip: int = 0  # requests let through untouched before the fault applies
+    # Which requests it applies to: the record API (estimates), SuiteQL, or any. A record
+    # fault leaves the SuiteQL reads of the same run (the live hold check) alone.
+    api: str = "record"
+
+    def applies_to(self, path: str) -> bool:
+        return self.api == "any" or (self.api == "suiteql") == (path == SUITEQL_PATH)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -545,6 +551,7 @@ class Injection:
             "status": self.status,
             "delay": self.delay,
             "skip": self.skip,
+            "api": self.api,
         }
 
 
@@ -646,7 +653,7 @@ class FakeNetSuite:
         method = request.method
         self.stats.total += 1
         self.stats.by_method[method] += 1
-        injection = self._next_injection()
+        injection = self._next_injection(request.url.path)
         if injection and injection.mode == "drop":
             self.stats.dropped += 1
             self._log(request, None, "injected drop")
@@ -801,10 +808,12 @@ class FakeNetSuite:
             self.store.update(internal_id, record, body)  # type: ignore[arg-type]
         return _created(base, internal_id)
 
-    def _next_injection(self) -> Injection | None:
+    def _next_injection(self, path: str) -> Injection | None:
         if not self.injections:
             return None
         head = self.injections[0]
+        if not head.applies_to(path):
+            return None
         if head.skip > 0:
             head.skip -= 1
             return None
@@ -871,7 +880,8 @@ class FakeNetSuite:
         )
 
     async def inject(self, request: Request) -> Response:
-        """``POST /_fake/inject`` {mode: status|slow|drop, status, count, delay}."""
+        """``POST /_fake/inject`` {mode: status|slow|drop, status, count, delay, skip,
+        api: record (default)|suiteql|any}."""
         try:
             spec = await request.json()
             injection = _parse_injection(spec)
@@ -990,12 +1000,15 @@ def _parse_injection(spec: object) -> Injection:
     skip = spec.get("skip", 0)
     if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
         raise ValueError("skip must be a non-negative integer")
+    api = spec.get("api", "record")
+    if api not in ("record", "suiteql", "any"):
+        raise ValueError("api must be 'record', 'suiteql' or 'any'")
     delay = spec.get("delay", 0)
     if not _is_number(delay) or delay < 0 or delay > 600:
         raise ValueError("delay must be a number of seconds in 0..600")
     if mode == "slow" and delay <= 0:
         raise ValueError("slow mode needs delay > 0")
-    return Injection(mode=mode, count=count, status=status, delay=float(delay), skip=skip)
+    return Injection(mode=mode, count=count, status=status, delay=float(delay), skip=skip, api=api)
 
 
 # -- running it ------------------------------------------------------------------------------

@@ -471,7 +471,10 @@ def test_a_tampered_gate_decided_in_the_ui_form_writes_nothing():
     handle.resume(decision="approve", notes="looks fine")
     state = handle.join()
     assert state.is_failed() and "no longer matches what was staged" in state.message
-    assert get_action(gate_id).status == "pending"
+    # Nothing was approved; the failed run closed its gate with the reason (not Mike's).
+    after = get_action(gate_id)
+    assert after.status == "expired" and after.approved_payload_hash is None
+    assert after.approver != "mike" and "no longer matches" in (after.decision_notes or "")
     with Session(get_engine()) as s:
         assert s.exec(select(Quote).where(Quote.flow_run_id == run_id)).first() is None
 

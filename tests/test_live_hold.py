@@ -99,7 +99,7 @@ def test_netsuite_unreachable_after_approval_blocks_after_the_retries(stack, hol
     handle = FlowRunHandle(customer_quote, request=demo_request())
     run_id = str(handle.wait_paused().id)
     attempts = get_settings().retry_attempts
-    fake(stack, "inject", mode="status", status=503, count=attempts)
+    fake(stack, "inject", mode="status", status=503, count=attempts, api="suiteql")
     handle.resume(decision="approve")
     state = handle.join()
     assert state.name == "Blocked", state.message

@@ -283,7 +283,7 @@ def test_http_failures_are_typed_and_recorded(
     fake_account: FakeAccount, client: Any, db: str, status: int
 ) -> None:
     sync_all(client, CONFIG, database_url=db)
-    fake_account.inject(mode="status", status=status, count=1)
+    fake_account.inject(mode="status", status=status, count=1, api="suiteql")
     expected = NetSuiteRejectedError if status == 403 else NetSuiteRetryableError
     with pytest.raises(expected) as caught:
         sync_table(client, CONFIG, "customers", database_url=db)
@@ -348,7 +348,7 @@ def test_a_sync_failing_past_the_freshness_limit_alerts_once(
         state.last_success_at = utcnow() - timedelta(hours=30)
         s.add(state)
         s.commit()
-    fake_account.inject(mode="status", status=503, count=1)
+    fake_account.inject(mode="status", status=503, count=1, api="suiteql")
     with pytest.raises(NetSuiteRetryableError):
         sync_table(client, CONFIG, "customer_programs", database_url=database_url)
     assert alert_if_stale("customer_programs", database_url=database_url) is True

@@ -54,7 +54,9 @@ def test_mirror_sync_flow_loads_the_mirror_and_a_hold_from_netsuite(
         ).raise_for_status()
         # A 503 on the way: the task's retry (the step policy) resumes and finishes.
         httpx.post(
-            f"{base}/_fake/inject", json={"mode": "status", "status": 503, "count": 1}, timeout=5
+            f"{base}/_fake/inject",
+            json={"mode": "status", "status": 503, "count": 1, "api": "suiteql"},
+            timeout=5,
         ).raise_for_status()
         changed = {r["table"]: r for r in mirror_sync(table="customers")}
         assert changed["customers"]["error"] is None
