@@ -48,7 +48,9 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
     if blocked:
         raise FormError(
             400,
-            f"Customer: {customer.label}: {blocked}, so it cannot be quoted.",
+            f"Customer: {customer.label} is on hold in NetSuite, so it cannot be quoted."
+            if "on hold" in blocked
+            else f"Customer: {customer.label} cannot be quoted: {blocked}.",
             "customer",
         )
     year = (values.get("school_year") or [""])[0].strip()
