@@ -173,7 +173,7 @@ def test_every_page_on_a_phone_a_new_quote_and_the_login(page_url, browser, tmp_
     desktop.fill("#customer", "Cedar Ridge")
     desktop.click("text=Create quote")
     error = desktop.locator("#form-error").inner_text()
-    assert "item: none picked: pick at least one item" in error
+    assert "Items: none picked; pick at least one item" in error
     shot(desktop, "new-quote-error-desktop")
 
     # On the phone: customer, prices for the year, two items, create.
