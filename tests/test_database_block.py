@@ -144,8 +144,13 @@ def _run_logs(flow_run_id: str) -> str:
 
 
 def _notices(mailbox: SinkMailbox, tag: str) -> list[str]:
-    subjects = [str(m["Subject"]) for m in mailbox.new(to=get_settings().approver_email)]
-    return [s for s in subjects if tag in s]
+    """Subjects of Mike's notices that name this run (in the body's reference)."""
+    found = []
+    for m in mailbox.new(to=get_settings().approver_email):
+        body = m.get_body(preferencelist=("plain",))
+        if body is not None and tag in body.get_content():
+            found.append(str(m["Subject"]))
+    return found
 
 
 def test_a_worker_run_writes_to_the_database_in_the_block(
