@@ -220,6 +220,24 @@ class _Catalog:
         return 0, []
 
 
+def _customer_question(
+    catalog: _Catalog,
+    phrase: str,
+    ranked: list[tuple[str, float]],
+    tail: list[str],
+    year: str | None,
+) -> Question:
+    """Which customer did Mike mean: one button per candidate, each the full command."""
+    return Question(
+        about="customer",
+        phrase=phrase,
+        choices=[
+            Choice(label=catalog.customers[cid].name, text=_canonical(cid, tail, year))
+            for cid, _ in ranked
+        ],
+    )
+
+
 def _canonical(customer: str, phrases: list[str], year: str | None) -> str:
     text = f"{customer} {', '.join(p for p in phrases if p)}".strip()
     return f"{text} for {year}" if year else text
@@ -276,17 +294,7 @@ def parse_draft(
             result.problems.append(f"No customer matches {phrase!r}.")
             if guesses:
                 result.questions.append(
-                    Question(
-                        about="customer",
-                        phrase=phrase,
-                        choices=[
-                            Choice(
-                                label=catalog.customers[cid].name,
-                                text=_canonical(cid, segments[1:], result.school_year),
-                            )
-                            for cid, _ in guesses
-                        ],
-                    )
+                    _customer_question(catalog, phrase, guesses, segments[1:], result.school_year)
                 )
             return result
         leaders = _leaders(ranked)
@@ -296,17 +304,7 @@ def parse_draft(
             rest_first = " ".join(first[k:])
             tail = [rest_first, *segments[1:]]
             result.questions.append(
-                Question(
-                    about="customer",
-                    phrase=phrase,
-                    choices=[
-                        Choice(
-                            label=catalog.customers[cid].name,
-                            text=_canonical(cid, tail, result.school_year),
-                        )
-                        for cid, _ in ranked[:CHOICES]
-                    ],
-                )
+                _customer_question(catalog, phrase, ranked[:CHOICES], tail, result.school_year)
             )
         else:
             cid = leaders[0][0]
