@@ -27,7 +27,7 @@ from quoteflow import directory
 from quoteflow.approval_page.app import ApprovalPage
 from quoteflow.approval_page.forms import TOKEN_FIELD, FormError, read_form_lists
 from quoteflow.drafting import DraftRefused, customer_problem, start_quote
-from quoteflow.quote import QuoteRequest, payload_hash
+from quoteflow.quote import QuoteRequest, is_on_hold, payload_hash
 from quoteflow.settings import get_settings
 
 NONCE_FIELD = "form_id"
@@ -49,7 +49,7 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
         raise FormError(
             400,
             f"Customer: {customer.label} is on hold in NetSuite, so it cannot be quoted."
-            if "on hold" in blocked
+            if is_on_hold(customer.entitystatus)
             else f"Customer: {customer.label} cannot be quoted: {blocked}.",
             "customer",
         )
