@@ -30,7 +30,7 @@ from quoteflow.approval_page.security import (
 )
 from quoteflow.approval_page.signed_links import SignedLinks
 
-__all__ = ["LOOPBACK_HOSTS", "create_app"]
+__all__ = ["create_app"]
 
 
 def create_app(
