@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from quoteflow.approval_page import create_app, plain
+from quoteflow.approval_page import create_app, time_filters
 from quoteflow.approvals import draft_quote, get_action
 from quoteflow.cli.page import app as page_cli
 from quoteflow.db import get_engine
@@ -103,7 +103,7 @@ def test_list_shows_pending_first_then_decided(client):
         f"Cedar Ridge Unified School District: new quote, 1 item(s), school year {DEMO_SCHOOL_YEAR}"
         in html
     )
-    local = plain.local(newer.created_at, get_settings().local_timezone)
+    local = time_filters.local(newer.created_at, get_settings().local_timezone)
     assert local in html and f"Times are {get_settings().local_timezone}" in html
     assert 'http-equiv="refresh"' in html  # the list refreshes itself; pages with forms never
     assert 'http-equiv="refresh"' not in client.get(f"/actions/{newer.id}").text
@@ -258,8 +258,8 @@ def test_a_decision_without_the_form_token_is_forbidden(client):
         assert "form token" in refused.text
     unchanged = row(email.id)
     assert unchanged.status == "pending" and unchanged.decision_notes is None
-    # A token is per process: another app's token is not this one's.
-    with TestClient(create_app(), base_url="http://127.0.0.1") as other:
+    # A token is per browser session: another browser's token is not this one's.
+    with TestClient(client.app, base_url="http://127.0.0.1") as other:
         other_token = form_token(other, email.id)
     assert other_token != form_token(client, email.id)
     refused = client.post(f"/actions/{email.id}/reject", data={"csrf_token": other_token})

@@ -14,14 +14,13 @@ import pytest
 from quoteflow.approval_page import create_app
 from quoteflow.settings import get_settings
 from tests.fixtures.demo import DEMO_CUSTOMER_ID
-from tests.fixtures.page import KEY
+from tests.fixtures.page import KEY, token_of
 from tests.fixtures.pricing import stored_prices
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from starlette.testclient import TestClient
 
-TOKEN = "upload-test-token"
 HEADER = "customer_id,item_code,case_price,cost_basis\n"
 
 
@@ -30,16 +29,21 @@ def client(pricing_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestCli
     monkeypatch.setenv("QUOTEFLOW_DATABASE_URL", pricing_db)
     get_settings.cache_clear()
     with TestClient(
-        create_app(token=TOKEN, link_key=KEY), base_url="http://127.0.0.1", follow_redirects=False
+        create_app(link_key=KEY), base_url="http://127.0.0.1", follow_redirects=False
     ) as c:
         yield c
     get_settings.cache_clear()
 
 
-def upload(client: TestClient, text: str, year: str, action: str, token: str = TOKEN):
+def page_token(client: TestClient) -> str:
+    """The form token of this client's session, as the upload form carries it."""
+    return token_of(client.get("/pricing").text)
+
+
+def upload(client: TestClient, text: str, year: str, action: str, token: str | None = None):
     return client.post(
         "/pricing",
-        data={"csrf_token": token, "school_year": year, "action": action},
+        data={"csrf_token": token or page_token(client), "school_year": year, "action": action},
         files={"file": ("district-prices.csv", text.encode(), "text/csv")},
     )
 
@@ -51,7 +55,7 @@ def plain(html: str) -> str:
 def test_check_then_import_then_a_refused_file(client, pricing_db, import_year):
     form = client.get("/pricing")
     assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
-    assert f'value="{TOKEN}"' in form.text
+    assert token_of(form.text)
 
     body = HEADER + f"{DEMO_CUSTOMER_ID},FS-1001,41.50,30.00\n{DEMO_CUSTOMER_ID},FS-1002,12.00,\n"
     checked = upload(client, body, import_year, "check")
@@ -88,11 +92,11 @@ def test_upload_needs_the_form_token_and_a_file(client, pricing_db, import_year)
     assert upload(client, body, import_year, "import", token="stale").status_code == 403
     no_file = client.post(
         "/pricing",
-        data={"csrf_token": TOKEN, "school_year": import_year, "action": "import"},
+        data={"csrf_token": page_token(client), "school_year": import_year, "action": "import"},
         files={"file": ("", b"", "text/csv")},
     )
     assert no_file.status_code == 400 and "file: choose a CSV file" in plain(no_file.text)
-    assert client.post("/pricing", data={"csrf_token": TOKEN}).status_code == 415
+    assert client.post("/pricing", data={"csrf_token": page_token(client)}).status_code == 415
     assert stored_prices(pricing_db) == {}
 
 
@@ -102,14 +106,15 @@ def test_beyond_loopback_the_upload_needs_a_login(pricing_db, monkeypatch):
     monkeypatch.setenv("QUOTEFLOW_DATABASE_URL", pricing_db)
     get_settings.cache_clear()
     app = create_app(
-        token=TOKEN,
         link_key=KEY,
         password_hash=hash_password("correct horse battery"),
         allowed_hosts={"quotes.example"},
     )
     with TestClient(app, base_url="https://quotes.example", follow_redirects=False) as c:
         assert c.get("/pricing").status_code == 303
-        refused = upload(c, HEADER + f"{DEMO_CUSTOMER_ID},FS-1001,1.00,\n", "2030-31", "import")
+        token = token_of(c.get("/login").text)  # this session's own token: still no login
+        body = HEADER + f"{DEMO_CUSTOMER_ID},FS-1001,1.00,\n"
+        refused = upload(c, body, "2030-31", "import", token=token)
         assert refused.status_code == 401
     get_settings.cache_clear()
     assert stored_prices(pricing_db) == {}

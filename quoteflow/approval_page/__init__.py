@@ -1,5 +1,6 @@
 """Mike's approval page: a small server-rendered web page over quoteflow.approvals
-(the old system's proposed-actions.html). Local only; every decision goes through
+(the old system's proposed-actions.html), one module per room (``app`` assembles them).
+Loopback only unless a password is set; every decision goes through
 ``quoteflow.approvals.approve`` / ``reject``."""
 
 from __future__ import annotations

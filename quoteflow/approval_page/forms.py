@@ -1,35 +1,21 @@
-"""The decision form: reading a posted form (size-limited), checking it against the
-decision contract's limits, the review step's digest and the staged/approved comparison."""
+"""The decision form: checked against the decision contract's limits, the review step's
+digest and the staged/approved comparison."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
-from starlette.requests import Request
-
+from quoteflow.approval_page.security import FormError
 from quoteflow.decision import NOTES_MAX_CHARS, DecisionError, parse_price
 from quoteflow.models import ActionView
 from quoteflow.presentation import format_money
 from quoteflow.quote import QuotePreview, payload_hash
 
-TOKEN_FIELD = "csrf_token"
 HASH_FIELD = "expect_hash"  # the payload hash of what the page showed
 CONFIRM_FIELD = "confirm"  # the review step's digest of the prices it showed
 PRICE_FIELD_PREFIX = "price."
-MAX_FORM_BYTES = 64 * 1024
-
-
-class FormError(Exception):
-    """A form that cannot be acted on; ``field`` names the input at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
 
 
 @dataclass
@@ -40,33 +26,6 @@ class DecisionForm:
     notes: str | None
     price_overrides: dict[str, str]
     expect_hash: str
-
-
-# ---------------------------------------------------------------- the form
-
-
-async def _read_form(request: Request) -> dict[str, str]:
-    """An url-encoded form body as {name: first value}."""
-    return {name: values[0] for name, values in (await read_form_lists(request)).items()}
-
-
-async def read_form_lists(request: Request) -> dict[str, list[str]]:
-    """An url-encoded form body as {name: every value} (checkbox groups repeat a name)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/x-www-form-urlencoded":
-        raise FormError(415, "expected a form post (application/x-www-form-urlencoded)")
-    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        raise FormError(413, "form too large")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormError(413, "form too large")
-    try:
-        parsed = parse_qs(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=500
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormError(400, f"unreadable form: {exc}") from exc
-    return parsed
 
 
 def check_decision_form(

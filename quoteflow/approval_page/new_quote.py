@@ -1,17 +1,16 @@
 """The "New quote" form: pick a customer, a school year and catalog items; the page
-stages a quote_draft through ``quoteflow.approvals.draft_quote`` and approves it as the
+stages a quote_draft through ``quoteflow.drafting.start_quote`` and approves it as the
 page's approver, so a customer-quote run starts and its quote comes back for approval.
 
 Checks are QuoteRequest's own (plus: the customer must exist and not be on hold, by
 ``quoteflow.quote.check_blocking``): bad input names the field, the value and the rule,
-and nothing is staged. A form submitted twice (a double tap) stages one draft.
+and nothing is staged. A form submitted twice (a double tap) stages one draft: the form's
+id and the request name the draft, and the store stages a name once.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from functools import partial
 from itertools import groupby
@@ -24,14 +23,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from quoteflow import directory
-from quoteflow.approval_page.app import ApprovalPage
-from quoteflow.approval_page.forms import TOKEN_FIELD, FormError, read_form_lists
+from quoteflow.approval_page.rendering import TOKEN_FIELD, error_page, render
+from quoteflow.approval_page.security import FormError, Guard, read_form_lists
 from quoteflow.drafting import DraftRefused, customer_problem, start_quote
 from quoteflow.quote import QuoteRequest, is_on_hold, payload_hash
 from quoteflow.settings import get_settings
 
 NONCE_FIELD = "form_id"
-REMEMBERED_FORMS = 500  # requests remembered per process, against double submits
 # Form field names, and the QuoteRequest field each one feeds.
 FORM_FIELD_OF = {"customer_id": "customer", "item_codes": "item", "school_year": "school_year"}
 
@@ -97,13 +95,12 @@ class NewQuote:
     """GET shows the form; POST either shows it again with prices (``step=prices``) or
     stages and approves the draft (``step=create``)."""
 
-    def __init__(self, page: ApprovalPage) -> None:
-        self.page = page
-        self._done: OrderedDict[str, int] = OrderedDict()  # form id -> draft id
-        self._lock = threading.Lock()
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
 
     def _form(
         self,
+        request: Request,
         values: Mapping[str, list[str]],
         *,
         status: int = 200,
@@ -131,65 +128,60 @@ class NewQuote:
             "include_pdf": bool(values.get("include_pdf")) if "step" in values else True,
             "error": error,
             "error_field": error_field,
-            "token": self.page.token,
-            "token_field": TOKEN_FIELD,
             "nonce_field": NONCE_FIELD,
             "nonce": first.get(NONCE_FIELD) or secrets.token_urlsafe(16),
         }
-        return self.page.render("new_quote.html", status, **context)
+        return render(request, "new_quote.html", status, **context)
 
     async def show(self, request: Request) -> Response:
         values = {k: request.query_params.getlist(k) for k in ("customer", "school_year")}
-        return await run_in_threadpool(self._form, values)
+        return await run_in_threadpool(self._form, request, values)
 
     async def submit(self, request: Request) -> Response:
         try:
             values = await read_form_lists(request)
+            self.guard.check_token(request, (values.get(TOKEN_FIELD) or [""])[0])
         except FormError as exc:
-            return self.page.error_page(exc.status, exc.message)
-        token = (values.get(TOKEN_FIELD) or [""])[0]
-        if not secrets.compare_digest(token, self.page.token):
-            return self.page.error_page(
-                403, "The form token is missing or stale: reload the page and try again."
-            )
+            return error_page(request, exc.status, exc.message)
         if (values.get("step") or [""])[0] != "create":
-            return await run_in_threadpool(self._form, values)
+            return await run_in_threadpool(self._form, request, values)
         try:
             draft_id = await run_in_threadpool(self._create, values)
         except FormError as exc:
             return await run_in_threadpool(
                 partial(
-                    self._form, values, status=exc.status, error=exc.message, error_field=exc.field
+                    self._form,
+                    request,
+                    values,
+                    status=exc.status,
+                    error=exc.message,
+                    error_field=exc.field,
                 )
             )
         return RedirectResponse(f"/actions/{draft_id}?done=approved", status_code=303)
 
     def _create(self, values: Mapping[str, list[str]]) -> int:
         """Stage the draft and approve it; the same form sent again with the same request
-        (a double tap) gives the same draft, a changed request a new one."""
+        (a double tap) names the same draft, a changed request a new one."""
         request = request_from_form(values)
-        nonce = (values.get(NONCE_FIELD) or [""])[0]
-        key = f"{nonce}:{payload_hash(request.model_dump(mode='json'))}" if nonce else ""
-        with self._lock:
-            if key and key in self._done:
-                return self._done[key]
-            try:
-                draft = start_quote(
-                    request,
-                    approver=get_settings().approvers[0],
-                    notes="new quote from the approval page",
-                )
-            except DraftRefused as exc:
-                raise FormError(400, f"customer: {exc}", "customer") from exc
-            if key:
-                self._done[key] = draft.id
-                while len(self._done) > REMEMBERED_FORMS:
-                    self._done.popitem(last=False)
+        nonce = (values.get(NONCE_FIELD) or [""])[0].strip()[:64]
+        ref = (
+            f"page:{nonce}:{payload_hash(request.model_dump(mode='json'))[:32]}" if nonce else None
+        )
+        try:
+            draft = start_quote(
+                request,
+                approver=get_settings().approvers[0],
+                notes="new quote from the approval page",
+                entity_ref=ref,
+            )
+        except DraftRefused as exc:
+            raise FormError(400, f"customer: {exc}", "customer") from exc
         return draft.id
 
 
-def new_quote_routes(page: ApprovalPage) -> list[Route]:
-    form = NewQuote(page)
+def new_quote_routes(guard: Guard) -> list[Route]:
+    form = NewQuote(guard)
     return [
         Route("/new-quote", form.show, methods=["GET"]),
         Route("/new-quote", form.submit, methods=["POST"]),

@@ -6,7 +6,6 @@ page adds only the form, its token and a size limit.
 
 from __future__ import annotations
 
-import secrets
 from functools import partial
 
 from starlette.concurrency import run_in_threadpool
@@ -16,7 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from quoteflow import directory
-from quoteflow.approval_page.app import TOKEN_FIELD, ApprovalPage
+from quoteflow.approval_page.rendering import TOKEN_FIELD, error_page, render
+from quoteflow.approval_page.security import FormError, Guard
 from quoteflow.mirror.pricing_csv import ImportReport
 from quoteflow.mirror.pricing_import import import_pricing
 from quoteflow.presentation import import_summary, price_move_text
@@ -29,11 +29,12 @@ ERRORS_SHOWN = 200
 class PricingUpload:
     """GET shows the form; POST checks (``action=check``) or imports the uploaded file."""
 
-    def __init__(self, page: ApprovalPage) -> None:
-        self.page = page
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
 
     def _form(
         self,
+        request: Request,
         *,
         status: int = 200,
         year: str | None = None,
@@ -42,7 +43,8 @@ class PricingUpload:
     ) -> Response:
         years = directory.school_years()
         currency = get_settings().currency
-        return self.page.render(
+        return render(
+            request,
             "pricing.html",
             status,
             year=year or (years[0] if years else ""),
@@ -53,51 +55,50 @@ class PricingUpload:
             errors_shown=report.errors[:ERRORS_SHOWN] if report else [],
             errors_more=max(len(report.errors) - ERRORS_SHOWN, 0) if report else 0,
             error=error,
-            token=self.page.token,
-            token_field=TOKEN_FIELD,
             max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
         )
 
     async def show(self, request: Request) -> Response:
-        return await run_in_threadpool(self._form)
+        return await run_in_threadpool(self._form, request)
 
     async def submit(self, request: Request) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "multipart/form-data":
-            return self.page.error_page(415, "expected a file upload (multipart/form-data)")
+            return error_page(request, 415, "expected a file upload (multipart/form-data)")
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
-            return self.page.error_page(
-                413, f"file too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+            return error_page(
+                request, 413, f"file too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
             )
         async with request.form(max_files=1, max_fields=10) as form:
-            token = form.get(TOKEN_FIELD)
-            if not isinstance(token, str) or not secrets.compare_digest(token, self.page.token):
-                return self.page.error_page(
-                    403, "The form token is missing or stale: reload the page and try again."
-                )
+            try:
+                self.guard.check_token(request, form.get(TOKEN_FIELD))
+            except FormError as exc:
+                return error_page(request, exc.status, exc.message)
             year = str(form.get("school_year") or "").strip()
             upload = form.get("file")
             dry_run = form.get("action") != "import"
             if not isinstance(upload, UploadFile) or not upload.filename:
                 return await run_in_threadpool(
-                    partial(self._form, status=400, year=year, error="file: choose a CSV file")
+                    partial(
+                        self._form, request, status=400, year=year, error="file: choose a CSV file"
+                    )
                 )
             data = await upload.read(MAX_UPLOAD_BYTES + 1)
             name = upload.filename
         if len(data) > MAX_UPLOAD_BYTES:
-            return self.page.error_page(
-                413, f"file too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+            return error_page(
+                request, 413, f"file too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
             )
         report = await run_in_threadpool(
             partial(import_pricing, data, school_year=year, file_name=name, dry_run=dry_run)
         )
         return await run_in_threadpool(
-            partial(self._form, status=200 if report.ok else 400, year=year, report=report)
+            partial(self._form, request, status=200 if report.ok else 400, year=year, report=report)
         )
 
 
-def pricing_routes(page: ApprovalPage) -> list[Route]:
-    upload = PricingUpload(page)
+def pricing_routes(guard: Guard) -> list[Route]:
+    upload = PricingUpload(guard)
     return [
         Route("/pricing", upload.show, methods=["GET"]),
         Route("/pricing", upload.submit, methods=["POST"]),

@@ -13,10 +13,19 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def window_closed(action: ActionView, now: datetime | None = None) -> bool:
+    """Still pending, but its time to decide has ended."""
+    return (
+        action.status == ActionStatus.pending
+        and action.expires_at is not None
+        and _aware(action.expires_at) <= (now or datetime.now(UTC))
+    )
+
+
 def link_spent(action: ActionView) -> str | None:
     """Why a link to this action can no longer be used (it was decided or it expired)."""
     if action.status == ActionStatus.pending:
-        if action.expires_at is not None and _aware(action.expires_at) <= datetime.now(UTC):
+        if window_closed(action):
             return f"This expired on {format_when(action.expires_at)}; nothing was decided."
         return None
     if action.status == ActionStatus.expired:

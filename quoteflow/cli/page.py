@@ -82,7 +82,7 @@ def serve(
     use_stack_api()  # approving a quote gate resumes its flow run through the Prefect API
     from urllib.parse import urlsplit
 
-    from quoteflow.approval_page.app import LOOPBACK_HOSTS
+    from quoteflow.approval_page.security import LOOPBACK_HOSTS
     from quoteflow.links import loopback_link_warning
     from quoteflow.settings import get_settings
 

@@ -1,15 +1,12 @@
-"""The page's words for people: times in Mike's timezone, "expires in ...", and the
-preview's warnings as sentences with the margin floor shown. Presentation only: the
-warnings themselves come from quoteflow.quote's precondition checks."""
+"""The page's times as Mike reads them, as template filters: a moment in his time zone,
+how old a quote's data is, and "expires in ..." for a deadline."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from quoteflow.presentation import FLAG_WORDS, data_age_text, format_when, plain_warnings, span
+from quoteflow.presentation import data_age_text, format_when, span
 from quoteflow.quote import DataAge
-
-WORDS = FLAG_WORDS
 
 
 def _aware(value: datetime) -> datetime:
@@ -32,6 +29,3 @@ def expires(expires_at: datetime | None, now: datetime | None = None) -> str:
         return "no deadline"
     left = (_aware(expires_at) - (now or datetime.now(UTC))).total_seconds()
     return f"expires in {span(left)}" if left > 0 else f"expired {span(left)} ago"
-
-
-__all__ = ["WORDS", "expires", "local", "plain_warnings", "span"]

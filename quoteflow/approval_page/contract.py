@@ -1,0 +1,23 @@
+"""The contract page: what each step of the workflow does for real, and what changes
+next. Gathered by ``tasks.contract``; rendered here."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from quoteflow.approval_page.rendering import render
+
+
+async def contract(request: Request) -> Response:
+    from quoteflow.contract import what_changes
+    from tasks.contract import collect_contract
+
+    page = await run_in_threadpool(collect_contract)
+    return render(request, "contract.html", c=page, changes=what_changes(page))
+
+
+def contract_routes() -> list[Route]:
+    return [Route("/contract", contract, methods=["GET"])]
