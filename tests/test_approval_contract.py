@@ -47,8 +47,8 @@ from quoteflow.models import PricingMaster, ProposedAction, Quote, QuoteLine, ut
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
 from tasks.context import load_current_pricing
-from tests.fixtures.fake_prefect import FakePrefect
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR, demo_request
+from tests.fixtures.fake_prefect import FakePrefect
 from tests.fixtures.flow_runner import paused_quote
 from tests.fixtures.previews import small_preview, stage_gate
 
