@@ -118,21 +118,6 @@ def send_message(server: EmailServerCredentials, message: EmailMessage) -> None:
 def retire_legacy_smtp_block(name: str) -> bool:
     """Delete the document ``name`` of quoteflow's former SMTP block type (it may hold a
     relay password), and that type once no document uses it. True if one was deleted."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
+    from quoteflow.prefect_api import retire_block_document
 
-    with get_client(sync_client=True) as client:
-        try:
-            document = client.read_block_document_by_name(
-                name, LEGACY_SMTP_BLOCK_TYPE, include_secrets=False
-            )
-        except ObjectNotFound:
-            return False
-        client.delete_block_document(document.id)
-        try:
-            block_type = client.read_block_type_by_slug(LEGACY_SMTP_BLOCK_TYPE)
-        except ObjectNotFound:
-            return True
-        if not client.read_block_documents_by_type(LEGACY_SMTP_BLOCK_TYPE, include_secrets=False):
-            client.delete_block_type(block_type.id)
-    return True
+    return retire_block_document(name, LEGACY_SMTP_BLOCK_TYPE)

@@ -29,9 +29,9 @@ from quoteflow.decision import ApprovalDecision, refused_input_problem
 from quoteflow.gate_close import close_abandoned_gate
 from quoteflow.models import ActionStatus, ActionView, RunStatus
 from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
+from quoteflow.outcome_records import record_crash
 from quoteflow.presentation import resume_description
 from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, check_blocking
-from quoteflow.recovery import record_crash
 from quoteflow.runs import StepOutcome
 from quoteflow.settings import get_settings
 from tasks.approvals import (

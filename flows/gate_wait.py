@@ -43,15 +43,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
-from prefect import get_client, get_run_logger
+from prefect import get_run_logger
 from prefect.client.schemas.objects import FlowRun
-from prefect.client.schemas.responses import SetStateStatus
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput, keyset_from_paused_state
-from prefect.input.actions import read_flow_run_input
 from prefect.states import Paused, Running
 
+from quoteflow import prefect_api
 from quoteflow.settings import get_settings
 from tasks.throttle import limit_slot
 
@@ -101,8 +100,10 @@ def _run_id() -> UUID:
 
 
 def _this_run() -> FlowRun:
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(_run_id())
+    run = prefect_api.read_run(_run_id())
+    if run is None:
+        raise RuntimeError(f"flow run {_run_id()} is not on the Prefect server")
+    return run
 
 
 @contextmanager
@@ -124,29 +125,29 @@ def _wait_hot(
     paused = Paused(pause_expiration_time=expires_at, reschedule=False, pause_key=pause_key)
     keyset = keyset_from_paused_state(paused)
     paused.state_details.run_input_keyset = keyset
-    with get_client(sync_client=True) as client:
-        result = client.set_flow_run_state(run_id, paused)
-        if result.status != SetStateStatus.ACCEPT:
-            raise RuntimeError(f"the approval gate could not pause: {result.details}")
-        # The form (schema and description) the UI and the channels read. Only after the
-        # pause: the server deletes any input under a pause's keys when the pause fires.
-        # Until it is saved a resume is refused ("Run input schema not found").
-        form.save(keyset)
-        threading.Thread(target=_warm_up_fanout, name="gate-warm-up", daemon=True).start()
-        get_run_logger().info(
-            "Waiting for the approval (hot until %s UTC, then suspended until %s UTC).",
-            f"{hot_until:%H:%M:%S}",
-            f"{expires_at:%H:%M:%S}",
-        )
-        while True:
-            time.sleep(max(0.0, min(poll, (hot_until - _now()).total_seconds())))
-            state = client.read_flow_run(run_id).state
-            if state is not None and state.is_running():
-                return form.load(keyset)
-            if state is None or not state.is_paused():
-                raise RuntimeError(f"the approval gate left its pause for {state!r}")
-            if _now() >= hot_until:
-                return None
+    answer = prefect_api.set_state(run_id, paused)
+    if not answer.accepted:
+        raise RuntimeError(f"the approval gate could not pause: {answer.reason}")
+    # The form (schema and description) the UI and the channels read. Only after the
+    # pause: the server deletes any input under a pause's keys when the pause fires.
+    # Until it is saved a resume is refused ("Run input schema not found").
+    form.save(keyset)
+    threading.Thread(target=_warm_up_fanout, name="gate-warm-up", daemon=True).start()
+    get_run_logger().info(
+        "Waiting for the approval (hot until %s UTC, then suspended until %s UTC).",
+        f"{hot_until:%H:%M:%S}",
+        f"{expires_at:%H:%M:%S}",
+    )
+    while True:
+        time.sleep(max(0.0, min(poll, (hot_until - _now()).total_seconds())))
+        run = prefect_api.read_run(run_id)
+        state = run.state if run else None
+        if state is not None and state.is_running():
+            return form.load(keyset)
+        if not prefect_api.is_waiting(run):
+            raise RuntimeError(f"the approval gate left its pause for {state!r}")
+        if _now() >= hot_until:
+            return None
 
 
 def _warm_up_fanout() -> None:
@@ -179,9 +180,9 @@ def warm_up_if_resumed() -> threading.Thread | None:
 
 def _warm_up_when_resumed(run_id: str, patience: float = 60.0) -> None:
     try:
-        with get_client(sync_client=True) as client:
-            policy = client.read_flow_run(UUID(run_id)).empirical_policy
-        if not any(key.endswith("-cold") for key in policy.pause_keys or ()):
+        run = prefect_api.read_run(run_id)
+        policy = run.empirical_policy if run else None
+        if policy is None or not any(key.endswith("-cold") for key in policy.pause_keys or ()):
             return  # a first start: it stages the gate and waits; nothing to warm yet
         deadline = time.monotonic() + patience
         while not _loaded("prefect_aws") and time.monotonic() < deadline:
@@ -201,17 +202,16 @@ def _loaded(module: str) -> bool:
 def _resume_self(form: type[R], hot_key: str) -> R | None:
     """Paused -> Running, so that the run may suspend; an answer that came in meanwhile
     is returned instead."""
-    with get_client(sync_client=True) as client:
-        result = client.set_flow_run_state(_run_id(), Running(message="Approval gate: going cold"))
-    if result.status != SetStateStatus.ACCEPT and not (result.state and result.state.is_running()):
-        raise RuntimeError(f"the approval gate could not hand over: {result.details}")
+    answer = prefect_api.set_state(_run_id(), Running(message="Approval gate: going cold"))
+    if not answer.accepted and not (answer.state and answer.state.is_running()):
+        raise RuntimeError(f"the approval gate could not hand over: {answer.reason}")
     return _stored_input(form, hot_key)
 
 
 def _stored_input(form: type[R], pause_key: str) -> R | None:
     """The input given to this run's (hot) pause ``pause_key``, if any."""
     keyset = keyset_from_paused_state(Paused(pause_key=pause_key))
-    if read_flow_run_input(keyset["response"], flow_run_id=_run_id()) is None:
+    if prefect_api.read_run_input(_run_id(), keyset["response"]) is None:
         return None
     return form.load(keyset, flow_run_id=_run_id())
 

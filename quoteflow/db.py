@@ -34,10 +34,10 @@ def configured_database_url() -> str:
 @lru_cache(maxsize=4)
 def database_url_from_block(name: str) -> str:
     """The URL held by the Secret block ``name``; one API read per process and name."""
-    from prefect.blocks.system import Secret
+    from quoteflow import prefect_api
 
-    value = Secret.load(name, _sync=True).get()
-    if not isinstance(value, str) or "://" not in value:
+    value = prefect_api.gateway().read_secret(name)
+    if "://" not in value:
         # Never echo the value: it holds the password.
         raise ValueError(f"Secret block {name!r} does not hold a database URL")
     return value

@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from prefect.events import emit_event
 from sqlalchemy.exc import IntegrityError
 
-from quoteflow import WORKFLOW_TYPE
+from quoteflow import WORKFLOW_TYPE, prefect_api
 from quoteflow.db import session_scope
 from quoteflow.models import (
     Event,
@@ -149,7 +148,9 @@ def record_event(
         "quoteflow.workflow_type": WORKFLOW_TYPE,
         "quoteflow.idempotency_key": idempotency_key,
     }
-    emit_event(event=event_type, resource=resource, payload=payload, id=event_uuid(idempotency_key))
+    prefect_api.emit(
+        event_type, resource=resource, payload=payload, event_id=event_uuid(idempotency_key)
+    )
     return created
 
 

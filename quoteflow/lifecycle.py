@@ -17,10 +17,10 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from prefect.events import emit_event
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from quoteflow import prefect_api
 from quoteflow.db import session_scope
 from quoteflow.ledger import event_uuid
 from quoteflow.mail import SEND_ACTION_TYPE
@@ -136,14 +136,14 @@ class PendingEvent:
 def emit_pending(events: list[PendingEvent]) -> None:
     """Mirror committed ledger events as Prefect events (deterministic ids: once each)."""
     for ev in events:
-        emit_event(
-            event=ev.event_type,
+        prefect_api.emit(
+            ev.event_type,
             resource={
                 "prefect.resource.id": f"quoteflow.quote.{ev.quote_id}",
                 "quoteflow.idempotency_key": ev.key,
             },
             payload=ev.payload,
-            id=event_uuid(ev.key),
+            event_id=event_uuid(ev.key),
         )
 
 

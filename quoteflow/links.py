@@ -116,23 +116,17 @@ def loopback_link_warning(public_base_url: str, mail_host: str | None) -> str | 
 
 def signing_key() -> str:
     """The key links are signed with, from its Prefect Secret block (never from code)."""
-    from prefect.blocks.system import Secret
-
+    from quoteflow import prefect_api
     from quoteflow.settings import get_settings
 
-    # _sync: called from a thread a running event loop started, a bare load() answers
-    # a coroutine (Prefect's sync/async dispatch).
-    return str(Secret.load(get_settings().link_key_block, _sync=True).get())
+    return prefect_api.gateway().read_secret(get_settings().link_key_block)
 
 
 async def asigning_key() -> str:
     """``signing_key`` for async code (the page's handlers and middleware)."""
-    from prefect.blocks.system import Secret
+    import anyio
 
-    from quoteflow.settings import get_settings
-
-    secret = await Secret.aload(get_settings().link_key_block)
-    return str(secret.get())
+    return await anyio.to_thread.run_sync(signing_key)
 
 
 def action_link(action_id: int, key: str | None = None) -> str:

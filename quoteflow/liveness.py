@@ -132,8 +132,8 @@ class LastPass(BaseModel):
 def last_passes() -> list[LastPass]:
     """Each recurring deployment (tagged ``recurring``) and its last completed run."""
     out = []
-    for name, deployment_id in prefect_api.deployments_tagged(RECURRING_TAG):
-        run = prefect_api.last_completed_run(deployment_id)
+    for name in prefect_api.deployments_tagged(RECURRING_TAG):
+        run = prefect_api.last_completed_run(name)
         out.append(
             LastPass(
                 deployment=name,

@@ -1,5 +1,5 @@
-"""Recovery: what the reconciler does every minute so a recorded approval always reaches
-its run and a stranded run heals itself.
+"""Recovery: the passes the reconciler makes every minute, over the Prefect gateway, so a
+recorded approval always reaches its run and a stranded run heals itself.
 
 - An approved quote or email draft no run has claimed -> start its deployment (the
   decision's event was lost: API down, approving process killed).
@@ -11,167 +11,69 @@ its run and a stranded run heals itself.
   it, at most ``redrive_max`` times; then (or at once for a permanent failure) it is
   dead-lettered with one alert.
 
-Pure decisions (``redrive_decision``, ``gate_run_input``) sit beside thin I/O.
+The rules are in ``quoteflow.recovery_rules``, the SQL in ``quoteflow.recovery_store``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
-from uuid import UUID
+from typing import Any
 
-import sqlalchemy as sa
-from pydantic import BaseModel
-
-from quoteflow import ledger
-from quoteflow.approvals import (
-    GATE_ACTION_TYPE,
-    QUOTE_DRAFT_ACTION_TYPE,
-    approved_gate_preview,
-    expire,
-    staged_preview,
+from quoteflow import ledger, prefect_api
+from quoteflow.action_rules import gate_decision
+from quoteflow.action_store import decided_gates
+from quoteflow.models import ActionView, ProposedAction, RecoveryStatus, RunStatus
+from quoteflow.outcome import stranded_reason
+from quoteflow.outcome_records import record_crash
+from quoteflow.prefect_api import flow_run_url
+from quoteflow.recovery_rules import (
+    CLOCK_SKEW,
+    DEPLOYMENT_OF_ACTION,
+    GIVEN_UP,
+    HEALED_DEPLOYMENTS,
+    QUOTE_DEPLOYMENT,
+    SEND_DEPLOYMENT,
+    Recovered,
+    RecoveryPolicy,
+    redrive_decision,
+    retryable_failures,
 )
-from quoteflow.claims import unclaimed_approved
-from quoteflow.db import session_scope
-from quoteflow.mail import SEND_ACTION_TYPE
-from quoteflow.models import (
-    ActionStatus,
-    ActionView,
-    ProposedAction,
-    RecoveryStatus,
-    RunRecovery,
-    RunStatus,
-    WorkflowRunLog,
-    utcnow,
+from quoteflow.recovery_store import (
+    RecoveryView,
+    actions_to_start,
+    active_recoveries,
+    count_redrive,
+    lift_dead_letter,
+    list_recoveries,
+    mark_dead_letter,
+    mark_healed_runs,
+    recovery_of,
+    run_log_of,
 )
-from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
 
-QUOTE_DEPLOYMENT = "customer-quote/customer-quote"
-SEND_DEPLOYMENT = "send-quote-email/send-quote-email"
-# The deployment an approved action starts (through its trigger, or the reconciler).
-DEPLOYMENT_OF_ACTION = {
-    QUOTE_DRAFT_ACTION_TYPE: QUOTE_DEPLOYMENT,
-    SEND_ACTION_TYPE: SEND_DEPLOYMENT,
-}
-HEALED_DEPLOYMENTS = (QUOTE_DEPLOYMENT, SEND_DEPLOYMENT)
-QUOTE_TAG = "customer_quote"  # the tag of every customer-quote run (prefect.yaml)
-# A run for an action is created after its decision: looking only at runs created since
-# then (less this margin) keeps runs of an older database's same action id out.
-CLOCK_SKEW = timedelta(seconds=5)
-
-Decision = Literal["redrive", "dead_letter", "wait"]
-
-
-class Recovered(BaseModel):
-    """One thing the reconciler did (or refused to do), for its report and logs."""
-
-    kind: Literal["started", "resumed", "crashed", "redriven", "dead_letter", "skipped"]
-    subject: str
-    run_id: str | None = None
-    detail: str
-
-
-# ---------------------------------------------------------------- pure decisions
-
-
-def redrive_decision(
-    *,
-    redrives: int,
-    redrive_max: int,
-    retryable: bool,
-    last_redrive_at: datetime | None,
-    now: datetime,
-    min_interval: timedelta,
-) -> Decision:
-    """Re-drive while under the cap and the failure may pass; a permanent failure or the
-    cap reached dead-letters the run; too soon after the last re-drive waits."""
-    if not retryable or redrives >= redrive_max:
-        return "dead_letter"
-    if last_redrive_at is not None and now - last_redrive_at < min_interval:
-        return "wait"
-    return "redrive"
-
-
-def gate_run_input(action: ActionView) -> dict[str, Any]:
-    """The typed resume input of a decided gate, as the approval channels send it: the
-    approved prices are the lines whose approved price differs from the staged one (the
-    run executes the approved payload stored on the action in any case)."""
-    overrides: list[dict[str, str]] = []
-    approved = approved_gate_preview(action)
-    if approved is not None:
-        staged = {line.item_code: line.case_price for line in staged_preview(action).lines}
-        overrides = [
-            {"item_code": line.item_code, "case_price": str(line.case_price)}
-            for line in approved.lines
-            if line.case_price is not None and line.case_price != staged.get(line.item_code)
-        ]
-    return {
-        "decision": "approve" if action.status == ActionStatus.approved else "reject",
-        "notes": action.decision_notes or "",
-        "approver": action.approver,
-        "price_overrides": overrides,
-        "confirm": bool(overrides),  # the approver confirmed them when deciding
-    }
-
-
-def retryable_failures(summary: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(retryable, permanent) failed step names of a run log summary. A step without a
-    verdict counts as retryable: the cap bounds it."""
-    retry, permanent = [], []
-    for step in summary.get("steps") or []:
-        if step.get("status") not in ("failed", "not_run"):
-            continue
-        if (step.get("detail") or {}).get("retryable") is False:
-            permanent.append(step["name"])
-        else:
-            retry.append(step["name"])
-    return retry, permanent
-
-
-# ---------------------------------------------------------------- Prefect I/O
-
-
-def _client() -> Any:
-    from prefect import get_client
-
-    return get_client(sync_client=True)
-
-
-def flow_run_url(run_id: str) -> str:
-    """The run's page in the Prefect UI."""
-    from prefect.settings import get_current_settings
-
-    settings = get_current_settings()
-    base = settings.ui_url or (settings.api.url or "").removesuffix("/api")
-    return f"{base.rstrip('/')}/runs/flow-run/{run_id}"
+__all__ = [
+    "QUOTE_DEPLOYMENT",
+    "SEND_DEPLOYMENT",
+    "RecoveryView",
+    "Recovered",
+    "RecoveryPolicy",
+    "decided_gates",
+    "flow_run_url",
+    "list_recoveries",
+    "record_crash",
+    "retryable_failures",
+]
 
 
 def runs_for_action(action_id: int, deployment: str, *, since: datetime) -> list[Any]:
     """Flow runs of ``deployment`` created for this proposed action since ``since``."""
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterName,
-        FlowRunFilter,
-        FlowRunFilterExpectedStartTime,
-    )
-
-    dep_name = deployment.split("/")[1]
-    with _client() as client:
-        runs = client.read_flow_runs(
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[dep_name])),
-            flow_run_filter=FlowRunFilter(
-                expected_start_time=FlowRunFilterExpectedStartTime(after_=since)
-            ),
-            limit=200,
-        )
+    runs = prefect_api.runs_of(deployment, since=since)
     return [r for r in runs if (r.parameters or {}).get("proposed_action_id") == action_id]
 
 
 def start_action_run(action: ProposedAction, *, now: datetime) -> Recovered:
     """Start the deployment of an approved, unclaimed action, unless a run for it is
     already on its way (created by the trigger, not yet claimed)."""
-    from prefect.deployments import run_deployment
-
     assert action.id is not None and action.decided_at is not None
     deployment = DEPLOYMENT_OF_ACTION[action.action_type]
     subject = f"proposed action {action.id} ({action.action_type})"
@@ -187,11 +89,9 @@ def start_action_run(action: ProposedAction, *, now: datetime) -> Recovered:
             run_id=str(waiting[0].id),
             detail=f"run {waiting[0].id} is {waiting[0].state.name}, not started yet",
         )
-    run = run_deployment(
+    run = prefect_api.start_deployment(
         deployment,
         parameters={"proposed_action_id": action.id},
-        timeout=0,
-        as_subflow=False,
         tags=["reconciled"],
         # One reconciler start per action and minute: repeats within a tick collapse.
         idempotency_key=f"reconcile:{action.id}:{now:%Y%m%d%H%M}",
@@ -206,132 +106,49 @@ def start_action_run(action: ProposedAction, *, now: datetime) -> Recovered:
 
 def resume_gate(action: ActionView) -> Recovered | None:
     """Resume a decided gate's run if it is still paused or suspended."""
-    from prefect.client.schemas.responses import SetStateStatus
-
     assert action.flow_run_id
-    with _client() as client:
-        run = client.read_flow_run(UUID(action.flow_run_id))
-        if run.state is None or not run.state.is_paused():
-            return None
-        result = client.resume_flow_run(UUID(action.flow_run_id), run_input=gate_run_input(action))
+    waiting = prefect_api.waiting_state(action.flow_run_id)
+    if waiting is None:
+        return None
+    answer = prefect_api.resume_gate(action.flow_run_id, gate_decision(action))
     subject = f"gate {action.id}"
-    if result.status != SetStateStatus.ACCEPT:
-        reason = result.details.reason if result.details else str(result.status)
+    if not answer.accepted:
         return Recovered(
-            kind="skipped", subject=subject, run_id=action.flow_run_id, detail=f"refused: {reason}"
+            kind="skipped",
+            subject=subject,
+            run_id=action.flow_run_id,
+            detail=f"refused: {answer.reason}",
         )
     return Recovered(
         kind="resumed",
         subject=subject,
         run_id=action.flow_run_id,
-        detail=f"{action.status} but its run was still {run.state.name}; resumed",
+        detail=f"{action.status} but its run was still {waiting}; resumed",
     )
 
 
 def stranded_runs(*, since: datetime, pending_before: datetime) -> list[tuple[str, Any]]:
     """(deployment, run) of runs to heal: Crashed ones, and Pending ones older than
     ``pending_before`` (their worker died while submitting them)."""
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterName,
-        FlowRunFilter,
-        FlowRunFilterExpectedStartTime,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-
     found: list[tuple[str, Any]] = []
-    with _client() as client:
-        for deployment in HEALED_DEPLOYMENTS:
-            runs = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(
-                    name=DeploymentFilterName(any_=[deployment.split("/")[1]])
-                ),
-                flow_run_filter=FlowRunFilter(
-                    expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
-                    state=FlowRunFilterState(
-                        type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.PENDING])
-                    ),
-                ),
-                limit=200,
-            )
-            for run in runs:
-                assert run.state is not None
-                if run.state.type == StateType.PENDING and run.state.timestamp > pending_before:
-                    continue
-                found.append((deployment, run))
+    for deployment in HEALED_DEPLOYMENTS:
+        for run in prefect_api.runs_of(deployment, since=since, states=["CRASHED", "PENDING"]):
+            assert run.state is not None
+            if run.state.is_pending() and run.state.timestamp > pending_before:
+                continue
+            found.append((deployment, run))
     return found
 
 
 def failed_quote_runs(*, since: datetime) -> list[Any]:
     """customer-quote runs that ended Failed (partial or failed fan-out) since ``since``."""
-    from quoteflow.prefect_api import ended_runs_of
-
-    return ended_runs_of(QUOTE_DEPLOYMENT, states=["FAILED"], since=since)
+    return prefect_api.ended_runs_of(QUOTE_DEPLOYMENT, states=["FAILED"], since=since)
 
 
 def reschedule(run_id: str, reason: str) -> None:
     """Set the run Scheduled (forced): a worker picks it up and it resumes from its
     persisted results."""
-    from prefect.states import Scheduled
-
-    with _client() as client:
-        client.set_flow_run_state(
-            UUID(run_id), Scheduled(message=f"re-driven by the reconciler: {reason}"), force=True
-        )
-
-
-# ---------------------------------------------------------------- database I/O
-
-
-def decided_gates(*, decided_after: datetime, decided_before: datetime) -> list[ActionView]:
-    """Gates decided (approved or rejected) in the window, with their run."""
-    stmt = sa.select(ProposedAction).where(
-        ProposedAction.action_type == GATE_ACTION_TYPE,
-        ProposedAction.status.in_([ActionStatus.approved, ActionStatus.rejected]),
-        ProposedAction.flow_run_id.is_not(None),
-        ProposedAction.decided_at > decided_after,
-        ProposedAction.decided_at < decided_before,
-    )
-    with session_scope() as s:
-        return [ActionView.of(r) for r in s.execute(stmt).scalars().all()]
-
-
-def actions_to_start(*, decided_before: datetime, decided_after: datetime) -> list[ProposedAction]:
-    return unclaimed_approved(
-        list(DEPLOYMENT_OF_ACTION), decided_before=decided_before, decided_after=decided_after
-    )
-
-
-def recovery_of(run_id: str) -> RunRecovery | None:
-    with session_scope() as s:
-        return (
-            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
-        )
-
-
-def count_redrive(run_id: str, deployment: str, reason: str) -> int:
-    """Record one more re-drive of this run; returns the new count."""
-    with session_scope() as s:
-        row = (
-            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
-        )
-        if row is None:
-            row = RunRecovery(run_id=run_id, deployment=deployment)
-        row.redrives += 1
-        row.last_reason = reason
-        row.updated_at = utcnow()
-        s.add(row)
-        s.flush()
-        return row.redrives
-
-
-# What Mike reads when the reconciler gives a run up (no flow or deployment names).
-_GIVEN_UP = {
-    QUOTE_DEPLOYMENT: "A quote could not be finished automatically",
-    SEND_DEPLOYMENT: "An approved customer email could not be sent",
-}
+    prefect_api.reschedule(run_id, f"re-driven by the reconciler: {reason}")
 
 
 def dead_letter(
@@ -339,82 +156,21 @@ def dead_letter(
 ) -> bool:
     """Mark the run dead-lettered and alert once (unless its cause was already alerted:
     ``alert`` False); True when it was newly dead-lettered."""
-    with session_scope() as s:
-        row = (
-            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
-        )
-        if row is None:
-            row = RunRecovery(run_id=run_id, deployment=deployment)
-        fresh = row.status != RecoveryStatus.dead_letter
-        row.status = RecoveryStatus.dead_letter
-        row.last_reason = reason
-        row.updated_at = utcnow()
-        s.add(row)
+    fresh = mark_dead_letter(run_id, deployment, reason)
     if alert:
         ledger.record_alert(
             run_id=run_id,
             step="redrive",
             attempts=redrives,
             error=reason,
-            headline=_GIVEN_UP.get(deployment, "An automatic re-drive was given up"),
+            headline=GIVEN_UP.get(deployment, "An automatic re-drive was given up"),
             what_to_do=f"fix the cause, then `quoteflow recover redrive {run_id}` "
             f"(the run continues where it stopped; nothing done twice). {flow_run_url(run_id)}",
         )
     return fresh
 
 
-def run_log_of(run_id: str) -> WorkflowRunLog | None:
-    with session_scope() as s:
-        return (
-            s.execute(sa.select(WorkflowRunLog).where(WorkflowRunLog.run_id == run_id))
-            .scalars()
-            .first()
-        )
-
-
-def record_crash(run: Any, reason: str) -> RunOutcome:
-    """A customer-quote run that ended abnormally (crashed, cancelled): its post actions,
-    which its own process could not run, from what its run log said so far."""
-    run_id = str(run.id)
-    log = run_log_of(run_id)
-    outcome = RunOutcome.crashed(
-        reason,
-        previous=log.summary_json if log else None,
-        request=(run.parameters or {}).get("request"),
-    )
-    ledger.record_run_outcome(run_id, outcome)
-    return outcome
-
-
-def record_expiry(gate: ActionView) -> tuple[str, RunOutcome]:
-    """Expire a gate whose window closed unanswered and record its run's expired outcome
-    (the same record a paused run makes for itself); returns the run id and the outcome.
-    ValueError for a gate whose run id is malformed (the gate is expired all the same)."""
-    expire(gate.id)
-    run_id = gate.flow_run_id or gate.entity_ref.rsplit("run_", 1)[-1]
-    try:
-        UUID(run_id)
-    except ValueError:
-        raise ValueError(
-            f"gate #{gate.id} ({gate.entity_ref}): run id {run_id!r} is not a flow run id; "
-            "gate marked expired, no run to record"
-        ) from None
-    outcome = RunOutcome.expired(RunSubject.of_gate_payload(gate.payload), gate)
-    ledger.record_run_outcome(run_id, outcome)
-    return run_id, outcome
-
-
 # ---------------------------------------------------------------- the reconciler's passes
-
-
-class RecoveryPolicy(BaseModel):
-    """The reconciler's limits (from settings)."""
-
-    start_grace: timedelta
-    stuck_pending: timedelta
-    lookback: timedelta
-    redrive_max: int
-    redrive_interval: timedelta
 
 
 def start_unclaimed(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
@@ -525,34 +281,13 @@ def heal_stranded(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
 
 def mark_healed() -> None:
     """Re-driven runs that have since completed are healed (kept for the record)."""
-    with session_scope() as s:
-        active = list(
-            s.execute(
-                sa.select(RunRecovery.run_id).where(RunRecovery.status == RecoveryStatus.active)
-            )
-            .scalars()
-            .all()
-        )
-    if not active:
-        return
-    from prefect.exceptions import ObjectNotFound
-
     done = []
-    with _client() as client:
-        for run_id in active:
-            try:
-                state = client.read_flow_run(UUID(run_id)).state
-            except ObjectNotFound:
-                continue
-            if state is not None and state.is_completed():
-                done.append(run_id)
+    for run_id in active_recoveries():
+        run = prefect_api.read_run(run_id)
+        if run is not None and run.state is not None and run.state.is_completed():
+            done.append(run_id)
     if done:
-        with session_scope() as s:
-            s.execute(
-                sa.update(RunRecovery)
-                .where(RunRecovery.run_id.in_(done))
-                .values(status=RecoveryStatus.healed, updated_at=utcnow())
-            )
+        mark_healed_runs(done)
 
 
 def redrive_incomplete(policy: RecoveryPolicy, now: datetime) -> list[Recovered]:
@@ -580,136 +315,12 @@ def redrive_incomplete(policy: RecoveryPolicy, now: datetime) -> list[Recovered]
     return out
 
 
-# ---------------------------------------------------------------- what a channel reports
-
-
-def _claimed_by(action_id: int) -> str | None:
-    with session_scope() as s:
-        row = s.get(ProposedAction, action_id)
-        return row.claimed_by_run_id if row else None
-
-
-def start_report(action: ActionView, *, wait_seconds: float = 10, poll: float = 1) -> str:
-    """After a decision: "started <run link>" once Prefect shows the run, else "queued,
-    starting..." (the reconciler starts it within a minute). Never raises."""
-    import time
-
-    if action.status != ActionStatus.approved and action.action_type != GATE_ACTION_TYPE:
-        return ""
-    deadline = time.monotonic() + wait_seconds
-    problem = ""
-    while True:
-        try:
-            if action.action_type == GATE_ACTION_TYPE:
-                assert action.flow_run_id
-                with _client() as client:
-                    run = client.read_flow_run(UUID(action.flow_run_id))
-                if run.state is not None and not run.state.is_paused():
-                    return f"resumed {flow_run_url(action.flow_run_id)}"
-            elif action.action_type in DEPLOYMENT_OF_ACTION:
-                assert action.decided_at is not None
-                owner = _claimed_by(action.id)
-                if owner:
-                    return f"started {flow_run_url(owner)}"
-                runs = runs_for_action(
-                    action.id,
-                    DEPLOYMENT_OF_ACTION[action.action_type],
-                    since=action.decided_at - CLOCK_SKEW,
-                )
-                if runs:
-                    return f"started {flow_run_url(str(runs[-1].id))}"
-            else:
-                return ""
-        except Exception as exc:  # the decision is committed; only the report is unsure
-            problem = f"; Prefect not reachable ({type(exc).__name__})"
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(poll)
-    gate = action.action_type == GATE_ACTION_TYPE
-    return (
-        f"queued, {'resuming' if gate else 'starting'}... (the decision is recorded; the "
-        f"reconcile deployment {'resumes' if gate else 'starts'} its run within a minute "
-        f"if the event was lost{problem})"
-    )
-
-
-# ---------------------------------------------------------------- operator commands
-
-
-class RecoveryView(BaseModel):
-    run_id: str
-    deployment: str
-    status: str
-    redrives: int
-    last_reason: str | None
-    updated_at: datetime
-
-
-def list_recoveries(*, status: str | None = None) -> list[RecoveryView]:
-    """Runs the reconciler re-drove or dead-lettered, newest first."""
-    stmt = sa.select(RunRecovery).order_by(RunRecovery.updated_at.desc())
-    if status:
-        stmt = stmt.where(RunRecovery.status == status)
-    with session_scope() as s:
-        return [
-            RecoveryView.model_validate(r.model_dump()) for r in s.execute(stmt).scalars().all()
-        ]
-
-
-def manual_redrive(run_id: str, *, reason: str = "re-driven by hand") -> int:
-    """A person re-drives a run (past the cap, after fixing its cause): counted, the dead
-    letter lifted, the run rescheduled. Returns the re-drive count."""
-    with _client() as client:
-        run = client.read_flow_run(UUID(run_id))
-    if run.state is not None and not run.state.is_final() and not run.state.is_pending():
-        raise ValueError(
-            f"run {run_id} is {run.state.name}: only ended or stuck runs are re-driven"
-        )
-    from quoteflow.outbox import revive_dead_letters
-
-    revive_dead_letters(run_id)  # a person fixed the cause: its refused pushes go again
-    return _lift_and_redrive(run_id, "manual", reason)
-
-
-def redrive_by_hand(run_id: str) -> tuple[int, str]:
-    """``manual_redrive`` for the operator's command: a run still Running, Pending or
-    Paused hot whose process is gone (silent past the zombie window) is marked Crashed
-    first, its crashed outcome recorded; one whose process is alive is refused
-    (ValueError saying why). Returns the re-drive count and what was done before it."""
-    from quoteflow import liveness
-
-    with _client() as client:
-        run = client.read_flow_run(UUID(run_id))
-    before = ""
-    state = run.state
-    if state is not None and (state.is_running() or state.is_pending() or state.is_paused()):
-        alive = liveness.liveness_of(run, utcnow())
-        if alive is None:
-            raise ValueError(
-                f"run {run_id} is {state.name}: it holds no process and waits for a "
-                "decision; decide its gate instead"
-            )
-        if not alive.stranded:
-            raise ValueError(f"run {run_id} is {alive.describe()}; not re-driven")
-        if not liveness.crash(alive, "marked Crashed by `quoteflow recover redrive`"):
-            raise ValueError(f"run {run_id} changed state meanwhile; look again")
-        before = f"marked Crashed ({alive.describe()}); "
-        if QUOTE_TAG in (run.tags or []):
-            record_crash(run, stranded_reason("Crashed", utcnow(), "process gone"))
-            before += "crashed outcome recorded; "
-    return manual_redrive(run_id), before
+# ---------------------------------------------------------------- re-drives outside the cap
 
 
 def _lift_and_redrive(run_id: str, deployment: str, reason: str) -> int:
     """Count a re-drive outside the automatic cap, lift any dead letter, reschedule."""
-    with session_scope() as s:
-        row = (
-            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
-        )
-        if row is not None:
-            deployment = row.deployment
-            row.status = RecoveryStatus.active
-            s.add(row)
+    deployment = lift_dead_letter(run_id) or deployment
     count = count_redrive(run_id, deployment, reason)
     reschedule(run_id, reason)
     return count
@@ -719,17 +330,13 @@ def refresh_after_late_success(run_ids: list[str], reason: str) -> list[Recovere
     """Partial or failed customer-quote runs one of whose steps succeeded later, outside
     the run (ns-push-retry applied its push): re-drive them, past the cap, so the replay
     records the run's new outcome (run log, ``workflow.completed`` under its own key)."""
-    from prefect.exceptions import ObjectNotFound
-
     done: list[Recovered] = []
     for run_id in dict.fromkeys(run_ids):
         log = run_log_of(run_id)
         if log is None or log.status not in (RunStatus.partial, RunStatus.failed):
             continue
-        try:
-            with _client() as client:
-                run = client.read_flow_run(UUID(run_id))
-        except ObjectNotFound:
+        run = prefect_api.read_run(run_id)
+        if run is None:
             continue
         # Only deployment runs can be picked up again by a worker.
         if run.deployment_id is None or run.state is None or not run.state.is_final():

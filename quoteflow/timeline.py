@@ -8,11 +8,11 @@ shows as unknown, never hides the rest.
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from quoteflow import prefect_api
 from quoteflow.approvals import find_action
 from quoteflow.db import session_scope
 from quoteflow.models import (
@@ -43,13 +43,10 @@ class GateOutcome(BaseModel):
 
 def _run_state(flow_run_id: str) -> tuple[str, datetime | None]:
     try:
-        from prefect import get_client
-
-        with get_client(sync_client=True) as client:
-            run = client.read_flow_run(UUID(flow_run_id))
+        run = prefect_api.read_run(flow_run_id)
     except Exception as exc:  # the page still shows the rest
         return f"unknown ({type(exc).__name__})", None
-    if run.state is None:
+    if run is None or run.state is None:
         return "unknown", None
     return run.state.name, run.state.timestamp
 

@@ -4,11 +4,9 @@ decision, or record that the window passed."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from uuid import UUID
 
-from prefect import get_client, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Failed
 from pydantic import BaseModel, Field
 
 from quoteflow.approvals import (
@@ -24,8 +22,9 @@ from quoteflow.approvals import (
 )
 from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionView, utcnow
+from quoteflow.outcome_records import record_expiry
+from quoteflow.prefect_api import mark_expired
 from quoteflow.quote import QuotePreview
-from quoteflow.recovery import record_expiry
 from tasks.policy import short_retry_options
 
 
@@ -65,21 +64,10 @@ def record_gate_expired(action_id: int) -> ActionView:
     return expire(action_id)
 
 
-def _force_expired_state(flow_run_id: str, reason: str) -> None:
-    # The server fails a run whose pause timed out (as plain 'Failed'); only a forced state
-    # can give it the name operators look for.
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(UUID(flow_run_id))
-        if run.state is None or run.state.name != "Expired":
-            client.set_flow_run_state(
-                UUID(flow_run_id), Failed(name="Expired", message=reason), force=True
-            )
-
-
 @task
 def name_run_expired(flow_run_id: str, reason: str) -> None:
     """Name the run's final state Expired."""
-    _force_expired_state(flow_run_id, reason)
+    mark_expired(flow_run_id, reason)
 
 
 class StaleGateSweep(BaseModel):
@@ -94,7 +82,7 @@ def _record_stale_gate(gate: ActionView) -> str:
     """Expire one stale gate, record its run's outcome and name the run's state Expired;
     returns the run id (ValueError for a malformed one: the gate is still expired)."""
     run_id, outcome = record_expiry(gate)
-    _force_expired_state(run_id, outcome.final_state.message)
+    mark_expired(run_id, outcome.final_state.message)
     return run_id
 
 

@@ -3,24 +3,19 @@ record a run leaves when it ends at its claim."""
 
 from __future__ import annotations
 
-from uuid import UUID
-
-from prefect import get_client, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import ObjectNotFound
 
-from quoteflow import ledger
+from quoteflow import ledger, prefect_api
 from quoteflow.claims import Claim, claim_action
 from tasks.policy import retry_if_transient, short_retry_options
 
 
 def _ended_unfinished(run_id: str) -> bool:
     """The owner run ended without finishing (failed, crashed, cancelled) or is gone."""
-    with get_client(sync_client=True) as client:
-        try:
-            run = client.read_flow_run(UUID(run_id))
-        except ObjectNotFound:
-            return True
+    run = prefect_api.read_run(run_id)
+    if run is None:
+        return True
     return run.state is not None and run.state.is_final() and not run.state.is_completed()
 
 

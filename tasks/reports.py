@@ -5,17 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
-from prefect import get_client, task
+from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import TaskRun
-from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture
 from pydantic import BaseModel
 
+from quoteflow.prefect_api import read_task_run
 from quoteflow.presentation import preview_markdown, preview_rows
 from quoteflow.quote import QuotePreview
 from quoteflow.runs import FANOUT_STEPS, StepOutcome
@@ -69,18 +67,13 @@ def step_states(futures: Mapping[str, PrefectFuture[Any]]) -> dict[str, StepStat
     return seen
 
 
-def _read_settled_task_run(
-    client: SyncPrefectClient, task_run_id: str, timeout: float
-) -> TaskRun | None:
+def _read_settled_task_run(task_run_id: str, timeout: float) -> TaskRun | None:
     """Task runs reach the API through events, a moment after they ran: wait for it."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            tr = client.read_task_run(UUID(task_run_id))
-            if tr.state is not None and tr.state.is_final():
-                return tr
-        except ObjectNotFound:
-            pass
+        tr = read_task_run(task_run_id)
+        if tr is not None and tr.state is not None and tr.state.is_final():
+            return tr
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.25)
@@ -93,32 +86,31 @@ def collect_step_outcomes(
     """Each fan-out step's status and error (as the flow saw it), with attempts and
     duration read from Prefect."""
     outcomes: list[StepOutcome] = []
-    with get_client(sync_client=True) as client:
-        for name, seen in steps.items():
-            if name in skipped:
-                outcomes.append(StepOutcome(name=name, status="skipped", error=skipped[name]))
-                continue
-            if seen is None:
-                outcomes.append(StepOutcome(name=name, status="not_run", error="not started"))
-                continue
-            if not seen.completed and seen.name in ("NotReady", "Pending"):
-                outcomes.append(
-                    StepOutcome(name=name, status="not_run", error="an upstream step failed")
-                )
-                continue
-            tr = _read_settled_task_run(client, seen.task_run_id, timeout=15)
+    for name, seen in steps.items():
+        if name in skipped:
+            outcomes.append(StepOutcome(name=name, status="skipped", error=skipped[name]))
+            continue
+        if seen is None:
+            outcomes.append(StepOutcome(name=name, status="not_run", error="not started"))
+            continue
+        if not seen.completed and seen.name in ("NotReady", "Pending"):
             outcomes.append(
-                StepOutcome(
-                    name=name,
-                    status="completed" if seen.completed else "failed",
-                    attempts=tr.run_count if tr else 0,
-                    duration_seconds=round(tr.total_run_time.total_seconds(), 3) if tr else None,
-                    error=None if seen.completed else seen.message,
-                    detail={"state": seen.name}
-                    if seen.completed
-                    else {"state": seen.name, "retryable": seen.retryable},
-                )
+                StepOutcome(name=name, status="not_run", error="an upstream step failed")
             )
+            continue
+        tr = _read_settled_task_run(seen.task_run_id, timeout=15)
+        outcomes.append(
+            StepOutcome(
+                name=name,
+                status="completed" if seen.completed else "failed",
+                attempts=tr.run_count if tr else 0,
+                duration_seconds=round(tr.total_run_time.total_seconds(), 3) if tr else None,
+                error=None if seen.completed else seen.message,
+                detail={"state": seen.name}
+                if seen.completed
+                else {"state": seen.name, "retryable": seen.retryable},
+            )
+        )
     return outcomes
 
 

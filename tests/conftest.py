@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.worker",
     "tests.fixtures.fake_suiteql",
+    "tests.fixtures.fake_prefect",
 ]
 
 STACK_FIXTURE = "stack"

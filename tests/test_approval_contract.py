@@ -1,7 +1,8 @@
-"""The approval contract on the real database (SQLite or PostgreSQL) and the real Prefect
-server: decisions bound to what was shown, serialised between racing approvers, price
-guardrails in every channel, and a decision typed in the Prefect UI form recorded by the
-run exactly like the other channels."""
+"""The approval contract on the real database (SQLite or PostgreSQL): decisions bound to
+what was shown, serialised between racing approvers, price guardrails in every channel,
+and a decision typed in the Prefect UI form recorded by the run exactly like the other
+channels. Tests that name the ``stack`` fixture run a real flow on the real Prefect server;
+the others decide through the in-memory Prefect gateway."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from prefect.client.schemas.responses import SetStateStatus
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from quoteflow import prefect_api
 from quoteflow.approvals import (
     ApprovalError,
     approve,
@@ -46,19 +48,26 @@ from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, payload_h
 from quoteflow.settings import get_settings
 from tasks.context import load_current_pricing
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_SCHOOL_YEAR, demo_request
+from tests.fixtures.fake_prefect import FakePrefect
 from tests.fixtures.flow_runner import paused_quote
 from tests.fixtures.previews import small_preview, stage_gate
 
+NO_SERVER = "http://127.0.0.1:9/api"
 APPROVERS = ["mike", "dana", "lee", "sam", "kim", "ray"]
 
 
 @pytest.fixture
-def contract_env(stack, seeded_db, monkeypatch):
-    """Several configured approvers; paused runs poll fast."""
+def contract_env(request, seeded_db, monkeypatch):
+    """Several configured approvers; paused runs poll fast; Prefect in memory unless the
+    test uses the stack."""
     monkeypatch.setenv("QUOTEFLOW_APPROVERS", '["' + '","'.join(APPROVERS) + '"]')
     monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
-    yield
+    if "stack" in request.fixturenames:
+        yield
+    else:  # the CLI asks for a server's URL: one where nothing answers
+        with prefect_api.pointed_at(NO_SERVER), prefect_api.use(FakePrefect()):
+            yield
     get_settings.cache_clear()
 
 
@@ -300,7 +309,7 @@ def _resume(run_id: str, run_input: dict):
         return client.resume_flow_run(UUID(run_id), run_input=run_input)
 
 
-@pytest.mark.usefixtures("demo_pricing_restored")
+@pytest.mark.usefixtures("stack", "demo_pricing_restored")
 def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision():
     started = utcnow() - timedelta(seconds=5)
     handle, run_id, gate = paused_quote(demo_request())
@@ -374,7 +383,11 @@ def test_the_ui_form_refuses_bad_prices_and_the_run_records_the_decision():
 
 def decision_events(action_id: int, *, since: datetime, timeout: float = 15.0) -> list:
     """The proposed_action.* events of one action in the Prefect server's event store
-    (a kept stack's server outlives the test database: only events since the test)."""
+    (a kept stack's server outlives the test database: only events since the test), or
+    in the in-memory gateway."""
+    gateway = prefect_api.gateway()
+    if isinstance(gateway, FakePrefect):
+        return gateway.events_of(f"proposed-action.{action_id}", "proposed_action.")
     from prefect.events.filters import (
         EventFilter,
         EventNameFilter,
@@ -401,6 +414,7 @@ def decision_events(action_id: int, *, since: datetime, timeout: float = 15.0) -
 # ---------------------------------------------------------------- 5. normal outcomes
 
 
+@pytest.mark.usefixtures("stack")
 def test_ar_touch_for_a_customer_without_a_profile_is_a_no_op():
     from quoteflow.models import Customer
     from tasks.profiles import touch_ar_forecast
@@ -459,6 +473,7 @@ def test_a_price_row_without_cost_or_margin_still_loads_and_quotes():
         s.commit()
 
 
+@pytest.mark.usefixtures("stack")
 def test_a_tampered_gate_decided_in_the_ui_form_writes_nothing():
     handle, run_id, staged = paused_quote(demo_request(item_codes=["FS-1001"]))
     with Session(get_engine()) as s:
@@ -479,13 +494,14 @@ def test_a_tampered_gate_decided_in_the_ui_form_writes_nothing():
         assert s.exec(select(Quote).where(Quote.flow_run_id == run_id)).first() is None
 
 
+@pytest.mark.usefixtures("stack")
 def test_a_decision_whose_run_cannot_be_resumed_is_taken_back(monkeypatch):
     import quoteflow.approvals as approvals_module
 
     handle, _, gate = paused_quote(demo_request(item_codes=["FS-1001"]))
     gate_id = gate.id
 
-    def server_refuses(action, run_input):
+    def server_refuses(action):
         raise ApprovalError("the Prefect server refused the decision: test; nothing changed")
 
     resume = approvals_module._resume_gate

@@ -1,5 +1,7 @@
-"""Mike's approval page against the real database and the real Prefect server: the list,
-each kind of action, deciding from the form, and what the form refuses."""
+"""Mike's approval page against the real database: the list, each kind of action,
+deciding from the form, and what the form refuses. Decisions go through the in-memory
+Prefect gateway, except in the tests that name the ``stack`` fixture (a real paused run
+resumed, the page served by the CLI)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from quoteflow import prefect_api
 from quoteflow.approval_page import create_app, time_filters
 from quoteflow.approvals import draft_quote, get_action
 from quoteflow.cli.page import app as page_cli
@@ -27,6 +30,7 @@ from quoteflow.models import ActionView, ProposedAction, Quote, QuoteLine
 from quoteflow.quote import QuoteLineView, QuotePreview, QuoteRequest, QuoteWarning, payload_hash
 from quoteflow.settings import get_settings
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, demo_request
+from tests.fixtures.fake_prefect import FakePrefect
 from tests.fixtures.flow_runner import paused_quote
 from tests.fixtures.page import (
     KEY,
@@ -46,12 +50,19 @@ with warnings.catch_warnings():
 
 
 @pytest.fixture
-def page_env(stack, seeded_db, monkeypatch):
-    """The real stack and database; paused runs poll fast; NetSuite starts healthy."""
+def page_env(request, seeded_db, monkeypatch):
+    """The real database; paused runs poll fast. A test that names the ``stack`` fixture
+    gets the real stack (NetSuite starting healthy); the others the in-memory Prefect
+    gateway."""
     monkeypatch.setenv("QUOTEFLOW_PAUSE_POLL_SECONDS", "0.2")
     get_settings.cache_clear()
-    httpx.post(f"{stack.netsuite.base_url}/_fake/reset", json={}, timeout=10)
-    yield
+    if "stack" in request.fixturenames:
+        stack = request.getfixturevalue("stack")
+        httpx.post(f"{stack.netsuite.base_url}/_fake/reset", json={}, timeout=10)
+        yield
+    else:
+        with prefect_api.use(FakePrefect()):
+            yield
     get_settings.cache_clear()
 
 
@@ -130,6 +141,7 @@ def test_quote_draft_page_shows_the_request(client):
     assert client.get("/actions/999999999").status_code == 404
 
 
+@pytest.mark.usefixtures("stack")
 def test_approving_a_paused_gate_with_a_price_resumes_the_run(client):
     handle, run_id, gate = paused_quote(demo_request())
 
@@ -313,6 +325,7 @@ def test_foreign_host_names_are_refused(page_env):
         assert foreign.get("/").status_code == 421
 
 
+@pytest.mark.usefixtures("stack")
 def test_cli_serves_on_loopback_only(page_env):
     refused = CliRunner().invoke(page_cli, ["serve", "--host", "0.0.0.0"])
     assert refused.exit_code == 2 and "loopback" in refused.output

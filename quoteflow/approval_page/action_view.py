@@ -47,7 +47,7 @@ def gate_preview(action: ActionView) -> QuotePreview | None:
 
 def _run_report(action: ActionView) -> str:
     """ "started <run link>" / "resumed <run link>" / "queued, starting..." after a decision."""
-    from quoteflow.recovery import start_report
+    from quoteflow.channel_feedback import start_report
 
     return start_report(action, wait_seconds=0)
 

@@ -11,6 +11,7 @@ from prefect.settings import get_current_settings
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from quoteflow import prefect_api
 from quoteflow.approval_page import time_filters
 from quoteflow.approval_page.badges import badge
 from quoteflow.approval_page.countdown import COUNTDOWN_HASH, COUNTDOWN_JS
@@ -122,5 +123,6 @@ def pdf_response(data: bytes, filename: str) -> Response:
 
 def run_url(flow_run_id: str | None) -> str | None:
     """The flow run in the Prefect UI, when this process knows the UI."""
-    ui = get_current_settings().ui_url
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if ui and flow_run_id else None
+    if not (flow_run_id and get_current_settings().ui_url):
+        return None
+    return prefect_api.flow_run_url(flow_run_id)

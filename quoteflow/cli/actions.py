@@ -145,7 +145,7 @@ def approve_cmd(
         raise typer.Exit(1) from exc
     typer.echo(f"approved {_line(a)}")
     typer.echo(f"approved hash {a.approved_payload_hash}")
-    from quoteflow.recovery import start_report
+    from quoteflow.channel_feedback import start_report
 
     typer.echo(start_report(a))
 

@@ -32,10 +32,10 @@ def configured_password_hash() -> str | None:
     settings = get_settings()
     if settings.page_password_hash is not None:
         return settings.page_password_hash.get_secret_value()
-    from prefect.blocks.system import Secret
+    from quoteflow import prefect_api
 
     try:
-        return str(Secret.load(settings.page_password_block).get())
+        return prefect_api.gateway().read_secret(settings.page_password_block)
     except ValueError:  # no such block: no password configured
         return None
     except Exception as exc:  # the Prefect API is not up (yet): serve as if none is set

@@ -73,7 +73,8 @@ def redrive(run_id: str) -> None:
     A run still Running or Pending whose process is gone is marked Crashed first; a live
     one is refused."""
     from quoteflow.cli.context import use_stack_api
-    from quoteflow.recovery import flow_run_url, redrive_by_hand
+    from quoteflow.prefect_api import flow_run_url
+    from quoteflow.recovery_commands import redrive_by_hand
 
     use_stack_api()
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -19,27 +18,10 @@ def verify() -> None:
 
 def sweep_artifact_rows(flow_run_id: Any) -> list[dict[str, str]]:
     """The rows of the sweep's table artifact, as the Prefect UI shows them."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        ArtifactFilterKey,
-    )
-
+    from quoteflow.prefect_api import sweep_artifact_rows as rows_of
     from tasks.verify import SWEEP_ARTIFACT_KEY
 
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[SWEEP_ARTIFACT_KEY]),
-                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
-            )
-        )
-    if not artifacts:
-        return []
-    data = artifacts[0].data
-    rows = json.loads(data) if isinstance(data, str) else data
-    return list(rows or [])
+    return rows_of(flow_run_id, SWEEP_ARTIFACT_KEY)
 
 
 def format_table(rows: list[dict[str, str]], columns: list[str]) -> str:

@@ -39,10 +39,11 @@ from quoteflow.approvals import (
     gate_entity_ref,
     get_action,
 )
+from quoteflow.channel_feedback import start_report
 from quoteflow.models import Event, NsPendingPush, ProposedAction
 from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuoteRequest
-from quoteflow.recovery import QUOTE_DEPLOYMENT, runs_for_action, start_report
+from quoteflow.recovery import QUOTE_DEPLOYMENT, runs_for_action
 from quoteflow.settings import get_settings
 from tasks.recovery import recovery_policy
 from tests.faults.conftest import netsuite
