@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field, field_validator
 from quoteflow.approvals import gate_entity_ref
 from quoteflow.db import session_scope
 from quoteflow.lifecycle import TRANSITIONS, ProposalView, QuoteAction, event_key
-from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import (
+    ActionType,
     Customer,
     Event,
     LifecycleStatus,
@@ -190,7 +190,7 @@ def get_quote(quote_id: str) -> QuoteDetail | None:
         send = (
             s.execute(
                 sa.select(ProposedAction).where(
-                    ProposedAction.action_type == SEND_ACTION_TYPE,
+                    ProposedAction.action_type == ActionType.send_quote,
                     ProposedAction.entity_ref == f"quote:{quote_id}",
                 )
             )

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from quoteflow.approvals import find_action
 from quoteflow.db import session_scope
 from quoteflow.models import (
+    ActionType,
     ActionView,
     NsPendingPush,
     OutboundEmailLog,
@@ -131,7 +132,7 @@ def gate_outcome(action: ActionView, *, run_url: str | None = None) -> GateOutco
                 at=push.applied_at if push else None,
             )
         )
-        email = find_action("send_quote_to_customer", f"quote:{quote.id}")
+        email = find_action(ActionType.send_quote, f"quote:{quote.id}")
         steps.append(
             TimelineStep(
                 step="Email draft",

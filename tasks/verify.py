@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from quoteflow import ledger
 from quoteflow.db import session_scope
-from quoteflow.models import VerifyStatus, WorkflowVerifyResult, utcnow
+from quoteflow.models import ActionType, VerifyStatus, WorkflowVerifyResult, utcnow
 from quoteflow.storage import head_object, read_prefix
 from quoteflow.verify import (
     PDF_SIGNATURE,
@@ -46,7 +46,7 @@ EMAIL_SQL = sa.text(
 )
 # The email draft's proposed action: a rejected draft makes email_sent moot.
 EMAIL_DRAFT_SQL = sa.text(
-    "SELECT status FROM proposed_actions WHERE action_type = 'send_quote_to_customer'"
+    "SELECT status FROM proposed_actions WHERE action_type = :action_type"
     " AND entity_ref = :entity_ref"
 )
 
@@ -118,7 +118,14 @@ def _latest_email_id(quote_id: str) -> int | None:
 
 def _email_draft_status(quote_id: str) -> str | None:
     with session_scope() as s:
-        return s.execute(EMAIL_DRAFT_SQL, {"entity_ref": f"quote:{quote_id}"}).scalars().first()
+        return (
+            s.execute(
+                EMAIL_DRAFT_SQL,
+                {"action_type": ActionType.send_quote.value, "entity_ref": f"quote:{quote_id}"},
+            )
+            .scalars()
+            .first()
+        )
 
 
 def _pdf_head(bucket: S3Bucket, key: str) -> StoredPdfHead | None:

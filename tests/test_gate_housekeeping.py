@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 
 from flows.customer_quote import customer_quote
 from flows.verify_checks import verify_checks
-from quoteflow.approvals import GATE_ACTION_TYPE, expire, get_action, stage_action
+from quoteflow.approvals import expire, get_action, stage_action
 from quoteflow.db import get_engine
-from quoteflow.models import Event, WorkflowRunLog, WorkflowVerifyResult, utcnow
+from quoteflow.models import ActionType, Event, WorkflowRunLog, WorkflowVerifyResult, utcnow
 from tasks.approvals import expire_stale_gates
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 
@@ -33,7 +33,7 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
         client.set_flow_run_state(run.id, Suspended(timeout_seconds=3600), force=True)
     run_id = str(run.id)
     gate = stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_{run_id}",
         payload={
             "preview": {
@@ -47,21 +47,21 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
         expires_at=as_of - timedelta(minutes=10),
     )
     fresh = stage_action(  # within the grace: a paused run may still record it itself
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_{uuid.uuid4()}",
         payload={},
         expires_at=as_of - timedelta(minutes=4, seconds=59),
     )
     # A bad row: its run id is no flow run id (it once ended the whole sweep).
     malformed = stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_not-a-uuid-{uuid.uuid4().hex[:6]}",
         payload={},
         expires_at=as_of - timedelta(minutes=30),
     )
     # A well-formed id of a run the Prefect server does not know.
     unknown = stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_{uuid.uuid4()}",
         payload={},
         expires_at=as_of - timedelta(minutes=30),
@@ -129,7 +129,7 @@ def sweep_summary(flow_run_id) -> str:
 def test_one_bad_gate_is_reported_and_the_rest_still_recorded(stack, seeded_db):
     as_of = utcnow()
     bad = stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_fresh-{uuid.uuid4().hex[:6]}",
         payload={},
         expires_at=as_of - timedelta(minutes=30),
