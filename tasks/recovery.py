@@ -58,12 +58,17 @@ def redrive_incomplete_runs(now: datetime) -> list[Recovered]:
 
 
 @task(cache_policy=NO_CACHE)
-def publish_reconcile_report(done: list[Recovered]) -> None:
-    """A table artifact of what this pass did (absent when it did nothing)."""
+def publish_reconcile_report(done: list[Recovered], gate_problems: list[str]) -> None:
+    """A table artifact of what this pass did and the expired gates it could not record
+    (absent when there was neither)."""
+    skipped = [
+        {"did": "skipped", "what": p, "run": "", "why": "gate not recorded"} for p in gate_problems
+    ]
     create_table_artifact(
         key=RECONCILE_ARTIFACT_KEY,
         table=[
             {"did": d.kind, "what": d.subject, "run": d.run_id or "", "why": d.detail} for d in done
-        ],
-        description=f"reconcile: {len(done)} action(s)",
+        ]
+        + skipped,
+        description=f"reconcile: {len(done)} action(s), {len(gate_problems)} gate(s) skipped",
     )

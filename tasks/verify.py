@@ -257,10 +257,8 @@ def publish_sweep_report(
     results: list[CheckResult],
     counts: dict[str, int],
     started_at: datetime,
-    problems: list[str] | None = None,
 ) -> None:
-    """A table artifact of every evaluated check and a markdown summary of the counts,
-    with the rows the sweep had to skip (``problems``)."""
+    """A table artifact of every evaluated check and a markdown summary of the counts."""
     headline = (
         f"Verify sweep at {started_at:%Y-%m-%d %H:%M:%S} UTC: {counts['evaluated']} check(s) "
         f"evaluated: {counts['pass']} pass, {counts['fail']} fail, {counts['timeout']} timeout, "
@@ -269,12 +267,8 @@ def publish_sweep_report(
     )
     create_table_artifact(key=SWEEP_ARTIFACT_KEY, table=sweep_rows(results), description=headline)
     table = "\n".join(f"| {name} | {n} |" for name, n in counts.items())
-    skipped = (
-        "\n### Skipped rows\n\n" + "\n".join(f"- {p}" for p in problems) + "\n" if problems else ""
-    )
     create_markdown_artifact(
         key=SUMMARY_ARTIFACT_KEY,
-        markdown=f"## verify-checks\n\n{headline}\n\n| status | checks |\n|---|---|\n{table}\n"
-        + skipped,
+        markdown=f"## verify-checks\n\n{headline}\n\n| status | checks |\n|---|---|\n{table}\n",
         description="Counts by status of the checks this sweep evaluated",
     )
