@@ -33,7 +33,7 @@ from quoteflow.verify import (
     observe_quote_persisted,
     required_param,
 )
-from tasks.policy import short_retry_options
+from tasks.policy import short_retry_options, uncached_retry_options
 
 SWEEP_ARTIFACT_KEY = "verify-sweep"
 SUMMARY_ARTIFACT_KEY = "verify-sweep-summary"
@@ -81,7 +81,7 @@ class CheckResult(BaseModel):
 
 # Observations of the world: never served from a result cache (the deployment persists
 # results by default).
-@task(**short_retry_options(), cache_policy=NO_CACHE)
+@task(**uncached_retry_options())
 def select_due_checks(
     now: datetime,
     batch_size: int,
