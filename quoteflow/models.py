@@ -308,8 +308,8 @@ class ProposedAction(SQLModel, table=True):
     decision_notes: str | None = None
     decided_at: datetime | None = _ts(default=None)
     approved_payload_hash: str | None = Field(default=None, max_length=64)
-    # What was approved, byte for byte: the payload with Mike's prices applied (migration
-    # 0002). A resumed run executes this, never a recomputation.
+    # What was approved, byte for byte: the payload with Mike's prices applied. A resumed
+    # run executes this, never a recomputation.
     approved_payload: dict[str, Any] | None = _json(default=None)
     flow_run_id: str | None = Field(default=None, max_length=36, index=True)
     expires_at: datetime | None = _ts(default=None)

@@ -54,7 +54,7 @@ def test_reconcile_records_an_unanswered_suspended_gate(stack, seeded_db):
         payload={},
         expires_at=as_of + timedelta(minutes=1),
     )
-    # A bad row: its run id is no flow run id (it once ended the whole sweep).
+    # A bad row: its run id is no flow run id (it must not end the whole pass).
     malformed = stage_action(
         action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_not-a-uuid-{uuid.uuid4().hex[:6]}",
