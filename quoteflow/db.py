@@ -92,8 +92,9 @@ def insert_once(session: Session, row: SQLModel) -> bool:
     values = {name: value for name, value in values.items() if value is not None}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert(table).values(values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    stmt = insert(table).values(values).on_conflict_do_nothing()
+    # A row comes back only when inserted (rowcount is not reliable with RETURNING).
+    return session.execute(stmt.returning(*table.primary_key.columns)).first() is not None
 
 
 def get_or_create(session: Session, row: M, **key: Any) -> M:
