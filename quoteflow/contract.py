@@ -352,7 +352,7 @@ def contract_document(page: ContractPage) -> ContractDocument:
                     ["backoff", "exponential, capped"],
                     ["base_ms", f"{r.base_seconds * 1000:g}"],
                     ["max_ms", f"{r.max_seconds * 1000:g}"],
-                    ["delays (s)", ", ".join(f"{d:g}" for d in r.delays_seconds)],
+                    ["delays (s)", r.delays_seconds],
                     ["retries on", r.retries_on.rstrip(".")],
                     ["alert_on_final_failure", "true" if r.alert_on_final_failure else "false"],
                 ],
