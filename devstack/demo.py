@@ -89,11 +89,16 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
     from deployments.worker import start_worker
     from devstack.fake_slack import blocks_text, buttons
     from devstack.stack.blocks import register_stack_blocks
-    from quoteflow.approvals import GATE_ACTION_TYPE, find_action, gate_entity_ref
+    from quoteflow.approvals import find_action, gate_entity_ref
     from quoteflow.db import session_scope
-    from quoteflow.mail import SEND_ACTION_TYPE
     from quoteflow.migrate import upgrade
-    from quoteflow.models import OutboundEmailLog, Quote, QuoteLine, WorkflowVerifyResult
+    from quoteflow.models import (
+        ActionType,
+        OutboundEmailLog,
+        Quote,
+        QuoteLine,
+        WorkflowVerifyResult,
+    )
     from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
     from quoteflow.quote import QuotePreview
 
@@ -136,7 +141,7 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
         what="the customer-quote run to suspend at Mike's approval gate",
     )
     run_id = str(run.id)
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     assert gate is not None, "the run suspended without staging its proposed action"
     preview = QuotePreview.model_validate(gate.payload["preview"])
     waiting = (
@@ -186,7 +191,7 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
         raise RuntimeError(f"customer-quote ended {run.state.name}: {run.state.message}")
     say(f"     fan-out done: {run.state.name}")
 
-    email = find_action(SEND_ACTION_TYPE, f"quote:{preview.quote_id}")
+    email = find_action(ActionType.send_quote, f"quote:{preview.quote_id}")
     assert email is not None, "no email draft was staged"
     _step(
         say,

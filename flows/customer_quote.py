@@ -24,10 +24,10 @@ from pydantic import Field, ValidationError
 from blocks.netsuite import NetSuiteCredentials
 from flows.gate_wait import await_decision_input
 from quoteflow import WORKFLOW_TYPE
-from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE, preview_to_execute, staged_preview
+from quoteflow.approvals import preview_to_execute, staged_preview
 from quoteflow.decision import ApprovalDecision, refused_input_problem
 from quoteflow.gate_close import close_abandoned_gate
-from quoteflow.models import ActionStatus, ActionView, RunStatus
+from quoteflow.models import ActionStatus, ActionType, ActionView, RunStatus
 from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
 from quoteflow.outcome_records import record_crash
 from quoteflow.presentation import resume_description
@@ -311,7 +311,7 @@ def customer_quote(
     # START: one approved draft -> exactly one run. Claim it before doing anything; a
     # run for a pending/rejected draft, or one another run claimed, ends here.
     if proposed_action_id is not None:
-        claim = claim_proposed_action(proposed_action_id, run_id, QUOTE_DRAFT_ACTION_TYPE)
+        claim = claim_proposed_action(proposed_action_id, run_id, ActionType.quote_draft)
         if not claim.acquired:
             logger.warning("%s", claim.message)
             log_claim_refused(run_id, claim, WORKFLOW_TYPE)

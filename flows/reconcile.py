@@ -9,11 +9,11 @@ quoteflow.notices.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.futures import wait
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from quoteflow.recovery import Recovered
 from quoteflow.settings import get_settings
@@ -34,6 +34,7 @@ class ReconcileResult(BaseModel):
 
     done: list[Recovered]
     expired_runs: list[str]
+    gate_problems: list[str]
     notices_sent: list[str]
     failed_passes: list[str]
 
@@ -45,10 +46,15 @@ class ReconcileResult(BaseModel):
     "expire closed gates, send Mike's due notices and reminders, and bring Slack messages "
     "up to date.",
 )
-def reconcile() -> ReconcileResult:
+def reconcile(
+    as_of: Annotated[
+        datetime | None,
+        Field(description="Reconcile as if it were this time (tests, catching up); default now."),
+    ] = None,
+) -> ReconcileResult:
     """One reconciliation pass over approvals and runs."""
     logger = get_run_logger()
-    now = datetime.now(UTC)
+    now = as_of or datetime.now(UTC)
     passes = {
         "start_unclaimed_actions": start_unclaimed_actions.submit(now),
         "resume_decided_gates": resume_decided_gates.submit(now),
@@ -58,7 +64,7 @@ def reconcile() -> ReconcileResult:
     }
     # Expiry first, so this pass tells Mike about it.
     grace = get_settings().expiry_grace_seconds / 60
-    passes["expire_stale_gates"] = expire_stale_gates.submit(grace_minutes=grace)
+    passes["expire_stale_gates"] = expire_stale_gates.submit(grace_minutes=grace, now=now)
     passes["send_due_notices"] = send_due_notices.submit(wait_for=[passes["expire_stale_gates"]])
     passes["refresh_slack_messages"] = refresh_slack_messages.submit(
         wait_for=[passes["send_due_notices"]]
@@ -75,7 +81,8 @@ def reconcile() -> ReconcileResult:
             logger.error("Pass %s failed: %s", name, future.state.message)
     sweep = lists.pop("expire_stale_gates", None)
     expired = sweep.expired if sweep else []
-    for problem in sweep.problems if sweep else []:
+    gate_problems = sweep.problems if sweep else []
+    for problem in gate_problems:
         logger.warning("Gate not fully recorded: %s", problem)
     notices = lists.pop("send_due_notices", [])
     slack_updated = lists.pop("refresh_slack_messages", [])
@@ -85,8 +92,8 @@ def reconcile() -> ReconcileResult:
         done.extend(found)
     for d in done:
         logger.info("%s %s (run %s): %s", d.kind, d.subject, d.run_id or "-", d.detail)
-    if done:
-        publish_reconcile_report(done)
+    if done or gate_problems:
+        publish_reconcile_report(done, gate_problems)
     elif not expired and not notices:
         logger.info("Nothing to reconcile")
     if expired:
@@ -96,5 +103,9 @@ def reconcile() -> ReconcileResult:
     if failed:
         raise RuntimeError(f"reconcile passes failed: {', '.join(failed)}")
     return ReconcileResult(
-        done=done, expired_runs=expired, notices_sent=notices, failed_passes=failed
+        done=done,
+        expired_runs=expired,
+        gate_problems=gate_problems,
+        notices_sent=notices,
+        failed_passes=failed,
     )

@@ -18,7 +18,7 @@ from prefect_aws import S3Bucket
 from pydantic import BaseModel, Field
 
 from blocks.smtp import load_email_server
-from quoteflow.mail import SEND_ACTION_TYPE
+from quoteflow.models import ActionType
 from quoteflow.sending import unconfirmed_message
 from quoteflow.settings import get_settings
 from tasks.claims import claim_proposed_action, log_claim_refused
@@ -63,7 +63,7 @@ def send_quote_email(
     settings = get_settings()
     logger = get_run_logger()
     run_id = str(current_run.id)
-    claim = claim_proposed_action(proposed_action_id, run_id, SEND_ACTION_TYPE, True)
+    claim = claim_proposed_action(proposed_action_id, run_id, ActionType.send_quote, True)
     if not claim.acquired:
         logger.warning("%s", claim.message)
         log_claim_refused(run_id, claim, "send_quote_email")

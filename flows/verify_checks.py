@@ -18,7 +18,6 @@ from pydantic import Field
 from quoteflow.models import utcnow
 from quoteflow.settings import get_settings
 from quoteflow.verify import sweep_counts
-from tasks.approvals import expire_stale_gates
 from tasks.contract import publish_contract_page
 from tasks.verify import (
     CheckResult,
@@ -39,29 +38,6 @@ def _load_bucket(name: str) -> tuple[S3Bucket | None, str | None]:
         return S3Bucket.load(name), None
     except Exception as exc:  # a missing or broken block must not stop the other checks
         return None, f"S3Bucket block {name!r} could not be loaded: {type(exc).__name__}: {exc}"
-
-
-def _expire_stale_gates(as_of: datetime) -> list[str]:
-    """Housekeeping: suspended quote runs whose approval window closed with no decision.
-    Runs after the checks' events are recorded, and never fails the sweep: what it could
-    not record is returned for the sweep report."""
-    logger = get_run_logger()
-    stale = expire_stale_gates(now=as_of, return_state=True)
-    if not stale.is_completed():
-        problem = f"approval-gate housekeeping failed: {stale.message}"
-        logger.error(problem)
-        return [problem]
-    housekeeping = stale.result()
-    if housekeeping.expired:
-        logger.warning(
-            "recorded %d expired approval gate(s): %s",
-            len(housekeeping.expired),
-            housekeeping.expired,
-        )
-    problems = [f"approval gate: {p}" for p in housekeeping.problems]
-    for problem in problems:
-        logger.error("skipped %s", problem)
-    return problems
 
 
 @flow(
@@ -102,9 +78,8 @@ def verify_checks(
         if len(batch) < batch_size:
             break
     new_events = record_verify_events(results)
-    problems = _expire_stale_gates(started_at)
     counts = sweep_counts([r.new_status for r in results], errors=sum(r.error for r in results))
-    publish_sweep_report(results, counts, started_at, problems)
+    publish_sweep_report(results, counts, started_at)
     logger.info("verify sweep: %s; %d new failure/timeout event(s)", counts, new_events)
     publish_contract_page()
     return counts

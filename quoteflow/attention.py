@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from quoteflow.approvals import QUOTE_DRAFT_ACTION_TYPE
 from quoteflow.db import session_scope
 from quoteflow.models import (
     ActionStatus,
+    ActionType,
     Customer,
     ProposedAction,
     RunStatus,
@@ -114,7 +114,7 @@ def needs_attention(*, days: float = ATTENTION_DAYS) -> list[DraftEnd]:
         sa.select(ProposedAction.id, WorkflowRunLog)
         .join(WorkflowRunLog, ProposedAction.claimed_by_run_id == WorkflowRunLog.run_id)
         .where(
-            ProposedAction.action_type == QUOTE_DRAFT_ACTION_TYPE,
+            ProposedAction.action_type == ActionType.quote_draft,
             ProposedAction.status == ActionStatus.approved,
             WorkflowRunLog.status.in_([s.value for s in ATTENTION_STATUSES]),
             WorkflowRunLog.started_at >= since,

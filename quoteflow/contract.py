@@ -3,16 +3,19 @@
 ``ContractPage`` holds what the code declares (gathered by ``tasks.contract``: the input
 model's JSON schema, the SQL constants, the precondition rules, the gate settings, the
 fan-out steps and their retry policy, the post actions, the verify check specs, the quote
-lifecycle rules) plus live figures read here from the database. ``render_markdown`` is
-the one presentation, used by ``quoteflow contract``, the page and the verify artifact.
+lifecycle rules) plus live figures read here from the database. ``contract_document``
+turns it into the one document model; its Markdown (``render_markdown``: ``quoteflow
+contract`` and the verify artifact) and the approval page's HTML are two templates over it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from pydantic import BaseModel, Field
 
 from quoteflow.db import session_scope
@@ -190,16 +193,35 @@ def live_figures(now: datetime | None = None, days: int = 7) -> LiveFigures:
     )
 
 
-# ---------------------------------------------------------------- Markdown
+# ---------------------------------------------------------------- the document
+# One document model of the page; the Markdown (quoteflow/templates/contract.md.j2) and the
+# approval page's HTML (contract.html) are two templates over it, nothing else.
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
+class Table(BaseModel):
+    header: list[str]
+    rows: list[list[str]]
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+
+class Section(BaseModel):
+    """One heading and what follows it; text may hold `code` spans."""
+
+    title: str
+    level: int = 2
+    text: str = ""
+    items: list[str] = Field(default_factory=list)
+    code: dict[str, str] = Field(default_factory=dict)  # name -> SQL
+    table: Table | None = None
+
+
+class ContractDocument(BaseModel):
+    title: str
+    note: str
+    sections: list[Section]
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> Table:
+    return Table(header=header, rows=[[str(v) for v in row] for row in rows])
 
 
 def _counts(d: dict[str, int]) -> str:
@@ -217,112 +239,170 @@ def what_changes(page: ContractPage) -> list[list[str]]:
     return rows
 
 
-def _mirror_section(mirror: MirrorContext | None) -> list[str]:
+def _mirror_sections(mirror: MirrorContext | None) -> list[Section]:
     if mirror is None:
         return []
     return [
-        "### The local mirror of NetSuite",
-        f"These tables are kept by the `mirror-sync` deployment ({mirror.schedule}) from "
-        f"{mirror.config}; rows older than {mirror.max_age_hours:g} h are stale "
-        "(QUOTEFLOW_MIRROR_MAX_AGE_HOURS).",
-        _table(
-            ["table", "key", "on a full pass"],
-            [[t.table, ", ".join(t.key), t.on_full_pass] for t in mirror.tables],
-        ),
-        "\n\n".join(f"**{t.table}** (SuiteQL)\n```sql\n{t.suiteql}\n```" for t in mirror.tables),
+        Section(
+            title="The local mirror of NetSuite",
+            level=3,
+            text=f"These tables are kept by the `mirror-sync` deployment ({mirror.schedule}) "
+            f"from {mirror.config}; rows older than {mirror.max_age_hours:g} h are stale "
+            "(QUOTEFLOW_MIRROR_MAX_AGE_HOURS).",
+            table=_table(
+                ["table", "key", "on a full pass"],
+                [[t.table, ", ".join(t.key), t.on_full_pass] for t in mirror.tables],
+            ),
+            code={f"{t.table} (SuiteQL)": t.suiteql for t in mirror.tables},
+        )
     ]
+
+
+def _live_section(live: LiveFigures) -> Section:
+    from quoteflow.presentation import format_when
+
+    alert = live.last_alert
+    last = (
+        f"{format_when(alert['at'])}: step {alert.get('step')} of run {alert.get('run_id')}: "
+        f"{alert.get('error')}"
+        if alert
+        else "none"
+    )
+    return Section(
+        title="Live status",
+        table=_table(
+            ["figure", "value"],
+            [
+                [f"runs since {format_when(live.since)}", _counts(live.runs_by_outcome)],
+                ["verify results", _counts(live.verify_by_status)],
+                ["actions waiting for Mike", _counts(live.actions_waiting)],
+                ["last alert", last],
+            ],
+        ),
+    )
+
+
+def contract_document(page: ContractPage) -> ContractDocument:
+    """The contract page, numbered like the original contract page (0-10), then the quote
+    lifecycle, the schedules and the live figures."""
+    r = page.retry
+    real = sum(1 for e in page.side_effects if e.status == "REAL")
+    effects = {e.step: e for e in page.side_effects}
+    sections = [
+        Section(
+            title="0. Flow",
+            text=f"`{page.flow_name}`: trigger → context → preconditions → HITL gate → "
+            f"fan-out ({len(page.fanout)} steps) → post actions → verify "
+            f"({len(page.verify_checks)} checks)",
+        ),
+        Section(title="1. Trigger", items=page.triggers),
+        Section(
+            title="2. Inputs (QuoteRequest JSON schema)",
+            table=_table(
+                ["field", "type", "required", "rule", "description"],
+                [
+                    [f.name, f.type, "yes" if f.required else "no", f.rule, f.description]
+                    for f in page.inputs
+                ],
+            ),
+        ),
+        Section(title="3. Context loaded (tasks/context.py)", code=page.queries),
+        *_mirror_sections(page.mirror),
+        Section(
+            title="4. Preconditions",
+            table=_table(["check", "effect", "rule"], [list(p) for p in page.preconditions]),
+        ),
+        Section(
+            title="5. HITL gate",
+            table=_table(["setting", "value"], [[k, v] for k, v in page.gate.items()]),
+        ),
+        Section(
+            title=f"6. Fan-out targets: {len(page.side_effects)} total · {real} real · "
+            f"{len(page.side_effects) - real} stub",
+            table=_table(
+                ["step", "does", "target", "status", "evidence"],
+                [
+                    [s.name, s.does, effects[s.name].target, effects[s.name].status]
+                    + [effects[s.name].evidence]
+                    for s in page.fanout
+                ],
+            ),
+        ),
+        Section(
+            title="7. Post actions (every outcome)",
+            table=_table(["step", "does"], [[s.name, s.does] for s in page.post_actions]),
+        ),
+        Section(
+            title="8. Verify checks",
+            text=f"Run by the scheduled `verify-checks` deployment: {page.verify_cron}.",
+            table=_table(
+                ["check", "due after (s)", "deadline (min)"],
+                [
+                    [c.name, f"{c.due_after_seconds:g}", c.deadline_minutes]
+                    for c in page.verify_checks
+                ],
+            ),
+        ),
+        Section(
+            title="9. Retry policy (every fan-out step)",
+            table=_table(
+                ["setting", "value"],
+                [
+                    ["max_attempts", r.attempts],
+                    ["backoff", "exponential, capped"],
+                    ["base_ms", f"{r.base_seconds * 1000:g}"],
+                    ["max_ms", f"{r.max_seconds * 1000:g}"],
+                    ["delays (s)", r.delays_seconds],
+                    ["retries on", r.retries_on.rstrip(".")],
+                    ["alert_on_final_failure", "true" if r.alert_on_final_failure else "false"],
+                ],
+            ),
+        ),
+        Section(
+            title="10. What changes when this workflow runs",
+            table=_table(["target", "status", "source"], what_changes(page)),
+        ),
+        Section(
+            title="After the run: the quote lifecycle",
+            table=_table(
+                ["action", "allowed from", "to", "event", "proposed pricing"],
+                [
+                    [t.action, ", ".join(t.allowed_from), t.to, t.event, t.proposals]
+                    for t in page.lifecycle
+                ],
+            ),
+        ),
+        Section(title="Scheduled deployments", items=page.scheduled),
+    ]
+    if page.live is not None:
+        sections.append(_live_section(page.live))
+    return ContractDocument(
+        title=f"Contract: {page.workflow_type} v{page.version} (risk {page.risk_level})",
+        note="Generated from quoteflow's code; every section is read from a declaration. "
+        "The same page is `quoteflow contract`, the approval page's /contract and the "
+        "`quoteflow-contract` artifact of every verify run.",
+        sections=sections,
+    )
+
+
+def _markdown_cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+@lru_cache(maxsize=1)
+def _markdown_template() -> Template:
+    env = Environment(
+        loader=PackageLoader("quoteflow", "templates"),
+        autoescape=False,  # Markdown, not HTML
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cell"] = _markdown_cell
+    return env.get_template("contract.md.j2")
 
 
 def render_markdown(page: ContractPage) -> str:
-    """The contract page as Markdown, numbered like the original contract page (0-10),
-    then the quote lifecycle, the schedules and the live figures."""
-    r = page.retry
-    real = sum(1 for e in page.side_effects if e.status == "REAL")
-    parts = [
-        f"# Contract: {page.workflow_type} v{page.version} (risk {page.risk_level})",
-        "_Generated from quoteflow's code; every section below is read from a declaration._",
-        "## 0. Flow",
-        f"`{page.flow_name}`: trigger → context → preconditions → HITL gate → fan-out "
-        f"({len(page.fanout)} steps) → post actions → verify ({len(page.verify_checks)} checks)",
-        "## 1. Trigger",
-        "\n".join(f"- {t}" for t in page.triggers),
-        "## 2. Inputs (QuoteRequest JSON schema)",
-        _table(
-            ["field", "type", "required", "rule", "description"],
-            [
-                [f.name, f.type, "yes" if f.required else "no", f.rule, f.description]
-                for f in page.inputs
-            ],
-        ),
-        "## 3. Context loaded (tasks/context.py)",
-        "\n\n".join(f"**{name}**\n```sql\n{sql}\n```" for name, sql in page.queries.items()),
-        *_mirror_section(page.mirror),
-        "## 4. Preconditions",
-        _table(["check", "effect", "rule"], [list(p) for p in page.preconditions]),
-        "## 5. HITL gate",
-        _table(["setting", "value"], [[k, v] for k, v in page.gate.items()]),
-        f"## 6. Fan-out targets: {len(page.side_effects)} total · {real} real · "
-        f"{len(page.side_effects) - real} stub",
-        _table(
-            ["step", "does", "target", "status", "evidence"],
-            [
-                [s.name, s.does, e.target, e.status, e.evidence]
-                for s, e in zip(page.fanout, page.side_effects, strict=True)
-            ],
-        ),
-        "## 7. Post actions (every outcome)",
-        _table(["step", "does"], [[s.name, s.does] for s in page.post_actions]),
-        "## 8. Verify checks",
-        f"Run by the scheduled `verify-checks` deployment: {page.verify_cron}.",
-        _table(
-            ["check", "due after (s)", "deadline (min)"],
-            [[c.name, f"{c.due_after_seconds:g}", c.deadline_minutes] for c in page.verify_checks],
-        ),
-        "## 9. Retry policy (every fan-out step)",
-        _table(
-            ["setting", "value"],
-            [
-                ["max_attempts", r.attempts],
-                ["backoff", "exponential, capped"],
-                ["base_ms", f"{r.base_seconds * 1000:g}"],
-                ["max_ms", f"{r.max_seconds * 1000:g}"],
-                ["delays (s)", r.delays_seconds],
-                ["retries on", r.retries_on.rstrip(".")],
-                ["alert_on_final_failure", "true" if r.alert_on_final_failure else "false"],
-            ],
-        ),
-        "## 10. What changes when this workflow runs",
-        _table(["target", "status", "source"], what_changes(page)),
-        "## After the run: the quote lifecycle",
-        _table(
-            ["action", "allowed from", "to", "event", "proposed pricing"],
-            [
-                [t.action, ", ".join(t.allowed_from), t.to, t.event, t.proposals]
-                for t in page.lifecycle
-            ],
-        ),
-        "## Scheduled deployments",
-        "\n".join(f"- {s}" for s in page.scheduled),
-    ]
-    if page.live is not None:
-        live = page.live
-        alert = live.last_alert
-        parts += [
-            "## Live status",
-            _table(
-                ["figure", "value"],
-                [
-                    [f"runs since {live.since:%Y-%m-%d %H:%M} UTC", _counts(live.runs_by_outcome)],
-                    ["verify results", _counts(live.verify_by_status)],
-                    ["actions waiting for Mike", _counts(live.actions_waiting)],
-                    [
-                        "last alert",
-                        f"{alert['at']:%Y-%m-%d %H:%M} UTC step {alert.get('step')} of run "
-                        f"{alert.get('run_id')}: {alert.get('error')}"
-                        if alert
-                        else "none",
-                    ],
-                ],
-            ),
-        ]
-    return "\n\n".join(parts) + "\n"
+    """The contract page as Markdown (``quoteflow contract``, the verify artifact)."""
+    return _markdown_template().render(doc=contract_document(page))

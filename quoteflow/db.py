@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from quoteflow.settings import get_settings
+
+M = TypeVar("M", bound=SQLModel)
 
 
 def _normalise(url: str) -> str:
@@ -77,3 +81,28 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_once(session: Session, row: SQLModel) -> bool:
+    """INSERT ``row`` unless one with the same unique key exists (``ON CONFLICT DO
+    NOTHING``, on SQLite and PostgreSQL alike); True when this call inserted it. Unlike
+    catching IntegrityError, a lost race leaves the caller's transaction usable."""
+    table = type(row).__table__  # type: ignore[attr-defined]
+    values = {c.name: getattr(row, c.name) for c in table.columns}
+    values = {name: value for name, value in values.items() if value is not None}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(values).on_conflict_do_nothing()
+    # A row comes back only when inserted (rowcount is not reliable with RETURNING).
+    return session.execute(stmt.returning(*table.primary_key.columns)).first() is not None
+
+
+def get_or_create(session: Session, row: M, **key: Any) -> M:
+    """The stored row matching ``key`` (columns of a unique key of ``row``'s table),
+    created from ``row`` first when there is none; safe when two writers race."""
+    model = type(row)
+    existing = session.execute(sa.select(model).filter_by(**key)).scalars().first()
+    if existing is not None:
+        return existing
+    insert_once(session, row)
+    return session.execute(sa.select(model).filter_by(**key)).scalars().one()

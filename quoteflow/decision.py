@@ -18,6 +18,7 @@ from prefect.input import RunInput
 from pydantic import BaseModel, ConfigDict, Field
 
 from quoteflow.quote import QuotePreview, apply_price_overrides, margin_pct, money
+from quoteflow.settings import default_approver
 
 # A plain price in dollars and cents: digits, an optional point and one or two decimals.
 # No sign, exponent, NaN/Infinity, thousands separator or locale comma; at most 999999.99.
@@ -73,7 +74,10 @@ class ApprovalDecision(RunInput):
         "more than 3x / less than 1/3 of the quoted price.",
     )
     approver: str = Field(
-        default="mike", min_length=1, max_length=64, description="A configured approver."
+        default_factory=default_approver,
+        min_length=1,
+        max_length=64,
+        description="A configured approver.",
     )
 
 

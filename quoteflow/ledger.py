@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from quoteflow import WORKFLOW_TYPE, prefect_api
-from quoteflow.db import session_scope
+from quoteflow.db import get_or_create, insert_once, session_scope
 from quoteflow.models import (
     Event,
     ReflexionLog,
@@ -89,19 +88,11 @@ def upsert_run_log(
     """One workflow_run_log row per run: created on first call, updated after; started_at
     is kept from the first call, completed_at set when the status is terminal."""
     now = utcnow()
+    first = WorkflowRunLog(
+        run_id=run_id, workflow_type=workflow_type, status=status, started_at=started_at or now
+    )
     with session_scope() as s:
-        row = (
-            s.execute(sa.select(WorkflowRunLog).where(WorkflowRunLog.run_id == run_id))
-            .scalars()
-            .first()
-        )
-        if row is None:
-            row = WorkflowRunLog(
-                run_id=run_id,
-                workflow_type=workflow_type,
-                status=status,
-                started_at=started_at or now,
-            )
+        row = get_or_create(s, first, run_id=run_id)
         row.status = status
         row.completed_at = now if status in TERMINAL else None
         if summary is not None:
@@ -110,14 +101,9 @@ def upsert_run_log(
 
 
 def upsert_reflexion(run_id: str, narrative: str, tags: list[str]) -> None:
+    first = ReflexionLog(run_id=run_id, workflow_type=WORKFLOW_TYPE, narrative=narrative)
     with session_scope() as s:
-        row = (
-            s.execute(sa.select(ReflexionLog).where(ReflexionLog.run_id == run_id))
-            .scalars()
-            .first()
-        )
-        if row is None:
-            row = ReflexionLog(run_id=run_id, workflow_type=WORKFLOW_TYPE, narrative=narrative)
+        row = get_or_create(s, first, run_id=run_id)
         row.narrative = narrative
         row.tags = tags
         s.add(row)
@@ -133,16 +119,9 @@ def record_event(
 ) -> bool:
     """Write the ledger event once per key and mirror it as a Prefect event with a
     deterministic id (Prefect stores one event per id). True when newly recorded."""
-    created = True
-    try:
-        with session_scope() as s:
-            s.add(
-                Event(
-                    type=event_type, idempotency_key=idempotency_key, run_id=run_id, payload=payload
-                )
-            )
-    except IntegrityError:
-        created = False
+    event = Event(type=event_type, idempotency_key=idempotency_key, run_id=run_id, payload=payload)
+    with session_scope() as s:
+        created = insert_once(s, event)
     resource = {
         "prefect.resource.id": resource_id or f"quoteflow.run.{run_id or idempotency_key}",
         "quoteflow.workflow_type": WORKFLOW_TYPE,

@@ -23,9 +23,9 @@ from sqlmodel import Session
 from quoteflow import prefect_api
 from quoteflow.db import session_scope
 from quoteflow.ledger import event_uuid
-from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import (
     ActionStatus,
+    ActionType,
     Event,
     LifecycleStatus,
     PricingMaster,
@@ -201,7 +201,7 @@ def _close_email_drafts(s: Session, quote_id: str, status: str, now: datetime) -
     s.execute(
         sa.update(t)
         .where(
-            t.action_type == SEND_ACTION_TYPE,
+            t.action_type == ActionType.send_quote,
             t.entity_ref == f"quote:{quote_id}",
             t.status == ActionStatus.pending.value,
         )

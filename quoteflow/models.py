@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from quoteflow.settings import default_approver
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -73,6 +75,14 @@ class LifecycleStatus(StrEnum):
 
 
 OPEN_LIFECYCLE = (LifecycleStatus.draft, LifecycleStatus.proposed, LifecycleStatus.sent)
+
+
+class ActionType(StrEnum):
+    """What a proposed action asks Mike to decide; the values are the stored column."""
+
+    quote_gate = "workflow_customer_quote"
+    quote_draft = "quote_draft"
+    send_quote = "send_quote_to_customer"
 
 
 class ActionStatus(StrEnum):
@@ -294,12 +304,12 @@ class ProposedAction(SQLModel, table=True):
     status: str = Field(default=ActionStatus.pending, max_length=16)
     payload: dict[str, Any] = _json(default_factory=dict)
     payload_hash: str = Field(max_length=64)
-    approver: str = Field(default="mike", max_length=64)
+    approver: str = Field(default_factory=default_approver, max_length=64)
     decision_notes: str | None = None
     decided_at: datetime | None = _ts(default=None)
     approved_payload_hash: str | None = Field(default=None, max_length=64)
-    # What was approved, byte for byte: the payload with Mike's prices applied (migration
-    # 0002). A resumed run executes this, never a recomputation.
+    # What was approved, byte for byte: the payload with Mike's prices applied. A resumed
+    # run executes this, never a recomputation.
     approved_payload: dict[str, Any] | None = _json(default=None)
     flow_run_id: str | None = Field(default=None, max_length=36, index=True)
     expires_at: datetime | None = _ts(default=None)

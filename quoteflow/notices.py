@@ -9,11 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from quoteflow.models import ActionType
 from quoteflow.presentation import data_age_text, format_money, local_time
 from quoteflow.quote import QuotePreview
-
-GATE_ACTION_TYPE = "workflow_customer_quote"
-SEND_ACTION_TYPE = "send_quote_to_customer"
 
 
 class Notice(BaseModel):
@@ -53,7 +51,7 @@ def describe_action(
 ) -> tuple[str, list[str]]:
     """(headline, detail lines) for a waiting action; with ``tz`` and ``now`` a quote
     also says how old its NetSuite data is."""
-    if action_type == GATE_ACTION_TYPE and "preview" in payload:
+    if action_type == ActionType.quote_gate and "preview" in payload:
         preview = QuotePreview.model_validate(payload["preview"])
         margin = f"{preview.margin_pct}%" if preview.margin_pct is not None else "unknown"
         age = [data_age_text(preview.data_age, now=now, tz=tz) + "."] if tz and now else []
@@ -72,7 +70,7 @@ def describe_action(
             f"Please check: {w}" for w in plain_warnings(preview, get_settings().margin_floor_pct)
         ]
         return f"Quote {preview.quote_id} for {preview.customer_name} needs your approval", detail
-    if action_type == SEND_ACTION_TYPE:
+    if action_type == ActionType.send_quote:
         to = payload.get("to_name") or payload.get("to")
         detail = [
             f"To: {to} <{payload.get('to')}>",
@@ -81,7 +79,7 @@ def describe_action(
             str(payload.get("body", "")),
         ]
         return f"Email for quote {payload.get('quote_id')} is ready to send", detail
-    if action_type == "quote_draft" and isinstance(payload.get("request"), dict):
+    if action_type == ActionType.quote_draft and isinstance(payload.get("request"), dict):
         request = payload["request"]
         items = request.get("item_codes") or []
         detail = [
@@ -152,7 +150,7 @@ def expired_notice(
 
 def held_notice(*, action_id: int, payload: dict[str, Any], reason: str) -> Notice:
     """The message that tells Mike a quote he approved was stopped before any write."""
-    headline, detail = describe_action(GATE_ACTION_TYPE, payload)
+    headline, detail = describe_action(ActionType.quote_gate, payload)
     quote = headline.removesuffix(" needs your approval")
     body = "\n".join(
         [

@@ -8,11 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from quoteflow import ledger
-from quoteflow.db import session_scope
+from quoteflow.db import get_or_create, session_scope
 from quoteflow.models import NsPendingPush, PushStatus, Quote, utcnow
 from quoteflow.netsuite.client import NetSuiteClient
 from quoteflow.netsuite.errors import NetSuiteError
@@ -55,25 +54,15 @@ def stage_push(
     record_type: str = ESTIMATE,
 ) -> PushView:
     """Get or create the outbox row for this estimate (one per record type and external id)."""
-    stmt = sa.select(NsPendingPush).where(
-        NsPendingPush.record_type == record_type, NsPendingPush.external_id == external_id
+    staged = NsPendingPush(
+        record_type=record_type,
+        external_id=external_id,
+        quote_id=quote_id,
+        run_id=run_id,
+        payload=payload,
     )
     with session_scope() as s:
-        row = s.execute(stmt).scalars().first()
-        if row is None:
-            row = NsPendingPush(
-                record_type=record_type,
-                external_id=external_id,
-                quote_id=quote_id,
-                run_id=run_id,
-                payload=payload,
-            )
-            s.add(row)
-            try:
-                s.flush()
-            except IntegrityError:
-                s.rollback()
-                row = s.execute(stmt).scalars().one()
+        row = get_or_create(s, staged, record_type=record_type, external_id=external_id)
         return PushView.of(row)
 
 

@@ -8,13 +8,15 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, computed_field, field_validator
+from sqlmodel import Session
 
 from quoteflow.approvals import gate_entity_ref
 from quoteflow.db import session_scope
 from quoteflow.lifecycle import TRANSITIONS, ProposalView, QuoteAction, event_key
-from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import (
+    ActionStatus,
+    ActionType,
     Customer,
     Event,
     LifecycleStatus,
@@ -82,6 +84,67 @@ class PushRow(BaseModel):
     attempts: int
     netsuite_id: str | None
     last_error: str | None
+    applied_at: datetime | None
+
+
+class QuoteEmail(BaseModel):
+    """The customer email of one quote: its draft (Mike's to decide) and whether it went
+    out. The quote page and a gate's timeline both tell it from this."""
+
+    draft_id: int | None = None
+    draft_status: str | None = None  # the draft's action status; None: never drafted
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    sent_to: str | None = None
+    sent_at: datetime | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.sent_at is not None
+
+    def summary(self) -> str:
+        """The email's state in one line."""
+        if self.sent_at is not None:
+            from quoteflow.presentation import format_when
+
+            return f"sent {format_when(self.sent_at)} to {self.sent_to}"
+        if self.draft_status is None:
+            return "not drafted"
+        if self.draft_status == ActionStatus.pending:
+            return "draft waiting for Mike's approval"
+        if self.draft_status == ActionStatus.approved:
+            return "approved, not sent yet"
+        return f"draft {self.draft_status}"
+
+
+def read_quote_email(s: Session, quote_id: str) -> QuoteEmail:
+    draft = (
+        s.execute(
+            sa.select(ProposedAction).where(
+                ProposedAction.action_type == ActionType.send_quote,
+                ProposedAction.entity_ref == f"quote:{quote_id}",
+            )
+        )
+        .scalars()
+        .first()
+    )
+    sent = (
+        s.execute(
+            sa.select(OutboundEmailLog)
+            .where(OutboundEmailLog.related_quote_id == quote_id)
+            .order_by(OutboundEmailLog.sent_at.desc())
+        )
+        .scalars()
+        .first()
+    )
+    return QuoteEmail(
+        draft_id=draft.id if draft else None,
+        draft_status=draft.status if draft else None,
+        decided_by=draft.approver if draft and draft.decided_at else None,
+        decided_at=draft.decided_at if draft else None,
+        sent_to=sent.to_addr if sent else None,
+        sent_at=sent.sent_at if sent else None,
+    )
 
 
 class VerifyRow(BaseModel):
@@ -107,11 +170,16 @@ class QuoteDetail(BaseModel):
     lines: list[LineRow]
     proposals: list[ProposalView]
     pushes: list[PushRow]
-    email_status: str  # not drafted | waiting for Mike | approved, not sent | sent ...
+    email: QuoteEmail
     verify: list[VerifyRow]
     superseded_by: list[str]
     history: list[HistoryEntry]
     allowed_actions: list[str]  # what Mike may do now (accept/decline)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def email_status(self) -> str:
+        return self.email.summary()
 
 
 def _summary(q: Quote, customer_name: str | None) -> QuoteSummary:
@@ -153,18 +221,11 @@ def list_quotes(search: QuoteFilter | None = None) -> list[QuoteSummary]:
         return [_summary(q, name) for q, name in s.execute(stmt).all()]
 
 
-def _email_status(action: ProposedAction | None, sent: list[OutboundEmailLog]) -> str:
-    if sent:
-        from quoteflow.presentation import format_when
-
-        return f"sent {format_when(sent[0].sent_at)} to {sent[0].to_addr}"
-    if action is None:
-        return "not drafted"
-    if action.status == "pending":
-        return "draft waiting for Mike's approval"
-    if action.status == "approved":
-        return "approved, not sent yet"
-    return f"draft {action.status}"
+def quote_of_run(flow_run_id: str) -> str | None:
+    """The id of the quote this customer-quote run wrote, if it wrote one."""
+    with session_scope() as s:
+        stmt = sa.select(Quote.id).where(Quote.flow_run_id == flow_run_id)
+        return s.execute(stmt).scalars().first()
 
 
 def get_quote(quote_id: str) -> QuoteDetail | None:
@@ -187,23 +248,7 @@ def get_quote(quote_id: str) -> QuoteDetail | None:
             .where(NsPendingPush.quote_id == quote_id)
             .order_by(NsPendingPush.id)
         ).scalars()
-        send = (
-            s.execute(
-                sa.select(ProposedAction).where(
-                    ProposedAction.action_type == SEND_ACTION_TYPE,
-                    ProposedAction.entity_ref == f"quote:{quote_id}",
-                )
-            )
-            .scalars()
-            .first()
-        )
-        sent = list(
-            s.execute(
-                sa.select(OutboundEmailLog)
-                .where(OutboundEmailLog.related_quote_id == quote_id)
-                .order_by(OutboundEmailLog.sent_at)
-            ).scalars()
-        )
+        email = read_quote_email(s, quote_id)
         run_id = q.flow_run_id
         verify = (
             s.execute(
@@ -291,7 +336,7 @@ def get_quote(quote_id: str) -> QuoteDetail | None:
             lines=[LineRow.model_validate(ln.model_dump()) for ln in lines],
             proposals=[ProposalView.of(p) for p in proposals],
             pushes=[PushRow.model_validate(p.model_dump()) for p in pushes],
-            email_status=_email_status(send, sent),
+            email=email,
             verify=[VerifyRow.model_validate(v.model_dump()) for v in verify],
             superseded_by=[rid for rid, _ in successors],
             history=history,

@@ -26,7 +26,7 @@ from quoteflow.models import (
 )
 from quoteflow.quote import QuoteLineView, QuotePreview
 from quoteflow.sending import may_mark_sent
-from quoteflow.settings import get_settings
+from quoteflow.settings import approver_or_default
 
 
 class QuoteWriteRefused(ValueError):
@@ -171,7 +171,7 @@ def _record_proposals(
                 new_price=line.case_price,
                 cost_basis=line.cost_basis,
                 margin_pct=line.margin_pct,
-                approver=approver or get_settings().approvers[0],
+                approver=approver_or_default(approver),
                 proposed_at=now,
             )
         )

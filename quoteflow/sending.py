@@ -15,13 +15,13 @@ from typing import Literal, Protocol
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from quoteflow import ledger
-from quoteflow.db import session_scope
-from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
+from quoteflow.db import insert_once, session_scope
+from quoteflow.mail import EmailDraft
 from quoteflow.models import (
     ActionStatus,
+    ActionType,
     ActionView,
     Event,
     LifecycleStatus,
@@ -73,8 +73,8 @@ def draft_to_send(action: ActionView) -> EmailDraft:
     """The approved email draft of a ``send_quote_to_customer`` action; SendRefusedError
     naming the action and its status otherwise."""
     where = f"proposed action {action.id} ({action.action_type}, {action.entity_ref})"
-    if action.action_type != SEND_ACTION_TYPE:
-        raise SendRefusedError(f"{where} is not a {SEND_ACTION_TYPE} action; nothing sent")
+    if action.action_type != ActionType.send_quote:
+        raise SendRefusedError(f"{where} is not a {ActionType.send_quote} action; nothing sent")
     if action.status != ActionStatus.approved:
         raise SendRefusedError(
             f"{where} is {action.status}, not approved; nothing sent"
@@ -175,21 +175,16 @@ def unconfirmed_message(sent: SentEmail) -> str:
 
 def _claim(draft: EmailDraft, proposed_action_id: int) -> bool:
     """INSERT the log row before sending; False when the Message-ID is already logged."""
-    try:
-        with session_scope() as s:
-            s.add(
-                OutboundEmailLog(
-                    related_quote_id=draft.quote_id,
-                    message_id=draft.message_id,
-                    proposed_action_id=proposed_action_id,
-                    to_addr=draft.to,
-                    subject=draft.subject,
-                    sent_at=utcnow(),
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    row = OutboundEmailLog(
+        related_quote_id=draft.quote_id,
+        message_id=draft.message_id,
+        proposed_action_id=proposed_action_id,
+        to_addr=draft.to,
+        subject=draft.subject,
+        sent_at=utcnow(),
+    )
+    with session_scope() as s:
+        return insert_once(s, row)
 
 
 def _release(message_id: str) -> None:

@@ -330,6 +330,11 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def default_approver() -> str:
+    """Who decides when no one is named: the first configured approver, read at call time."""
+    return get_settings().approvers[0]
+
+
 def approver_or_default(approver: str | None) -> str:
-    """``approver``, or (when none is given) the first configured approver, read at call time."""
-    return approver if approver is not None else get_settings().approvers[0]
+    """``approver``, or (when none is given) the configured default approver."""
+    return approver if approver is not None else default_approver()

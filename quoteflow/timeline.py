@@ -1,5 +1,6 @@
-"""What followed a decided quote gate, read back for the approval page: the run, the quote
-row, its PDF, the NetSuite estimate, the customer email and the verify checks.
+"""What followed a decided quote gate, read back for the approval page: the run, then the
+quote it wrote (its PDF, NetSuite estimate, customer email and verify checks) as the one
+read model of a quote (quoteflow.quote_book) tells it.
 
 Reads only. Each step is read on its own: one unreadable part (the Prefect server down)
 shows as unknown, never hides the rest.
@@ -9,20 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
 from pydantic import BaseModel
 
 from quoteflow import prefect_api
-from quoteflow.approvals import find_action
-from quoteflow.db import session_scope
-from quoteflow.models import (
-    ActionView,
-    NsPendingPush,
-    OutboundEmailLog,
-    Quote,
-    WorkflowVerifyResult,
-)
+from quoteflow.models import ActionView
 from quoteflow.presentation import format_money
+from quoteflow.quote_book import QuoteDetail, get_quote, quote_of_run
 
 
 class TimelineStep(BaseModel):
@@ -68,94 +61,68 @@ def gate_outcome(action: ActionView, *, run_url: str | None = None) -> GateOutco
     steps.append(
         TimelineStep(step="Run", status=state, detail=action.flow_run_id, at=at, link=run_url)
     )
-    with session_scope() as s:
-        quote = (
-            s.execute(sa.select(Quote).where(Quote.flow_run_id == action.flow_run_id))
-            .scalars()
-            .first()
+    quote_id = quote_of_run(action.flow_run_id)
+    detail = get_quote(quote_id) if quote_id else None
+    if detail is None:
+        steps.append(TimelineStep(step="Quote", status="not written"))
+        return GateOutcome(steps=steps)
+    steps.extend(_quote_steps(action, detail))
+    return GateOutcome(quote_id=detail.quote.id, pdf_key=detail.pdf_key, steps=steps)
+
+
+def _quote_steps(action: ActionView, detail: QuoteDetail) -> list[TimelineStep]:
+    """The quote the run wrote, from the one read model of a quote."""
+    quote, email = detail.quote, detail.email
+    push = detail.pushes[0] if detail.pushes else None
+    if quote.netsuite_id:
+        estimate = f"estimate id {quote.netsuite_id}"
+    else:
+        estimate = (push.last_error or "") if push else ""
+    draft = ""
+    if email.draft_id is not None:
+        draft = f"#{email.draft_id}" + (
+            f" decided by {email.decided_by}" if email.decided_by else ""
         )
-        if quote is None:
-            steps.append(TimelineStep(step="Quote", status="not written"))
-            return GateOutcome(steps=steps)
-        push = (
-            s.execute(sa.select(NsPendingPush).where(NsPendingPush.quote_id == quote.id))
-            .scalars()
-            .first()
+    steps = [
+        TimelineStep(
+            step="Quote",
+            status=quote.status,
+            detail=f"{quote.id}, subtotal {format_money(quote.subtotal, quote.currency)}",
+            at=quote.generated_at,
+        ),
+        TimelineStep(
+            step="PDF",
+            status="stored" if detail.pdf_key else "none",
+            detail=detail.pdf_key or "no PDF for this quote",
+            link=f"/actions/{action.id}/pdf" if detail.pdf_key else None,
+        ),
+        TimelineStep(
+            step="NetSuite estimate",
+            status=push.status if push else "not pushed",
+            detail=estimate,
+            at=push.applied_at if push else None,
+        ),
+        TimelineStep(
+            step="Email draft",
+            status=email.draft_status or "not drafted",
+            detail=draft,
+            at=email.decided_at,
+            link=f"/actions/{email.draft_id}" if email.draft_id is not None else None,
+        ),
+        TimelineStep(
+            step="Email sent",
+            status="sent" if email.sent else "not sent",
+            detail=f"to {email.sent_to}" if email.sent else "",
+            at=email.sent_at,
+        ),
+    ]
+    steps.extend(
+        TimelineStep(
+            step=f"Verify {check.check_name}",
+            status=check.status,
+            detail=check.detail or "",
+            at=check.checked_at,
         )
-        sent = (
-            s.execute(
-                sa.select(OutboundEmailLog)
-                .where(OutboundEmailLog.related_quote_id == quote.id)
-                .order_by(OutboundEmailLog.sent_at.desc())
-            )
-            .scalars()
-            .first()
-        )
-        checks = (
-            s.execute(
-                sa.select(WorkflowVerifyResult)
-                .where(WorkflowVerifyResult.run_id == action.flow_run_id)
-                .order_by(WorkflowVerifyResult.check_name)
-            )
-            .scalars()
-            .all()
-        )
-        steps.append(
-            TimelineStep(
-                step="Quote",
-                status=quote.lifecycle_status,
-                detail=f"{quote.id}, subtotal {format_money(quote.subtotal, quote.currency)}",
-                at=quote.generated_at,
-            )
-        )
-        steps.append(
-            TimelineStep(
-                step="PDF",
-                status="stored" if quote.pdf_key else "none",
-                detail=quote.pdf_key or "no PDF for this quote",
-                link=f"/actions/{action.id}/pdf" if quote.pdf_key else None,
-            )
-        )
-        steps.append(
-            TimelineStep(
-                step="NetSuite estimate",
-                status=push.status if push else "not pushed",
-                detail=f"estimate id {quote.netsuite_id}"
-                if quote.netsuite_id
-                else (push.last_error or "")
-                if push
-                else "",
-                at=push.applied_at if push else None,
-            )
-        )
-        email = find_action("send_quote_to_customer", f"quote:{quote.id}")
-        steps.append(
-            TimelineStep(
-                step="Email draft",
-                status=email.status if email else "not drafted",
-                detail=f"#{email.id}"
-                + (f" decided by {email.approver}" if email and email.decided_at else "")
-                if email
-                else "",
-                at=email.decided_at if email else None,
-                link=f"/actions/{email.id}" if email else None,
-            )
-        )
-        steps.append(
-            TimelineStep(
-                step="Email sent",
-                status="sent" if sent else "not sent",
-                detail=f"to {sent.to_addr}" if sent else "",
-                at=sent.sent_at if sent else None,
-            )
-        )
-        for check in checks:
-            steps.append(
-                TimelineStep(
-                    step=f"Verify {check.check_name}",
-                    status=check.status,
-                    detail=check.detail or "",
-                    at=check.checked_at,
-                )
-            )
-        return GateOutcome(quote_id=quote.id, pdf_key=quote.pdf_key, steps=steps)
+        for check in sorted(detail.verify, key=lambda c: c.check_name)
+    )
+    return steps

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from prefect import flow, get_client  # noqa: E402
 from prefect.client.schemas.objects import FlowRun, TaskRun  # noqa: E402
 
+from quoteflow.models import ActionType
 from quoteflow.prefect_api import task_runs_of  # noqa: E402
 
 FANOUT = ("write_quote", "render_pdf", "ns_push", "ar_forecast_touch", "send_email")
@@ -110,7 +111,6 @@ def one_quote(phase: str, figures: defaultdict[str, list[float]]) -> None:
     """Draft -> gate -> approval -> quote row -> finished run, timing each hand-over."""
     from devstack.seed import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
     from quoteflow.approvals import (
-        GATE_ACTION_TYPE,
         approve,
         draft_quote,
         find_action,
@@ -150,7 +150,9 @@ def one_quote(phase: str, figures: defaultdict[str, list[float]]) -> None:
         figures["fresh run start (Scheduled -> 1st task)"].append(
             (first - scheduled.timestamp).total_seconds()
         )
-    gate = _wait("the gate action", lambda: find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id)))
+    gate = _wait(
+        "the gate action", lambda: find_action(ActionType.quote_gate, gate_entity_ref(run_id))
+    )
     resumed_at = datetime.now(UTC)
     t_approve = time.monotonic()
     approve(gate.id, notes="bench")

@@ -58,16 +58,14 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from devstack.stack.blocks import register_stack_blocks
     from devstack.stack.services import ensure_postgres_database
     from quoteflow.approvals import (
-        GATE_ACTION_TYPE,
         approve,
         draft_quote,
         find_action,
         gate_entity_ref,
     )
     from quoteflow.db import session_scope
-    from quoteflow.mail import SEND_ACTION_TYPE
     from quoteflow.migrate import upgrade
-    from quoteflow.models import Event, ProposedAction, Quote
+    from quoteflow.models import ActionType, Event, ProposedAction, Quote
     from quoteflow.pdf import render_quote_pdf
     from quoteflow.prefect_api import flow_runs_of, pointed_at, read_flow_run
     from quoteflow.quote import QuotePreview, QuoteRequest
@@ -116,7 +114,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             t_gates = time.monotonic() - t0
             print(f"{n} gates waiting {t_gates:.1f} s after the drafts were approved", flush=True)
             run_ids = [str(r.id) for r in waiting]
-            gates = [find_action(GATE_ACTION_TYPE, gate_entity_ref(rid)) for rid in run_ids]
+            gates = [find_action(ActionType.quote_gate, gate_entity_ref(rid)) for rid in run_ids]
             t1 = time.monotonic()
             for gate in gates:
                 assert gate is not None
@@ -141,7 +139,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             drafts_per_quote = Counter(
                 s.execute(
                     sa.select(ProposedAction.entity_ref).where(
-                        ProposedAction.action_type == SEND_ACTION_TYPE,
+                        ProposedAction.action_type == ActionType.send_quote,
                         ProposedAction.entity_ref.in_([f"quote:{q}" for q in quote_ids]),
                     )
                 ).scalars()

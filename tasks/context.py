@@ -23,7 +23,7 @@ from quoteflow.quote import (
     quote_id_for_run,
     revision_id,
 )
-from tasks.policy import short_retry_options
+from tasks.policy import read_options
 
 CUSTOMER_SQL = sa.text("SELECT * FROM customers WHERE id = :customer_id")
 PROGRAMS_SQL = sa.text(
@@ -72,10 +72,8 @@ PRICING_AGE_SQL = (
     .columns(source=sa.String, updated_at=UTCDateTime())
 )
 
-READ_OPTIONS = {**short_retry_options(), "persist_result": True}
 
-
-@task(**READ_OPTIONS)
+@task(**read_options())
 def load_customer(customer_id: str) -> CustomerRecord | None:
     """Query `customer`."""
     with session_scope() as s:
@@ -83,7 +81,7 @@ def load_customer(customer_id: str) -> CustomerRecord | None:
     return CustomerRecord.model_validate(dict(row)) if row else None
 
 
-@task(**READ_OPTIONS)
+@task(**read_options())
 def load_customer_programs(customer_id: str) -> list[str]:
     """Query `customer_programs` (active, not deleted): the program names."""
     with session_scope() as s:
@@ -91,7 +89,7 @@ def load_customer_programs(customer_id: str) -> list[str]:
     return [f"{r['program_code']}: {r['name']}" for r in rows]
 
 
-@task(**READ_OPTIONS)
+@task(**read_options())
 def load_current_pricing(
     customer_id: str, item_codes: list[str], school_year: str
 ) -> list[PricingRecord]:
@@ -103,7 +101,7 @@ def load_current_pricing(
     return [PricingRecord.model_validate(dict(r)) for r in rows]
 
 
-@task(**READ_OPTIONS)
+@task(**read_options())
 def load_data_age(customer_id: str, item_codes: list[str], school_year: str) -> DataAge:
     """When the customer and the quoted prices were last known current: the mirror's last
     successful sync of each table, or a price's own write when quoteflow wrote it."""
@@ -118,7 +116,7 @@ def load_data_age(customer_id: str, item_codes: list[str], school_year: str) -> 
     )
 
 
-@task(**READ_OPTIONS)
+@task(**read_options())
 def load_open_quotes(customer_id: str) -> list[OpenQuote]:
     """Query `open_quotes`: the customer's three newest draft/proposed/sent quotes that
     are still valid (valid_until today or later)."""
@@ -128,7 +126,7 @@ def load_open_quotes(customer_id: str) -> list[OpenQuote]:
     return [OpenQuote(id=r.id, generated_at=r.generated_at) for r in rows]
 
 
-@task(**READ_OPTIONS)
+@task(**read_options())
 def load_open_proposals(customer_id: str, item_codes: list[str]) -> list[ProposedPrice]:
     """Prices Mike approved on earlier quotes for these items, not yet accepted."""
     return [
@@ -137,7 +135,7 @@ def load_open_proposals(customer_id: str, item_codes: list[str]) -> list[Propose
     ]
 
 
-@task(**READ_OPTIONS)
+@task(**read_options())
 def resolve_items(item_codes: list[str], catalog: str | None) -> list[ItemRecord]:
     """Look the item codes up in spec_items (restricted to one catalog if given)."""
     with session_scope() as s:
@@ -152,7 +150,7 @@ class QuoteIdentity(BaseModel):
     problem: str | None = None  # why the requested quote_id cannot be used
 
 
-@task(**READ_OPTIONS)
+@task(**read_options())
 def allocate_quote_id(request: QuoteRequest, flow_run_id: str) -> QuoteIdentity:
     """The quote id this run writes, and the quote it supersedes (when revising).
 

@@ -11,7 +11,6 @@ from prefect import Task, task
 from prefect.artifacts import create_markdown_artifact
 
 from quoteflow import CONTRACT_VERSION, RISK_LEVEL, WORKFLOW_TYPE
-from quoteflow.approvals import GATE_ACTION_TYPE
 from quoteflow.contract import (
     ContractPage,
     MirrorContext,
@@ -26,9 +25,10 @@ from quoteflow.contract import (
     render_markdown,
 )
 from quoteflow.lifecycle import TRANSITIONS
+from quoteflow.models import ActionType
 from quoteflow.quote import PRECONDITIONS, QuoteRequest
 from quoteflow.runs import FANOUT_STEPS, VERIFY_WINDOWS
-from quoteflow.settings import get_settings
+from quoteflow.settings import default_approver, get_settings
 from quoteflow.verify import CHECK_NAMES
 
 CONTRACT_ARTIFACT_KEY = "quoteflow-contract"
@@ -196,8 +196,8 @@ def collect_contract(*, live: bool = True) -> ContractPage:
         mirror=mirror_context(deployments.get("mirror-sync")),
         preconditions=[tuple(p) for p in PRECONDITIONS],
         gate={
-            "action type": GATE_ACTION_TYPE,
-            "approver": settings.approvers[0],
+            "action type": ActionType.quote_gate.value,
+            "approver": default_approver(),
             "risk level": f"{RISK_LEVEL} (>= 3 needs approval)",
             "approval window": f"{settings.approval_window_minutes:g} min "
             "(QUOTEFLOW_APPROVAL_WINDOW_MINUTES)",

@@ -6,8 +6,8 @@ from prefect import task
 from prefect.logging import get_logger
 
 from quoteflow.approvals import stage_action
-from quoteflow.mail import SEND_ACTION_TYPE, compose_quote_email
-from quoteflow.models import ActionView
+from quoteflow.mail import compose_quote_email
+from quoteflow.models import ActionType, ActionView
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
 from tasks.notify import send_waiting_notice
@@ -32,7 +32,7 @@ def draft_quote_email(
     except ValueError as exc:
         raise PermanentStepError(str(exc)) from exc
     staged = stage_action(
-        action_type=SEND_ACTION_TYPE,
+        action_type=ActionType.send_quote,
         entity_ref=f"quote:{preview.quote_id}",
         payload=draft.model_dump(mode="json"),
         flow_run_id=flow_run_id,

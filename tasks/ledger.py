@@ -7,24 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from quoteflow import ledger
 from quoteflow.models import RunStatus, utcnow
 from quoteflow.runs import verify_checks_for
 from quoteflow.settings import get_settings
-from tasks.policy import short_retry_options
+from tasks.policy import record_options
 
-# Never served from the cache: a re-driven run (its process died, even between two of
-# these) runs them again so the records catch up with its real outcome; every write is
-# keyed, so a repeat changes nothing else.
-POST_OPTIONS = {**short_retry_options(), "persist_result": True, "cache_policy": NO_CACHE}
 # The tag of the post actions that only end a run (a Prefect tag concurrency limit on it
 # holds them: an operator's brake, and how the fault tests stop a run mid-way through).
 POST_ACTIONS_TAG = "post-actions"
 
 
-@task(**POST_OPTIONS)
+@task(**record_options())
 def log_run(
     run_id: str,
     status: RunStatus,
@@ -35,20 +30,20 @@ def log_run(
     ledger.upsert_run_log(run_id, status, started_at=started_at, summary=summary)
 
 
-@task(**POST_OPTIONS, tags=[POST_ACTIONS_TAG])
+@task(**record_options(), tags=[POST_ACTIONS_TAG])
 def write_reflexion(run_id: str, narrative: str, tags: list[str]) -> None:
     """INSERT (or refresh) the reflexion_log row of this run."""
     ledger.upsert_reflexion(run_id, narrative, tags)
 
 
-@task(**POST_OPTIONS, tags=[POST_ACTIONS_TAG])
+@task(**record_options(), tags=[POST_ACTIONS_TAG])
 def emit_workflow_event(event_type: str, run_id: str, payload: dict[str, Any]) -> bool:
     """workflow.completed | partial | failed: one event per run and outcome (a re-driven
     run that completes after a partial outcome records both, each under its own key)."""
     return ledger.record_outcome_event(run_id, event_type, payload)
 
 
-@task(**POST_OPTIONS)
+@task(**record_options())
 def stage_verify_checks(run_id: str, quote_id: str, pdf_key: str | None) -> int:
     """INSERT pending workflow_verify_results rows (once per run and check), due after
     each check's window and timing out after the verify deadline."""

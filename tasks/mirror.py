@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from quoteflow.mirror.config import load_config
 from quoteflow.mirror.sync import alert_if_stale, sync_table
-from tasks.policy import retry_if_transient, short_retry_options
+from tasks.policy import uncached_transient_options
 
 if TYPE_CHECKING:
     from blocks.netsuite import NetSuiteCredentials
@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 @task(
     name="sync_mirror_table",
     task_run_name="sync_mirror_table-{table}",
-    cache_policy=NO_CACHE,
-    retry_condition_fn=retry_if_transient,
-    **short_retry_options(),
+    **uncached_transient_options(),
 )
 def sync_mirror_table(table: str, full: bool, netsuite: NetSuiteCredentials) -> dict[str, Any]:
     """One pass over ``table`` from NetSuite (429/5xx/timeouts retried; each retry resumes

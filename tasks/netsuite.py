@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from blocks.netsuite import NetSuiteCredentials
 from quoteflow.mirror.config import load_config
@@ -14,8 +13,7 @@ from quoteflow.quote import QuotePreview
 from tasks.policy import (
     fanout_task_options,
     final_attempt,
-    retry_if_transient,
-    short_retry_options,
+    live_read_options,
     throttled_netsuite,
 )
 
@@ -57,14 +55,7 @@ def apply_staged_push(push_id: int, netsuite: NetSuiteCredentials) -> PushView:
         return apply_push(push_id, client, final_attempt=final_attempt())
 
 
-# Never cached or persisted: a run re-driven after this check asks NetSuite again, so no
-# write ever follows a status read before a crash.
-@task(
-    **short_retry_options(),
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@task(**live_read_options())
 def check_live_hold(
     customer_id: str, customer_name: str, netsuite: NetSuiteCredentials
 ) -> str | None:

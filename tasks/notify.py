@@ -17,9 +17,8 @@ from quoteflow import ledger
 from quoteflow.approvals import get_action
 from quoteflow.db import session_scope
 from quoteflow.links import action_link
-from quoteflow.models import ActionStatus, ProposedAction, utcnow
+from quoteflow.models import ActionStatus, ActionType, ProposedAction, utcnow
 from quoteflow.notices import (
-    GATE_ACTION_TYPE,
     RECONCILE_STALE_EVENT,
     Notice,
     NoticeCandidate,
@@ -119,7 +118,7 @@ def _candidates(since_hours: float = 24) -> list[NoticeCandidate]:
             ProposedAction.status == ActionStatus.pending,
             sa.and_(
                 ProposedAction.status == ActionStatus.expired,
-                ProposedAction.action_type == GATE_ACTION_TYPE,
+                ProposedAction.action_type == ActionType.quote_gate,
                 ProposedAction.decided_at >= recent,
             ),
         )

@@ -1,6 +1,6 @@
-"""Task options in one place: the fan-out retry policy (contract section 9) and its
-final-failure alert, the short retry policy of every other task that retries, and the
-throttled NetSuite client every push shares."""
+"""Task options in one place (every preset a task uses): the fan-out retry policy
+(contract section 9) and its final-failure alert, the short retry policy of every other
+task that retries, and the throttled NetSuite client every push shares."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 from prefect import Task
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.context import FlowRunContext
 from prefect.runtime import task_run as current_task_run
@@ -133,17 +134,56 @@ def short_retry_options() -> dict[str, Any]:
     }
 
 
+def transient_retry_options() -> dict[str, Any]:
+    """The short retries, only for failures that may pass (network, server, locks)."""
+    return {**short_retry_options(), "retry_condition_fn": retry_if_transient}
+
+
+def read_options() -> dict[str, Any]:
+    """A read whose result a resumed run reuses (the context it quoted from)."""
+    return {**short_retry_options(), "persist_result": True}
+
+
+def record_options() -> dict[str, Any]:
+    """A keyed write that ends a run: never served from the cache, so a re-driven run (its
+    process died, even between two of these) writes again and its records catch up with
+    its real outcome; every write is keyed, so a repeat changes nothing else."""
+    return {**short_retry_options(), "persist_result": True, "cache_policy": NO_CACHE}
+
+
+def live_read_options() -> dict[str, Any]:
+    """A read that must be asked again by a re-driven run (never cached or persisted), so no
+    write ever follows an answer read before a crash."""
+    return {**transient_retry_options(), "cache_policy": NO_CACHE, "persist_result": False}
+
+
+def uncached_retry_options() -> dict[str, Any]:
+    """The short retries for a task a re-driven run must run again (never cached)."""
+    return {**short_retry_options(), "cache_policy": NO_CACHE}
+
+
+def uncached_transient_options() -> dict[str, Any]:
+    """The transient-only retries for a task a re-driven run must run again (never cached)."""
+    return {**transient_retry_options(), "cache_policy": NO_CACHE}
+
+
 # Housekeeping passes that a later scheduled run repeats anyway: one quick retry.
 RETRY_ONCE_OPTIONS: dict[str, Any] = {"retries": 1, "retry_delay_seconds": 2}
+# A reconcile pass: asked afresh each time, one quick retry on a failure that may pass.
+PASS_OPTIONS: dict[str, Any] = {
+    "cache_policy": NO_CACHE,
+    **RETRY_ONCE_OPTIONS,
+    "retry_condition_fn": retry_if_transient,
+}
 
 
-def fanout_task_options() -> dict[str, Any]:
-    """Task keyword arguments shared by every fan-out step."""
+def fanout_task_options(*, persist_result: bool = True) -> dict[str, Any]:
+    """Task keyword arguments shared by every fan-out step; ``persist_result`` False for a
+    step whose result is only passed on (a PDF's bytes)."""
     return {
-        **short_retry_options(),
-        "retry_condition_fn": retry_if_transient,
+        **transient_retry_options(),
         "on_failure": [alert_on_final_failure],
-        "persist_result": True,
+        "persist_result": persist_result,
     }
 
 

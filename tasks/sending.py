@@ -4,7 +4,7 @@ quoteflow.sending), mark the quote sent (quoteflow.quote_store)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
@@ -30,8 +30,7 @@ from quoteflow.storage import is_not_found, read_object
 from tasks.policy import (
     PermanentStepError,
     fanout_task_options,
-    retry_if_transient,
-    short_retry_options,
+    transient_retry_options,
 )
 
 if TYPE_CHECKING:
@@ -39,13 +38,8 @@ if TYPE_CHECKING:
 
     from prefect_email import EmailServerCredentials
 
-_READ_OPTIONS: dict[str, Any] = {
-    **short_retry_options(),
-    "retry_condition_fn": retry_if_transient,
-}
 
-
-@task(name="load_approved_email", **_READ_OPTIONS)
+@task(name="load_approved_email", **transient_retry_options())
 def load_approved_email(proposed_action_id: int) -> EmailDraft:
     """The email draft of an approved send_quote_to_customer action; refuses (without
     retrying) a missing, pending, rejected, expired or changed action."""
@@ -56,16 +50,13 @@ def load_approved_email(proposed_action_id: int) -> EmailDraft:
     return draft_to_send(action)
 
 
-@task(name="find_sent_email", **_READ_OPTIONS)
+@task(name="find_sent_email", **transient_retry_options())
 def find_sent_email(message_id: str) -> SentEmail | None:
     """The outbound_email_log row of this Message-ID, if any."""
     return read_sent_email(message_id)
 
 
-_FETCH_OPTIONS: dict[str, Any] = {**fanout_task_options(), "persist_result": False}
-
-
-@task(name="fetch_quote_pdf", **_FETCH_OPTIONS)
+@task(name="fetch_quote_pdf", **fanout_task_options(persist_result=False))
 def fetch_quote_pdf(bucket: S3Bucket, key: str) -> bytes:
     """The quote PDF from the bucket (not persisted as a result: it is only attached)."""
     try:
@@ -114,7 +105,7 @@ def deliver_quote_email(
     return sent
 
 
-@task(name="mark_quote_sent", **_READ_OPTIONS)
+@task(name="mark_quote_sent", **transient_retry_options())
 def mark_quote_sent(quote_id: str) -> str | None:
     """Set the quote's lifecycle_status to sent (from draft or proposed only); returns the
     status the quote ends with, None when there is no such quote."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from quoteflow import ledger
 from quoteflow.db import session_scope
-from quoteflow.models import VerifyStatus, WorkflowVerifyResult, utcnow
+from quoteflow.models import ActionType, VerifyStatus, WorkflowVerifyResult, utcnow
 from quoteflow.storage import head_object, read_prefix
 from quoteflow.verify import (
     PDF_SIGNATURE,
@@ -33,7 +33,7 @@ from quoteflow.verify import (
     observe_quote_persisted,
     required_param,
 )
-from tasks.policy import short_retry_options
+from tasks.policy import short_retry_options, uncached_retry_options
 
 SWEEP_ARTIFACT_KEY = "verify-sweep"
 SUMMARY_ARTIFACT_KEY = "verify-sweep-summary"
@@ -46,7 +46,7 @@ EMAIL_SQL = sa.text(
 )
 # The email draft's proposed action: a rejected draft makes email_sent moot.
 EMAIL_DRAFT_SQL = sa.text(
-    "SELECT status FROM proposed_actions WHERE action_type = 'send_quote_to_customer'"
+    "SELECT status FROM proposed_actions WHERE action_type = :action_type"
     " AND entity_ref = :entity_ref"
 )
 
@@ -81,7 +81,7 @@ class CheckResult(BaseModel):
 
 # Observations of the world: never served from a result cache (the deployment persists
 # results by default).
-@task(**short_retry_options(), cache_policy=NO_CACHE)
+@task(**uncached_retry_options())
 def select_due_checks(
     now: datetime,
     batch_size: int,
@@ -118,7 +118,14 @@ def _latest_email_id(quote_id: str) -> int | None:
 
 def _email_draft_status(quote_id: str) -> str | None:
     with session_scope() as s:
-        return s.execute(EMAIL_DRAFT_SQL, {"entity_ref": f"quote:{quote_id}"}).scalars().first()
+        return (
+            s.execute(
+                EMAIL_DRAFT_SQL,
+                {"action_type": ActionType.send_quote.value, "entity_ref": f"quote:{quote_id}"},
+            )
+            .scalars()
+            .first()
+        )
 
 
 def _pdf_head(bucket: S3Bucket, key: str) -> StoredPdfHead | None:
@@ -250,10 +257,8 @@ def publish_sweep_report(
     results: list[CheckResult],
     counts: dict[str, int],
     started_at: datetime,
-    problems: list[str] | None = None,
 ) -> None:
-    """A table artifact of every evaluated check and a markdown summary of the counts,
-    with the rows the sweep had to skip (``problems``)."""
+    """A table artifact of every evaluated check and a markdown summary of the counts."""
     headline = (
         f"Verify sweep at {started_at:%Y-%m-%d %H:%M:%S} UTC: {counts['evaluated']} check(s) "
         f"evaluated: {counts['pass']} pass, {counts['fail']} fail, {counts['timeout']} timeout, "
@@ -262,12 +267,8 @@ def publish_sweep_report(
     )
     create_table_artifact(key=SWEEP_ARTIFACT_KEY, table=sweep_rows(results), description=headline)
     table = "\n".join(f"| {name} | {n} |" for name, n in counts.items())
-    skipped = (
-        "\n### Skipped rows\n\n" + "\n".join(f"- {p}" for p in problems) + "\n" if problems else ""
-    )
     create_markdown_artifact(
         key=SUMMARY_ARTIFACT_KEY,
-        markdown=f"## verify-checks\n\n{headline}\n\n| status | checks |\n|---|---|\n{table}\n"
-        + skipped,
+        markdown=f"## verify-checks\n\n{headline}\n\n| status | checks |\n|---|---|\n{table}\n",
         description="Counts by status of the checks this sweep evaluated",
     )

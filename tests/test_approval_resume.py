@@ -15,9 +15,9 @@ from prefect.deployments import run_deployment
 from prefect_aws import S3Bucket
 from sqlmodel import Session, select
 
-from quoteflow.approvals import GATE_ACTION_TYPE, approve, find_action, gate_entity_ref
+from quoteflow.approvals import approve, find_action, gate_entity_ref
 from quoteflow.db import get_engine
-from quoteflow.models import PricingMaster, Quote, QuoteLine
+from quoteflow.models import ActionType, PricingMaster, Quote, QuoteLine
 from quoteflow.prefect_api import read_flow_run, task_runs_of, wait_for_flow_run
 from quoteflow.quote import payload_hash
 from quoteflow.settings import get_settings
@@ -49,7 +49,7 @@ def test_lost_results_at_resume_still_write_the_approved_prices(cold_gate_worker
         timeout=180,
         what="customer-quote to wait for approval",
     )
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     assert gate is not None
     shown = {line["item_code"]: line["case_price"] for line in gate.payload["preview"]["lines"]}
     assert Decimal(shown["FS-1004"]) != Decimal("999.00")

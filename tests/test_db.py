@@ -338,3 +338,33 @@ def test_session_database_is_migrated_and_exported(database_url: str, db_session
     assert db_session.get_bind().url.render_as_string(hide_password=False) == database_url
     assert db_session.get_bind().dialect.name == session_backend()
     assert set(sa.inspect(db_session.get_bind()).get_table_names()) >= MODEL_TABLES
+
+
+def test_insert_once_and_get_or_create_keep_one_row_per_key(migrated_url: str) -> None:
+    from quoteflow.db import get_or_create, insert_once
+    from quoteflow.models import Event, NsPendingPush
+
+    key = f"once-{migrated_url[-12:]}"
+    engine = get_engine(migrated_url)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        assert insert_once(session, Event(type="alert", idempotency_key=key, payload={"n": 1}))
+        # The same key again: nothing inserted, and the transaction is still usable.
+        assert not insert_once(session, Event(type="alert", idempotency_key=key, payload={"n": 2}))
+        first = get_or_create(
+            session,
+            NsPendingPush(external_id="Q-ONCE", quote_id="Q-ONCE", payload={"v": 1}),
+            record_type="estimate",
+            external_id="Q-ONCE",
+        )
+        again = get_or_create(
+            session,
+            NsPendingPush(external_id="Q-ONCE", quote_id="Q-ONCE", payload={"v": 2}),
+            record_type="estimate",
+            external_id="Q-ONCE",
+        )
+    assert again.id == first.id and again.payload == {"v": 1}
+    with Session(get_engine(migrated_url)) as session:
+        events = session.exec(select(Event).where(Event.idempotency_key == key)).all()
+        pushes = session.exec(select(NsPendingPush).where(NsPendingPush.external_id == "Q-ONCE"))
+        assert [e.payload for e in events] == [{"n": 1}]
+        assert len(pushes.all()) == 1

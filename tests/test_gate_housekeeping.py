@@ -1,5 +1,6 @@
 """Suspended runs hold no process, so an approval window that closes unanswered is
-recorded by the verify sweep: gate expired, run log, event, run state named Expired."""
+recorded by the reconcile pass (only there): gate expired, run log, event, run state named
+Expired."""
 
 from __future__ import annotations
 
@@ -11,17 +12,18 @@ from prefect.states import Suspended
 from sqlmodel import Session, select
 
 from flows.customer_quote import customer_quote
+from flows.reconcile import reconcile
 from flows.verify_checks import verify_checks
-from quoteflow.approvals import GATE_ACTION_TYPE, expire, get_action, stage_action
+from quoteflow.approvals import expire, get_action, stage_action
 from quoteflow.db import get_engine
-from quoteflow.models import Event, WorkflowRunLog, WorkflowVerifyResult, utcnow
+from quoteflow.models import ActionType, Event, WorkflowRunLog, WorkflowVerifyResult, utcnow
 from tasks.approvals import expire_stale_gates
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR
 
 
-def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
-    # The sweep runs "as of" a fixed time: how long this test takes (under load) cannot
-    # move a gate across the 5-minute grace.
+def test_reconcile_records_an_unanswered_suspended_gate(stack, seeded_db):
+    # Both sweeps run "as of" a fixed time: how long this test takes (under load) cannot
+    # move a gate across its deadline.
     as_of = utcnow()
     request = {
         "customer_id": DEMO_CUSTOMER_ID,
@@ -33,7 +35,7 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
         client.set_flow_run_state(run.id, Suspended(timeout_seconds=3600), force=True)
     run_id = str(run.id)
     gate = stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_{run_id}",
         payload={
             "preview": {
@@ -46,27 +48,26 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
         flow_run_id=run_id,
         expires_at=as_of - timedelta(minutes=10),
     )
-    fresh = stage_action(  # within the grace: a paused run may still record it itself
-        action_type=GATE_ACTION_TYPE,
+    still_open = stage_action(  # its window has not closed: Mike may still decide
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_{uuid.uuid4()}",
         payload={},
-        expires_at=as_of - timedelta(minutes=4, seconds=59),
+        expires_at=as_of + timedelta(minutes=1),
     )
-    # A bad row: its run id is no flow run id (it once ended the whole sweep).
+    # A bad row: its run id is no flow run id (it must not end the whole pass).
     malformed = stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_not-a-uuid-{uuid.uuid4().hex[:6]}",
         payload={},
         expires_at=as_of - timedelta(minutes=30),
     )
     # A well-formed id of a run the Prefect server does not know.
     unknown = stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_{uuid.uuid4()}",
         payload={},
         expires_at=as_of - timedelta(minutes=30),
     )
-    # Recorded by the same sweep, before the housekeeping: must not be lost.
     check_run = str(uuid.uuid4())
     with Session(get_engine()) as s:
         check = WorkflowVerifyResult(
@@ -81,13 +82,23 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
         s.commit()
         check_id = check.id
 
+    # The verify sweep records its checks and leaves the gates to reconcile.
     state = verify_checks(as_of=as_of, return_state=True)
     assert state.is_completed(), state.message
-    assert f"gate #{malformed.id}" in sweep_summary(state.state_details.flow_run_id)
-    verify_checks(as_of=as_of)  # a second sweep changes nothing more
+    assert get_action(gate.id).status == "pending"
+    assert get_action(malformed.id).status == "pending"
+
+    state = reconcile(as_of=as_of, return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert any(f"gate #{malformed.id}" in p for p in result.gate_problems)
+    assert f"gate #{malformed.id}" in reconcile_report(state.state_details.flow_run_id)
+    assert run_id in result.expired_runs
+    again = reconcile(as_of=as_of)  # a second pass changes nothing more
+    assert run_id not in again.expired_runs
 
     assert get_action(gate.id).status == "expired"
-    assert get_action(fresh.id).status == "pending"
+    assert get_action(still_open.id).status == "pending"
     assert get_action(malformed.id).status == "expired"  # reported, skipped, not repeated
     assert get_action(unknown.id).status == "expired"
     with Session(get_engine()) as s:
@@ -101,25 +112,25 @@ def test_sweep_records_an_unanswered_suspended_gate(stack, seeded_db):
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run.id).state
     assert state.is_failed() and state.name == "Expired"
-    # Leave no pending gate behind: once past the grace, a later test's sweep would find
-    # it (its run id is not a flow run's).
-    expire(fresh.id)
+    # Leave no pending gate behind: once its window closes, a later test's pass would
+    # find it (its run id is not a flow run's).
+    expire(still_open.id)
 
 
-def sweep_summary(flow_run_id) -> str:
-    """The sweep's markdown summary artifact, as the Prefect UI shows it."""
+def reconcile_report(flow_run_id) -> str:
+    """The reconcile pass's table artifact, as the Prefect UI shows it."""
     from prefect.client.schemas.filters import (
         ArtifactFilter,
         ArtifactFilterFlowRunId,
         ArtifactFilterKey,
     )
 
-    from tasks.verify import SUMMARY_ARTIFACT_KEY
+    from tasks.recovery import RECONCILE_ARTIFACT_KEY
 
     with get_client(sync_client=True) as client:
         (artifact,) = client.read_artifacts(
             artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[SUMMARY_ARTIFACT_KEY]),
+                key=ArtifactFilterKey(any_=[RECONCILE_ARTIFACT_KEY]),
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
             )
         )
@@ -129,7 +140,7 @@ def sweep_summary(flow_run_id) -> str:
 def test_one_bad_gate_is_reported_and_the_rest_still_recorded(stack, seeded_db):
     as_of = utcnow()
     bad = stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_fresh-{uuid.uuid4().hex[:6]}",
         payload={},
         expires_at=as_of - timedelta(minutes=30),

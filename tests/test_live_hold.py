@@ -10,9 +10,9 @@ import pytest
 from sqlmodel import Session, select
 
 from flows.customer_quote import customer_quote
-from quoteflow.approvals import GATE_ACTION_TYPE, find_action, gate_entity_ref
+from quoteflow.approvals import find_action, gate_entity_ref
 from quoteflow.db import get_engine
-from quoteflow.models import NsPendingPush, ProposedAction, Quote, WorkflowRunLog
+from quoteflow.models import ActionType, NsPendingPush, ProposedAction, Quote, WorkflowRunLog
 from quoteflow.settings import get_settings
 from tests.fixtures.demo import DEMO_CUSTOMER_ID, demo_request
 from tests.fixtures.flow_runner import FlowRunHandle
@@ -55,7 +55,7 @@ def set_hold(stack, customer_id: str, on_hold: bool) -> None:
 
 def nothing_written(stack, run_id: str) -> WorkflowRunLog:
     """No quote row, outbox row, email draft or estimate for the run's quote; its run log."""
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     assert gate is not None and gate.status == "approved"
     quote_id = gate.payload["preview"]["quote_id"]
     with Session(get_engine()) as s:

@@ -12,8 +12,8 @@ import pytest
 from quoteflow.decision import ApprovalDecision
 from quoteflow.mirror.config import load_config
 from quoteflow.mirror.hold import customer_status_query, live_block_reason
-from quoteflow.models import RunStatus
-from quoteflow.notices import GATE_ACTION_TYPE, held_notice, waiting_notice
+from quoteflow.models import ActionType, RunStatus
+from quoteflow.notices import held_notice, waiting_notice
 from quoteflow.outcome import RunOutcome, RunSubject
 from quoteflow.presentation import data_age_text, preview_markdown
 from quoteflow.quote import (
@@ -131,7 +131,7 @@ def test_preview_and_notice_say_how_old_the_data_is():
     assert "NetSuite data as of 2:05 PM, 12 min ago." in preview_markdown(preview, tz=TZ, now=NOW)
     notice = waiting_notice(
         action_id=7,
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         payload={"preview": preview.model_dump(mode="json")},
         expires_at=NOW + timedelta(hours=1),
         link="http://127.0.0.1/a/x",

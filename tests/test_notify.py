@@ -20,6 +20,7 @@ from quoteflow.links import (
     sign_link,
     signing_key,
 )
+from quoteflow.models import ActionType
 from quoteflow.notices import (
     NoticeCandidate,
     alert_notice,
@@ -148,10 +149,10 @@ def test_each_notice_is_due_once_and_only_when_it_should_be() -> None:
 
 @pytest.fixture
 def gate(stack, seeded_db):
-    from quoteflow.approvals import GATE_ACTION_TYPE, stage_action
+    from quoteflow.approvals import stage_action
 
     return stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"workflow:customer_quote:run_{uuid.uuid4()}",
         payload={"preview": _preview().model_dump(mode="json")},
         expires_at=datetime.now(UTC) + timedelta(minutes=10),

@@ -17,7 +17,6 @@ from sqlmodel import Session, select
 
 from quoteflow import ledger
 from quoteflow.approvals import (
-    GATE_ACTION_TYPE,
     ApprovalError,
     approve,
     draft_quote,
@@ -26,8 +25,7 @@ from quoteflow.approvals import (
 )
 from quoteflow.db import get_engine
 from quoteflow.links import read_link, signing_key
-from quoteflow.mail import SEND_ACTION_TYPE
-from quoteflow.models import OutboundEmailLog, Quote, QuoteLine
+from quoteflow.models import ActionType, OutboundEmailLog, Quote, QuoteLine
 from quoteflow.prefect_api import flow_runs_of, read_flow_run, task_runs_of, wait_for_flow_run
 from quoteflow.quote import QuotePreview, QuoteRequest
 from quoteflow.settings import get_settings
@@ -77,7 +75,7 @@ def test_event_to_suspend_to_resume_to_email(cold_gate_worker, smtp_messages):
     assert _flow_run_processes(run_id) == [], "a suspended run must hold no process"
     assert read_flow_run(run_id).state.name == "Suspended"
 
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     assert gate is not None and gate.status == "pending"
     preview = QuotePreview.model_validate(gate.payload["preview"])
     # Mike was told, with a signed link to exactly this gate.
@@ -123,7 +121,7 @@ def test_event_to_suspend_to_resume_to_email(cold_gate_worker, smtp_messages):
     assert str(line.case_price) == "99.99" and line.price_source == "override"
 
     # The email draft: approving it starts send-quote-email through its trigger.
-    email = find_action(SEND_ACTION_TYPE, f"quote:{quote.id}")
+    email = find_action(ActionType.send_quote, f"quote:{quote.id}")
     assert email is not None and email.status == "pending"
     since = datetime.now(UTC) - timedelta(seconds=5)
     approve(email.id)

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from quoteflow.approval_page import create_app
 from quoteflow.approval_page.auth import hash_password
-from quoteflow.approvals import GATE_ACTION_TYPE, draft_quote, stage_action
+from quoteflow.approvals import draft_quote, stage_action
 from quoteflow.cli.app import app as cli
 from quoteflow.db import get_engine
-from quoteflow.models import ActionView, ProposedAction
+from quoteflow.models import ActionType, ActionView, ProposedAction
 from quoteflow.prefect_api import pointed_at
 from quoteflow.quote import QuoteLineView, QuoteRequest
 from quoteflow.settings import get_settings
@@ -60,7 +60,7 @@ def waiting_gate() -> ActionView:
         subtotal=Decimal("41.50"),
     )
     return stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=f"test:down:{uuid.uuid4().hex}",
         payload={"preview": preview.model_dump(mode="json"), "workflow_type": "customer_quote"},
         flow_run_id=str(uuid.uuid4()),

@@ -20,8 +20,9 @@ from blocks.smtp import email_server_credentials, load_email_server
 from flows.send_quote_email import send_quote_email
 from quoteflow.approvals import decide, stage_action
 from quoteflow.db import get_engine
-from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft, compose_quote_email
+from quoteflow.mail import EmailDraft, compose_quote_email
 from quoteflow.models import (
+    ActionType,
     ActionView,
     Event,
     OutboundEmailLog,
@@ -62,7 +63,7 @@ def _action(**over: object) -> ActionView:
     ).model_dump(mode="json")
     data: dict[str, object] = {
         "id": 7,
-        "action_type": SEND_ACTION_TYPE,
+        "action_type": ActionType.send_quote,
         "entity_ref": "quote:Q-1",
         "status": "approved",
         "payload": draft,
@@ -164,7 +165,7 @@ def stage_email(preview: QuotePreview, key: str | None) -> ActionView:
         preview, pdf_key=key, company_name=settings.company_name, domain=settings.mail_domain
     )
     return stage_action(
-        action_type=SEND_ACTION_TYPE,
+        action_type=ActionType.send_quote,
         entity_ref=f"quote:{preview.quote_id}",
         payload=draft.model_dump(mode="json"),
     )

@@ -25,13 +25,11 @@ from sqlmodel import Session, select
 from devstack.fake_slack import MIKE_USER, STRANGER_USER, FakeSlack, blocks_text, buttons
 from devstack.stack.state import load_slack_credentials
 from quoteflow.approvals import (
-    GATE_ACTION_TYPE,
-    QUOTE_DRAFT_ACTION_TYPE,
     find_action,
     gate_entity_ref,
 )
 from quoteflow.db import get_engine, session_scope
-from quoteflow.models import ProposedAction, Quote, QuoteLine
+from quoteflow.models import ActionType, ProposedAction, Quote, QuoteLine
 from quoteflow.prefect_api import flow_runs_of, read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuotePreview
 from quoteflow.slack import render
@@ -106,7 +104,7 @@ def _drafts() -> int:
         return s.execute(
             sa.select(sa.func.count())
             .select_from(ProposedAction)
-            .where(ProposedAction.action_type == QUOTE_DRAFT_ACTION_TYPE)
+            .where(ProposedAction.action_type == ActionType.quote_draft)
         ).scalar_one()
 
 
@@ -165,7 +163,7 @@ def gates(slack, hot_worker) -> dict[str, Any]:
     found = {}
     for name, run_id in zip(("approve", "reject"), runs, strict=True):
         deadline = time.monotonic() + 60
-        while (gate := find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))) is None:
+        while (gate := find_action(ActionType.quote_gate, gate_entity_ref(run_id))) is None:
             assert time.monotonic() < deadline, "no gate staged"
             time.sleep(0.5)
         posted = slack.wait_for(
@@ -214,7 +212,7 @@ def test_quote_in_words_reprice_and_approve(slack, gates):
     bad = slack.submit_view(modal, {field: "12,50"})
     assert bad.json()["response_action"] == "errors"
     assert "decimal comma" in bad.json()["errors"][field]
-    assert find_action(GATE_ACTION_TYPE, gate.entity_ref).status == "pending"
+    assert find_action(ActionType.quote_gate, gate.entity_ref).status == "pending"
     # A good price goes to the review step (the page's), which approves on submit.
     review = slack.submit_view(modal, {field: "99.99"})
     assert review.json()["response_action"] == "update"
@@ -230,7 +228,7 @@ def test_quote_in_words_reprice_and_approve(slack, gates):
         what="customer-quote to finish",
     )
     assert run.state.is_completed(), run.state.message
-    decided = find_action(GATE_ACTION_TYPE, gate.entity_ref)
+    decided = find_action(ActionType.quote_gate, gate.entity_ref)
     assert decided.status == "approved" and decided.approver == "mike"
     with Session(get_engine()) as s:
         quote = s.exec(select(Quote).where(Quote.flow_run_id == g["run_id"])).one()
@@ -287,7 +285,7 @@ def test_changed_payload_stranger_then_reject(slack, gates):
     answer, response_url = slack.press(render.GATE_APPROVE, value, user=STRANGER_USER)
     said = _responses(slack, response_url)
     assert "not allowed" in said["text"] and said["response_type"] == "ephemeral"
-    assert find_action(GATE_ACTION_TYPE, gate.entity_ref).status == "pending"
+    assert find_action(ActionType.quote_gate, gate.entity_ref).status == "pending"
 
     # The payload changes after the message was sent: the button is refused, the message says so.
     original = dict(gate.payload)
@@ -309,7 +307,7 @@ def test_changed_payload_stranger_then_reject(slack, gates):
             ),
             since=mark,
         )
-        assert find_action(GATE_ACTION_TYPE, gate.entity_ref).status == "pending"
+        assert find_action(ActionType.quote_gate, gate.entity_ref).status == "pending"
     finally:
         with session_scope() as s:
             s.execute(
@@ -351,7 +349,7 @@ def test_changed_payload_stranger_then_reject(slack, gates):
     assert run.state.is_final()
     with Session(get_engine()) as s:
         assert s.exec(select(Quote).where(Quote.flow_run_id == g["run_id"])).first() is None
-    assert find_action(GATE_ACTION_TYPE, gate.entity_ref).status == "rejected"
+    assert find_action(ActionType.quote_gate, gate.entity_ref).status == "rejected"
 
 
 def test_unsigned_stale_replayed_and_strangers_are_refused(slack, seeded_db):

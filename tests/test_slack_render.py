@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from devstack.fake_slack import blocks_text, buttons
-from quoteflow.approvals import GATE_ACTION_TYPE, gate_payload
-from quoteflow.models import ActionView
+from quoteflow.approvals import gate_payload
+from quoteflow.models import ActionType, ActionView
 from quoteflow.quote import QuoteLineView, QuoteWarning, payload_hash
 from quoteflow.slack import render
 from quoteflow.slack.service import compose
@@ -40,7 +40,7 @@ def _gate(status: str = "pending", **fields) -> ActionView:
     payload = gate_payload(preview)
     data = {
         "id": 7,
-        "action_type": GATE_ACTION_TYPE,
+        "action_type": ActionType.quote_gate,
         "entity_ref": "workflow:customer_quote:run_x",
         "status": status,
         "payload": payload,

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from quoteflow.models import (
+    ActionType,
     Event,
     OutboundEmailLog,
     Quote,
@@ -580,12 +581,11 @@ def test_email_sent_observation_of_a_declined_draft_is_moot():
 @pytest.mark.usefixtures("verify_env")
 def test_a_declined_email_skips_its_check_instead_of_timing_out():
     from quoteflow.approvals import reject, stage_action
-    from quoteflow.mail import SEND_ACTION_TYPE
 
     quote_id = new_quote_id()
     insert_quote(quote_id)
     draft = stage_action(
-        action_type=SEND_ACTION_TYPE,
+        action_type=ActionType.send_quote,
         entity_ref=f"quote:{quote_id}",
         payload={"quote_id": quote_id, "to": "buyer@example.org", "subject": "Quote"},
     )

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True)
 
+ApproverOption = Annotated[
+    str | None, typer.Option(help="A configured approver (default: the first configured).")
+]
+
 
 def _line(a: ActionView) -> str:
     expires = f" expires {a.expires_at:%Y-%m-%d %H:%M}Z" if a.expires_at else ""
@@ -111,7 +115,7 @@ def approve_cmd(
         list[str] | None,
         typer.Option(help="Price override ITEM=PRICE (quote gates only); repeatable."),
     ] = None,
-    approver: Annotated[str, typer.Option(help="A configured approver.")] = "mike",
+    approver: ApproverOption = None,
     expect_hash: Annotated[
         str | None,
         typer.Option(help="The payload hash `actions show` printed: refuse if it changed."),
@@ -154,7 +158,7 @@ def approve_cmd(
 def reject_cmd(
     action_id: int,
     notes: Annotated[str | None, typer.Option(help="Why (kept on the action).")] = None,
-    approver: Annotated[str, typer.Option(help="A configured approver.")] = "mike",
+    approver: ApproverOption = None,
     expect_hash: Annotated[
         str | None,
         typer.Option(help="The payload hash `actions show` printed: refuse if it changed."),
@@ -177,7 +181,7 @@ def reject_cmd(
 def reopen_cmd(
     action_id: int,
     notes: Annotated[str | None, typer.Option(help="Why (kept on the new draft).")] = None,
-    approver: Annotated[str, typer.Option(help="A configured approver.")] = "mike",
+    approver: ApproverOption = None,
 ) -> None:
     """Quote again an expired or rejected quote gate: same request, same quote id."""
     from quoteflow.approvals import ApprovalError, reopen

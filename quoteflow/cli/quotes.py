@@ -104,7 +104,7 @@ def show(quote_id: str) -> None:
     _show(detail)
 
 
-def _transition(quote_id: str, action: str, notes: str | None, actor: str) -> None:
+def _transition(quote_id: str, action: str, notes: str | None, actor: str | None) -> None:
     from quoteflow.cli.context import use_stack_api
     from quoteflow.lifecycle import TransitionRefused, transition
 
@@ -120,15 +120,18 @@ def _transition(quote_id: str, action: str, notes: str | None, actor: str) -> No
 NotesOption = Annotated[
     str | None, typer.Option(help="What the customer said (kept with the event).")
 ]
+ActorOption = Annotated[
+    str | None, typer.Option(help="Who records it (default: the first configured approver).")
+]
 
 
 @app.command()
-def accept(quote_id: str, notes: NotesOption = None, actor: str = "mike") -> None:
+def accept(quote_id: str, notes: NotesOption = None, actor: ActorOption = None) -> None:
     """The customer accepted: lifecycle accepted; proposed prices go to pricing_master."""
     _transition(quote_id, "accept", notes, actor)
 
 
 @app.command()
-def decline(quote_id: str, notes: NotesOption = None, actor: str = "mike") -> None:
+def decline(quote_id: str, notes: NotesOption = None, actor: ActorOption = None) -> None:
     """The customer declined: lifecycle rejected; proposed prices are closed."""
     _transition(quote_id, "decline", notes, actor)

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from quoteflow.db import get_or_create
 from quoteflow.models import MirrorState, utcnow
 
 
@@ -28,12 +29,7 @@ def all_states(session: Session) -> list[MirrorState]:
 
 def state_for_update(session: Session, table: str) -> MirrorState:
     """The table's state row, created if missing (in the caller's transaction)."""
-    row = session.get(MirrorState, table)
-    if row is None:
-        row = MirrorState(table_name=table)
-        session.add(row)
-        session.flush()
-    return row
+    return get_or_create(session, MirrorState(table_name=table), table_name=table)
 
 
 def record_page(

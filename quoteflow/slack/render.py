@@ -13,13 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from quoteflow.models import ActionStatus, ActionView
+from quoteflow.models import ActionStatus, ActionType, ActionView
 from quoteflow.notices import describe_action, local_time
 from quoteflow.presentation import format_money
 from quoteflow.quote import QuotePreview
 from quoteflow.slack.parse import DraftParse
 
-GATE_ACTION_TYPE = "workflow_customer_quote"
 Blocks = list[dict[str, Any]]
 
 # action_id / callback_id of every interactive element (the handlers' routing keys)
@@ -226,7 +225,7 @@ def waiting_message(
         button("Approve", GATE_APPROVE, value, "primary"),
         button("Reject", GATE_REJECT, value, "danger"),
     ]
-    if action.action_type == GATE_ACTION_TYPE:
+    if action.action_type == ActionType.quote_gate:
         elements.append(button("Change prices", GATE_PRICES, value))
     blocks.append({"type": "actions", "block_id": f"decide.{action.id}", "elements": elements})
     blocks.append(
@@ -315,7 +314,7 @@ def changed_message(action: ActionView, *, shown_hash: str) -> Blocks:
 
 def changed_prices(action: ActionView) -> list[str]:
     """``FS-1001 $64.20 -> $99.99`` for each line Mike re-priced."""
-    if action.action_type != GATE_ACTION_TYPE or not action.approved_payload:
+    if action.action_type != ActionType.quote_gate or not action.approved_payload:
         return []
     try:
         staged = QuotePreview.model_validate(action.payload["preview"])

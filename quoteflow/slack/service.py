@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from quoteflow import approvals, directory, ledger
-from quoteflow.approvals import GATE_ACTION_TYPE, ApprovalError, staged_preview
+from quoteflow.approvals import ApprovalError, staged_preview
 from quoteflow.decision import approved_preview, parse_overrides, price_concerns
 from quoteflow.drafting import DraftRefused, customer_problem, start_quote
-from quoteflow.models import ActionStatus, ActionView, utcnow
+from quoteflow.models import ActionStatus, ActionType, ActionView, utcnow
 from quoteflow.quote import QuotePreview, QuoteRequest, payload_hash
 from quoteflow.settings import get_settings
 from quoteflow.slack import render
@@ -126,7 +126,7 @@ def message_of(action_id: int) -> dict[str, Any] | None:
 
 def _steps(action: ActionView) -> tuple[list[render.Step], list[str]]:
     """What followed a decided quote gate (the page's timeline) and its alerts."""
-    if action.action_type != GATE_ACTION_TYPE or action.status != ActionStatus.approved:
+    if action.action_type != ActionType.quote_gate or action.status != ActionStatus.approved:
         return [], []
     from quoteflow.timeline import gate_outcome
 
@@ -258,7 +258,7 @@ def outcome_settled(action_id: int) -> bool:
     action = approvals.get_action(action_id)
     if action.status == ActionStatus.pending:
         return False
-    if action.action_type != GATE_ACTION_TYPE:
+    if action.action_type != ActionType.quote_gate:
         return True
     steps, alerts = _steps(action)
     if action.status != ActionStatus.approved or alerts:
@@ -273,7 +273,7 @@ def outcome_settled(action_id: int) -> bool:
 def gate_of(action_id: int) -> int | None:
     """The quote gate an email draft belongs to (its message then shows the email's fate)."""
     action = approvals.get_action(action_id)
-    if action.action_type == GATE_ACTION_TYPE:
+    if action.action_type == ActionType.quote_gate:
         return action.id
     quote_id = action.payload.get("quote_id")
     if not quote_id:
@@ -285,7 +285,7 @@ def gate_of(action_id: int) -> int | None:
         quote = s.get(Quote, quote_id)
         run_id = quote.flow_run_id if quote else None
     gate = (
-        approvals.find_action(GATE_ACTION_TYPE, approvals.gate_entity_ref(run_id))
+        approvals.find_action(ActionType.quote_gate, approvals.gate_entity_ref(run_id))
         if run_id
         else None
     )

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from quoteflow.db import get_engine
-from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import (
+    ActionType,
     Event,
     OutboundEmailLog,
     ProposedAction,
@@ -61,7 +61,7 @@ def assert_one_clean_quote(stack, run_id: str, *, status: str = "completed") -> 
         ).all()
         drafts = s.exec(
             select(ProposedAction).where(
-                ProposedAction.action_type == SEND_ACTION_TYPE,
+                ProposedAction.action_type == ActionType.send_quote,
                 ProposedAction.entity_ref == f"quote:{quote.id}",
             )
         ).all()

@@ -21,8 +21,7 @@ from sqlmodel import select
 
 from flows.customer_quote import customer_quote
 from quoteflow import ledger, recovery
-from quoteflow.mail import SEND_ACTION_TYPE
-from quoteflow.models import Event, ProposedAction, Quote, RunRecovery
+from quoteflow.models import ActionType, Event, ProposedAction, Quote, RunRecovery
 from quoteflow.prefect_api import read_flow_run
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import QUOTE_DEPLOYMENT, retryable_failures
@@ -114,7 +113,7 @@ def test_pdf_outage_then_redrive_completes_and_the_email_draft_follows(
     with session() as s:
         (draft,) = s.exec(
             select(ProposedAction).where(
-                ProposedAction.action_type == SEND_ACTION_TYPE,
+                ProposedAction.action_type == ActionType.send_quote,
                 ProposedAction.entity_ref == f"quote:{quote.id}",
             )
         ).all()

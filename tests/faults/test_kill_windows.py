@@ -39,7 +39,6 @@ from deployments.deploy import deploy_all, ensure_concurrency_limit, work_pool_n
 from deployments.worker import start_worker, stop_worker
 from quoteflow import liveness, recovery
 from quoteflow.approvals import (
-    GATE_ACTION_TYPE,
     ApprovalError,
     approve,
     decide,
@@ -49,7 +48,7 @@ from quoteflow.approvals import (
     reject,
 )
 from quoteflow.ledger import TERMINAL
-from quoteflow.models import Event, NsPendingPush, ProposedAction, ReflexionLog
+from quoteflow.models import ActionType, Event, NsPendingPush, ProposedAction, ReflexionLog
 from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import QUOTE_DEPLOYMENT
@@ -128,7 +127,7 @@ def _wait(run_id: str, until, what: str, timeout: float = 180, interval: float =
 
 def _gate_of(run_id: str) -> int:
     deadline = time.monotonic() + 60
-    while (gate := find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))) is None:
+    while (gate := find_action(ActionType.quote_gate, gate_entity_ref(run_id))) is None:
         assert time.monotonic() < deadline, f"run {run_id} staged no gate"
         time.sleep(0.3)
     return gate.id

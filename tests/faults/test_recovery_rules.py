@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from flows.customer_quote import customer_quote
 from flows.ns_push_retry import ns_push_retry
 from quoteflow import ledger, recovery
-from quoteflow.approvals import GATE_ACTION_TYPE, decide, find_action, gate_entity_ref
-from quoteflow.models import Event, NsPendingPush, RecoveryStatus, RunRecovery
+from quoteflow.approvals import decide, find_action, gate_entity_ref
+from quoteflow.models import ActionType, Event, NsPendingPush, RecoveryStatus, RunRecovery
 from quoteflow.netsuite import NetSuiteRejectedError
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import redrive_decision, retryable_failures
@@ -119,7 +119,7 @@ def test_a_decided_gate_whose_resume_was_lost_is_resumed(fault_env):
     )
     handle = FlowRunHandle(customer_quote, request=request)
     run_id = str(handle.wait_paused().id)
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     assert gate is not None
     # The decision committed, then the approving process died before resuming the run.
     decide(gate.id, "approve", notes="approved, resume lost")

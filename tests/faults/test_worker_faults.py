@@ -31,7 +31,6 @@ from flows.ns_push_retry import ns_push_retry
 from flows.reconcile import reconcile
 from quoteflow import ledger, recovery
 from quoteflow.approvals import (
-    GATE_ACTION_TYPE,
     approve,
     decide,
     draft_quote,
@@ -40,7 +39,7 @@ from quoteflow.approvals import (
     get_action,
 )
 from quoteflow.channel_feedback import start_report
-from quoteflow.models import Event, NsPendingPush, ProposedAction
+from quoteflow.models import ActionType, Event, NsPendingPush, ProposedAction
 from quoteflow.prefect_api import read_flow_run, wait_for_flow_run
 from quoteflow.quote import QuoteRequest
 from quoteflow.recovery import QUOTE_DEPLOYMENT, runs_for_action
@@ -152,7 +151,7 @@ def test_a_lost_approval_event_still_gets_its_run(worker, fault_env, monkeypatch
 
     run_id = suspended_run_of(draft.id)
     assert start_report(get_action(draft.id)).startswith("started http")
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     assert gate is not None
     approve(gate.id, notes="ok")
     run = wait_state(run_id, lambda r: r.state.is_final(), "the run to finish")
@@ -199,7 +198,7 @@ def test_worker_killed_mid_fanout_heals_without_a_person(worker, fault_env):
     draft = draft_quote(new_request())
     approve(draft.id, notes="kill the worker during the fan-out")
     run_id = suspended_run_of(draft.id)
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     assert gate is not None
     netsuite(fault_env, "inject", mode="slow", delay=15, count=1)
     approve(gate.id, notes="ok")
@@ -272,7 +271,7 @@ def test_netsuite_down_then_ns_push_retry_brings_the_run_outcome_up_to_date(work
     draft = draft_quote(new_request())
     approve(draft.id, notes="NetSuite is down")
     run_id = suspended_run_of(draft.id)
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     assert gate is not None
     netsuite(fault_env, "inject", mode="status", status=503, count=1000)
     approve(gate.id, notes="ok")
