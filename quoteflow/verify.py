@@ -97,6 +97,20 @@ def observe_quote_persisted(quote_id: str, row: QuoteRow | None) -> Observation:
     )
 
 
+# A quote in one of these states will never be emailed on Mike's behalf: he decided it.
+_DECIDED_QUOTE = {
+    "accepted": "was accepted",
+    "rejected": "was declined",
+    "expired": "expired",
+    "superseded": "was replaced by a newer quote",
+}
+# An email draft in one of these states will never be sent.
+_DECIDED_DRAFT = {
+    "rejected": "Mike declined the email (chose not to send it)",
+    "expired": "the email draft expired unsent",
+}
+
+
 def observe_email_sent(
     quote_id: str,
     quote: QuoteRow | None,
@@ -104,22 +118,26 @@ def observe_email_sent(
     draft_status: str | None = None,
 ) -> Observation:
     """Satisfied when outbound_email_log has a message for the quote. The email waits for
-    Mike's approval, so its absence means not yet, unless the quote itself is gone, or
-    Mike rejected the email draft (``draft_status``): a normal outcome, the check is moot."""
+    Mike's approval, so its absence means not yet, unless the quote itself is gone, or the
+    email will never be sent by decision: Mike chose not to send the draft (``draft_status``)
+    or the quote was already decided (accepted, declined, expired, replaced). Then the check
+    is moot: recorded once, never retried."""
     if quote is None:
         return quote_gone(quote_id)
-    if email_log_id is None and draft_status == "rejected":
+    if email_log_id is not None:
         return Observation(
-            outcome="moot",
-            detail=f"the email draft for quote {quote_id} was declined (rejected); no email to send",
+            outcome="satisfied",
+            detail=f"quote {quote_id} emailed (outbound_email_log id {email_log_id})",
         )
-    if email_log_id is None:
-        return Observation(
-            outcome="not_yet", detail=f"no outbound_email_log row for quote {quote_id} yet"
-        )
+    why = _DECIDED_DRAFT.get(draft_status or "") or (
+        f"quote {quote_id} {_DECIDED_QUOTE[quote.lifecycle_status]} before its email was sent"
+        if quote.lifecycle_status in _DECIDED_QUOTE
+        else None
+    )
+    if why is not None:
+        return Observation(outcome="moot", detail=f"not sent by decision: {why}")
     return Observation(
-        outcome="satisfied",
-        detail=f"quote {quote_id} emailed (outbound_email_log id {email_log_id})",
+        outcome="not_yet", detail=f"no outbound_email_log row for quote {quote_id} yet"
     )
 
 

@@ -608,3 +608,30 @@ def test_a_declined_email_skips_its_check_instead_of_timing_out():
             select(Event).where(Event.idempotency_key == f"email-declined:{draft.id}")
         ).one()
     assert declined.type == "quote.email_declined" and declined.payload["quote_id"] == quote_id
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "draft", "words"),
+    [
+        ("accepted", "pending", "was accepted before its email was sent"),
+        ("rejected", "pending", "was declined before its email was sent"),
+        ("expired", None, "expired before its email was sent"),
+        ("superseded", "pending", "replaced by a newer quote"),
+        ("proposed", "expired", "expired unsent"),
+        ("proposed", "rejected", "chose not to send it"),
+    ],
+)
+def test_email_sent_for_an_email_never_to_be_sent_is_recorded_once_not_retried(
+    lifecycle, draft, words
+):
+    seen = observe_email_sent("Q1", QuoteRow(id="Q1", lifecycle_status=lifecycle), None, draft)
+    assert seen.outcome == "moot"
+    assert seen.detail.startswith("not sent by decision: ") and words in seen.detail
+    # before the deadline it is finished, not "retrying until ..."
+    decided = decide("pending", seen, now=at(5), due_at=at(0), deadline=at(60))
+    assert decided.status == VerifyStatus.skipped and "retrying" not in decided.detail
+    # an email that did go out still passes, whatever happened to the quote later
+    assert (
+        observe_email_sent("Q1", QuoteRow(id="Q1", lifecycle_status=lifecycle), 7, draft).outcome
+        == "satisfied"
+    )
