@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from quoteflow.mirror.pricing_csv import ImportReport, PriceMove
-from quoteflow.quote import DataAge, QuotePreview
+from quoteflow.quote import DataAge, QuotePreview, local_day_in
 
 CENT = Decimal("0.01")
 # Line flags and price sources as people say them.
@@ -41,14 +41,18 @@ def _zone(tz: str | None) -> ZoneInfo:
     return ZoneInfo(tz)
 
 
+def local_day(moment: datetime, tz: str | None = None) -> date:
+    """The day ``moment`` falls on in ``tz`` (default: Mike's time zone); naive is UTC."""
+    return local_day_in(moment, _zone(tz).key)
+
+
 def format_day(value: date | datetime | None, tz: str | None = None) -> str:
     """``Thu Dec 3, 2026``: a day as Mike and customers read it; a moment is shown as its
     day in ``tz`` (default: Mike's time zone from settings); a dash for none."""
     if value is None:
         return "\u2014"
     if isinstance(value, datetime):
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-        value = aware.astimezone(_zone(tz)).date()
+        value = local_day(value, tz)
     return f"{value:%a %b} {value.day}, {value.year}"
 
 

@@ -289,7 +289,8 @@ def test_rejecting_an_email_records_the_rejection(client):
     assert rejected.status == "rejected" and rejected.decision_notes == "wrong contact"
     assert rejected.decided_at is not None and rejected.approved_payload_hash is None
     shown = client.get(done.headers["location"])
-    assert 'data-status="rejected"' in shown.text and "wrong contact" in shown.text
+    assert 'data-status="not to send"' in shown.text and "wrong contact" in shown.text
+    assert "Not sent." in shown.text and "you chose not to send it" in shown.text
     assert 'formaction="/actions/' not in shown.text  # decided: no form any more
 
     again = client.post(

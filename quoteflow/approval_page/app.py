@@ -43,6 +43,7 @@ from quoteflow.approval_page.auth import (
 from quoteflow.approval_page.badges import badge
 from quoteflow.approval_page.countdown import COUNTDOWN_HASH, COUNTDOWN_JS
 from quoteflow.approval_page.drafts import draft_context
+from quoteflow.approval_page.email_view import email_context
 from quoteflow.approval_page.forms import (
     CONFIRM_FIELD,
     HASH_FIELD,
@@ -377,7 +378,7 @@ class ApprovalPage:
 
                     context.update(outcome=gate_outcome(action, run_url=run_url))
             elif action.action_type == SEND_ACTION_TYPE:
-                context.update(kind="email", email=EmailDraft.model_validate(action.payload))
+                context.update(email_context(action))
             elif action.action_type == QUOTE_DRAFT_ACTION_TYPE:
                 context.update(draft_context(action))
         except (KeyError, TypeError, ValidationError) as exc:
