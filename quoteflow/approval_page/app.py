@@ -41,6 +41,7 @@ from quoteflow.approval_page.auth import (
     verify_password,
 )
 from quoteflow.approval_page.badges import badge
+from quoteflow.approval_page.contract_view import contract_context
 from quoteflow.approval_page.countdown import COUNTDOWN_HASH, COUNTDOWN_JS
 from quoteflow.approval_page.drafts import draft_context
 from quoteflow.approval_page.email_view import email_context
@@ -935,7 +936,8 @@ class QuotesSection:
         from tasks.contract import collect_contract
 
         page = await run_in_threadpool(collect_contract)
-        return self.page.render("contract.html", c=page, changes=what_changes(page))
+        extra = await run_in_threadpool(contract_context)
+        return self.page.render("contract.html", c=page, changes=what_changes(page), **extra)
 
 
 def quote_routes(page: ApprovalPage) -> list[Route]:
