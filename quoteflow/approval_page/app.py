@@ -58,6 +58,7 @@ from quoteflow.approval_page.forms import (
     review_digest,
     unknown_cost_concerns,
 )
+from quoteflow.approval_page.inbox_view import build_inbox, page_number
 from quoteflow.approval_page.review import already_done, review_routes, review_url
 from quoteflow.approval_page.wording import link_spent, too_late
 from quoteflow.approvals import (
@@ -84,7 +85,6 @@ from quoteflow.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
-RECENT_DECIDED = 25
 # The list reloads itself (no scripts under this CSP): only the list, which has no form
 # whose typing a reload would lose.
 INDEX_REFRESH_SECONDS = 30
@@ -145,7 +145,7 @@ def _summary(action: ActionView, names: Mapping[str, str]) -> str:
             return f"{who}: new quote, {len(r.item_codes)} item(s), school year {r.school_year}"
         if action.action_type == SEND_ACTION_TYPE:
             e = EmailDraft.model_validate(action.payload)
-            return f"to {e.to}: {e.subject}"
+            return f"email to {e.to_name or e.to}: {e.subject}"
     except (KeyError, TypeError, ValidationError):
         pass
     return ""
@@ -268,32 +268,20 @@ class ApprovalPage:
 
     async def index(self, request: Request) -> Response:
         actions = await run_in_threadpool(approvals.list_actions)
-        now = datetime.now(UTC)
-        pending = sorted(  # soonest deadline first; then, without one, newest first
-            (a for a in actions if a.status == ActionStatus.pending),
-            key=lambda a: (
-                (0, _aware(a.expires_at).timestamp())
-                if a.expires_at
-                else (1, -_aware(a.created_at).timestamp())
-            ),
-        )
-        decided = sorted(
-            (a for a in actions if a.status != ActionStatus.pending),
-            key=lambda a: _aware(a.decided_at or a.created_at),
-            reverse=True,
-        )[:RECENT_DECIDED]
-
         names = {c.id: c.name for c in await run_in_threadpool(directory.customers)}
         attention = await run_in_threadpool(needs_attention)
-
-        def row(a: ActionView) -> dict[str, Any]:
-            return {"a": a, "summary": _summary(a, names), "closed": _window_closed(a, now)}
-
+        inbox = build_inbox(
+            actions,
+            summary=lambda a: _summary(a, names),
+            now=datetime.now(UTC),
+            names=names,
+            page=page_number(request.query_params.get("page")),
+        )
         return self.render(
             "index.html",
             attention=attention,
-            pending=[row(a) for a in pending],
-            decided=[row(a) for a in decided],
+            attention_ids={e.action_id for e in attention},
+            inbox=inbox,
             refresh_seconds=INDEX_REFRESH_SECONDS,
         )
 
