@@ -420,6 +420,15 @@ def local_day_in(moment: datetime, tz: str) -> date:
     return aware.astimezone(ZoneInfo(tz)).date()
 
 
+def written_at(priced_at: datetime, approved_at: datetime | None) -> datetime:
+    """When a quote was made, as people read it: it is priced before Mike's approval but
+    only written once he approved, so it is never shown before that approval."""
+    if approved_at is None:
+        return priced_at
+    aware = [t if t.tzinfo is not None else t.replace(tzinfo=UTC) for t in (priced_at, approved_at)]
+    return max(aware)
+
+
 def build_preview(
     request: QuoteRequest,
     context: QuoteContext,

@@ -23,6 +23,7 @@ from quoteflow.models import (
     WorkflowVerifyResult,
 )
 from quoteflow.presentation import format_money
+from quoteflow.quote import written_at
 
 
 class TimelineStep(BaseModel):
@@ -108,7 +109,7 @@ def gate_outcome(action: ActionView, *, run_url: str | None = None) -> GateOutco
                 step="Quote",
                 status=quote.lifecycle_status,
                 detail=f"{quote.id}, subtotal {format_money(quote.subtotal, quote.currency)}",
-                at=quote.generated_at,
+                at=written_at(quote.generated_at, action.decided_at),
             )
         )
         steps.append(

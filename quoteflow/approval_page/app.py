@@ -501,6 +501,7 @@ class ApprovalPage:
             "rows": compare_rows(preview, recomputed),
             "concerns": price_concerns(preview, prices, margin_floor=floor)
             + unknown_cost_concerns(preview, prices),
+            "warnings": plain.plain_warnings(recomputed, floor),
         }
         return self.action_page(
             action, values=values, review=review, link=link, seen_hash=link_hash
