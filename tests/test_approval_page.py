@@ -390,7 +390,8 @@ def test_a_link_decides_once_then_answers_gone(link_client):
     seen = hash_of(link_client.get(link).text)
     done = link_client.post(link, data={"decision": "approve", "notes": "go", "expect_hash": seen})
     assert done.status_code == 200, done.text
-    assert 'data-status="approved"' in done.text
+    assert "<strong>Sending.</strong>" in done.text  # an approved email is on its way
+    assert re.search(r'data-status="(sending|sent)"', done.text)
     decided = row(email.id)
     assert decided.status == "approved" and decided.decision_notes == "go"
     assert decided.approved_payload_hash == payload_hash(email.payload)

@@ -94,7 +94,7 @@ def stand_ins(endpoints: Mapping[str, str | None]) -> list[ServiceNote]:
             continue
         host = urlsplit(url if "//" in url else f"//{url}").hostname or url
         if host in LOOPBACK:
-            notes.append(ServiceNote(service, f"a local stand-in: {fake}, at {url}", True))
+            notes.append(ServiceNote(service, f"{fake} on this machine, at {url}", True))
         else:
             notes.append(ServiceNote(service, f"the real service at {host}", False))
     return notes
