@@ -11,12 +11,13 @@ I/O that produces observations lives in tasks/verify.py.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from quoteflow.models import VerifyStatus
+from quoteflow.presentation import format_when
 
 Outcome = Literal["satisfied", "not_yet", "impossible", "moot", "error"]
 CHECK_NAMES = ("quote_persisted", "pdf_stored", "email_sent")
@@ -55,8 +56,8 @@ class StoredPdfHead(BaseModel):
 
 
 def when(moment: datetime) -> str:
-    """A timestamp as people read it in a detail string."""
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    """A moment as people read it in a detail string (the one format, Mike's time zone)."""
+    return format_when(moment)
 
 
 def clip(text: str, limit: int = MAX_DETAIL) -> str:

@@ -27,6 +27,7 @@ from quoteflow.models import (
     VerifyStatus,
     WorkflowVerifyResult,
 )
+from quoteflow.presentation import format_when
 from quoteflow.settings import get_settings
 from quoteflow.storage import pdf_key
 from quoteflow.verify import (
@@ -86,9 +87,11 @@ def test_decide_moves_a_due_pending_check(outcome: str, minutes: float, status: 
 
 def test_decide_explains_pending_and_timeout():
     pending = decide("pending", obs("not_yet", "no row"), now=at(5), due_at=DUE, deadline=DEADLINE)
-    assert pending.detail == "no row; retrying until 2026-03-02 11:00:00 UTC"
+    deadline = format_when(DEADLINE)  # one format, Mike's time zone: never UTC
+    assert pending.detail == f"no row; retrying until {deadline}"
     late = decide("pending", obs("error", "error: boom"), now=at(61), due_at=DUE, deadline=DEADLINE)
-    assert late.detail == "not satisfied by the deadline 2026-03-02 11:00:00 UTC: error: boom"
+    assert late.detail == f"not satisfied by the deadline {deadline}: error: boom"
+    assert "UTC" not in pending.detail + late.detail
 
 
 @pytest.mark.parametrize("finished", ["pass", "fail", "timeout"])
