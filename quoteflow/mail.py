@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr, parseaddr
 
 from pydantic import BaseModel
 
 from quoteflow.models import utcnow
-from quoteflow.presentation import format_money
+from quoteflow.presentation import format_day, format_money
 from quoteflow.quote import QuotePreview
 
 SEND_ACTION_TYPE = "send_quote_to_customer"
@@ -30,7 +31,12 @@ class EmailDraft(BaseModel):
 
 
 def compose_quote_email(
-    preview: QuotePreview, *, pdf_key: str | None, company_name: str, domain: str
+    preview: QuotePreview,
+    *,
+    pdf_key: str | None,
+    company_name: str,
+    domain: str,
+    signed_by: str = "Mike",
 ) -> EmailDraft:
     """Subject and body naming the quote; the PDF is attached when it is sent."""
     if not preview.customer_email:
@@ -50,10 +56,10 @@ def compose_quote_email(
         f"Thank you for the opportunity to quote {preview.customer_name} for the "
         f"{preview.school_year} school year. Quote {preview.quote_id}:\n\n{lines}\n\n"
         f"Subtotal: {format_money(preview.subtotal, preview.currency)}\n"
-        f"Valid until: {preview.valid_until:%B %d, %Y}\n\n"
+        f"Valid until: {format_day(preview.valid_until)}\n\n"
         f"{attachment}"
         f"Please reply to this email with any questions.\n\n"
-        f"Kind regards,\nMike\n{company_name}\n"
+        f"Kind regards,\n{signed_by}\n{company_name}\n"
     )
     return EmailDraft(
         quote_id=preview.quote_id,
@@ -66,11 +72,29 @@ def compose_quote_email(
     )
 
 
-def build_message(draft: EmailDraft, *, from_address: str, pdf: bytes | None) -> EmailMessage:
-    """The MIME message as it goes out, with the PDF attached when there is one."""
+def sender(from_address: str, company_name: str) -> str:
+    """The From of a customer email: the configured address, shown under the supplier's
+    name unless the setting already carries a display name of its own."""
+    name, address = parseaddr(from_address)
+    return from_address if name else formataddr((company_name, address))
+
+
+def build_message(
+    draft: EmailDraft,
+    *,
+    from_address: str,
+    pdf: bytes | None,
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """The MIME message as it goes out, with the PDF attached when there is one; a
+    customer's reply goes to ``reply_to`` (Mike) when it is given."""
     msg = EmailMessage()
     msg["From"] = from_address
-    msg["To"] = f"{draft.to_name} <{draft.to}>" if draft.to_name else draft.to
+    msg["To"] = (
+        Address(display_name=draft.to_name, addr_spec=draft.to) if draft.to_name else draft.to
+    )
+    if reply_to:
+        msg["Reply-To"] = reply_to
     msg["Subject"] = draft.subject
     msg["Message-ID"] = draft.message_id
     msg["Date"] = format_datetime(utcnow())

@@ -337,6 +337,7 @@ class ActionView(BaseModel):
     flow_run_id: str | None
     expires_at: datetime | None
     created_at: datetime
+    claimed_by_run_id: str | None = None  # the run acting on it (a draft: its quote's run)
 
     @classmethod
     def of(cls, row: ProposedAction) -> ActionView:

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from quoteflow.mirror.pricing_csv import ImportReport, PriceMove
-from quoteflow.quote import DataAge, QuotePreview
+from quoteflow.quote import DataAge, QuotePreview, local_day_in
 
 CENT = Decimal("0.01")
 # Line flags and price sources as people say them.
@@ -41,14 +41,18 @@ def _zone(tz: str | None) -> ZoneInfo:
     return ZoneInfo(tz)
 
 
+def local_day(moment: datetime, tz: str | None = None) -> date:
+    """The day ``moment`` falls on in ``tz`` (default: Mike's time zone); naive is UTC."""
+    return local_day_in(moment, _zone(tz).key)
+
+
 def format_day(value: date | datetime | None, tz: str | None = None) -> str:
     """``Thu Dec 3, 2026``: a day as Mike and customers read it; a moment is shown as its
     day in ``tz`` (default: Mike's time zone from settings); a dash for none."""
     if value is None:
         return "\u2014"
     if isinstance(value, datetime):
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-        value = aware.astimezone(_zone(tz)).date()
+        value = local_day(value, tz)
     return f"{value:%a %b} {value.day}, {value.year}"
 
 
@@ -137,6 +141,11 @@ def _line_name(code: str, descriptions: dict[str, str]) -> str:
     return f"{code} ({desc})" if desc else code
 
 
+def _listed(parts: list[str]) -> str:
+    """``a, b and c``."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
 def plain_warnings(preview: QuotePreview, margin_floor: float) -> list[str]:
     """Each warning of the preview as a sentence Mike reads at a glance, e.g.
     ``FS-1004 (Cheese Pizza, ...) would earn 11.5%, under your 15% floor.``"""
@@ -153,10 +162,22 @@ def plain_warnings(preview: QuotePreview, margin_floor: float) -> list[str]:
                     f"{_line_name(code, names)} would earn {line.margin_pct.normalize():f}%, "
                     f"under your {margin_floor:g}% floor."
                 )
+        elif w.check == "items_resolved" and len(w.item_codes) > 1:
+            out.append(
+                f"{len(w.item_codes)} items are not in the catalog: "
+                f"{_listed(w.item_codes)}. They are left off the quote."
+            )
         elif w.check == "items_resolved":
             out += [
                 f"{code} is not in the catalog: it is left off the quote." for code in w.item_codes
             ]
+        elif w.check == "pricing_found" and len(w.item_codes) > 1:
+            out.append(
+                f"{len(w.item_codes)} items have no price for {preview.customer_name} in "
+                f"{preview.school_year}: "
+                f"{_listed([_line_name(code, names) for code in w.item_codes])}. They are left "
+                "off unless you set a price."
+            )
         elif w.check == "pricing_found":
             out += [
                 f"{_line_name(code, names)} has no price for {preview.customer_name} in "

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
@@ -413,6 +414,21 @@ def _with_totals(preview: QuotePreview, margin_floor: float) -> QuotePreview:
     )
 
 
+def local_day_in(moment: datetime, tz: str) -> date:
+    """The day ``moment`` falls on in the time zone ``tz``; a naive moment is UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(tz)).date()
+
+
+def written_at(priced_at: datetime, approved_at: datetime | None) -> datetime:
+    """When a quote was made, as people read it: it is priced before Mike's approval but
+    only written once he approved, so it is never shown before that approval."""
+    if approved_at is None:
+        return priced_at
+    aware = [t if t.tzinfo is not None else t.replace(tzinfo=UTC) for t in (priced_at, approved_at)]
+    return max(aware)
+
+
 def build_preview(
     request: QuoteRequest,
     context: QuoteContext,
@@ -424,8 +440,11 @@ def build_preview(
     margin_floor: float,
     currency: str = "USD",
     max_data_age_hours: float | None = None,
+    local_tz: str = "UTC",
 ) -> QuotePreview:
-    """The quote Mike will be asked to approve. Requires a customer (check_blocking first)."""
+    """The quote Mike will be asked to approve. Requires a customer (check_blocking first).
+    Valid until ``validity_days`` after the day the quote is made in ``local_tz`` (the day
+    printed on it), not after the UTC day."""
     if context.customer is None:
         raise ValueError("build_preview needs a customer; run check_blocking first")
     items = {item.item_code: item for item in context.items}
@@ -460,7 +479,7 @@ def build_preview(
         catalog=request.catalog,
         currency=currency,
         generated_at=now,
-        valid_until=(now + timedelta(days=validity_days)).date(),
+        valid_until=local_day_in(now, local_tz) + timedelta(days=validity_days),
         supersedes_quote_id=supersedes_quote_id,
         include_pdf=request.include_pdf,
         lines=lines,

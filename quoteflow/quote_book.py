@@ -29,6 +29,7 @@ from quoteflow.models import (
     WorkflowRunLog,
     WorkflowVerifyResult,
 )
+from quoteflow.quote import written_at
 
 STATUSES = tuple(s.value for s in LifecycleStatus)
 
@@ -287,13 +288,8 @@ def get_quote(quote_id: str) -> QuoteDetail | None:
             ).all()
         )
 
-        history = [
-            HistoryEntry(
-                at=q.generated_at,
-                what=f"quote written (lifecycle proposed) by run {run_id or '-'}"
-                + (f", revising {q.supersedes_quote_id}" if q.supersedes_quote_id else ""),
-            )
-        ]
+        history = []
+        approved_at = gate.decided_at if gate is not None else None
         if gate is not None and gate.decided_at is not None:
             history.append(
                 HistoryEntry(
@@ -303,6 +299,13 @@ def get_quote(quote_id: str) -> QuoteDetail | None:
                     notes=gate.decision_notes,
                 )
             )
+        history.append(  # after the approval that made it, even at the same moment
+            HistoryEntry(
+                at=written_at(q.generated_at, approved_at),
+                what=f"quote written (lifecycle proposed) by run {run_id or '-'}"
+                + (f", revising {q.supersedes_quote_id}" if q.supersedes_quote_id else ""),
+            )
+        )
         history.extend(
             HistoryEntry(
                 at=e.occurred_at,

@@ -140,7 +140,29 @@ class Settings(BaseSettings):
     quote_validity_days: int = Field(default=30, ge=1, le=365)
     verify_deadline_minutes: int = Field(default=60, ge=1, description="Verify check time limit.")
     verify_timezone: str = Field(default="UTC", description="Timezone of the verify cron.")
-    company_name: str = Field(default="Northwind School Supply")
+    company_name: str = Field(
+        default="Northwind School Supply",
+        description="The supplier's name as customers read it: the quote PDF's letterhead, "
+        "the display name on the From of quote emails, the email's signature.",
+    )
+    company_address: str = Field(
+        default="1200 Commerce Drive, Springfield, IL 62701",
+        description="The supplier's postal address on the quote PDF; a newline or ' | ' "
+        "starts a new line.",
+    )
+    company_phone: str = Field(
+        default="(217) 555-0142", description="The supplier's phone number on the quote PDF."
+    )
+    contact_name: str = Field(
+        default="Mike",
+        description="Who customers deal with about a quote: named on the PDF and signing the "
+        "quote email (replies go to mail_reply_to).",
+    )
+    mail_reply_to: str | None = Field(
+        default=None,
+        description="Reply-To of quote emails to customers, and the contact address on the "
+        "PDF: where a customer's answer reaches Mike. Default approver_email.",
+    )
     mail_domain: str = Field(
         default="northwind-supply.example", description="Domain of quote emails' Message-IDs."
     )
@@ -315,6 +337,11 @@ class Settings(BaseSettings):
     # NetSuite push throttle: a Prefect global concurrency limit of this name.
     netsuite_concurrency_limit: str = Field(default="netsuite-api")
     netsuite_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @property
+    def reply_to(self) -> str:
+        """Where customers' replies go: mail_reply_to, else Mike's own address."""
+        return self.mail_reply_to or self.approver_email
 
     @property
     def resolved_database_url(self) -> str:

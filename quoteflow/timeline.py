@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from quoteflow import prefect_api
 from quoteflow.models import ActionView
 from quoteflow.presentation import format_money
+from quoteflow.quote import written_at
 from quoteflow.quote_book import QuoteDetail, get_quote, quote_of_run
 
 
@@ -88,7 +89,7 @@ def _quote_steps(action: ActionView, detail: QuoteDetail) -> list[TimelineStep]:
             step="Quote",
             status=quote.status,
             detail=f"{quote.id}, subtotal {format_money(quote.subtotal, quote.currency)}",
-            at=quote.generated_at,
+            at=written_at(quote.generated_at, action.decided_at),
         ),
         TimelineStep(
             step="PDF",

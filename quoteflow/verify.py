@@ -11,12 +11,13 @@ I/O that produces observations lives in tasks/verify.py.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from quoteflow.models import VerifyStatus
+from quoteflow.presentation import format_when
 
 Outcome = Literal["satisfied", "not_yet", "impossible", "moot", "error"]
 CHECK_NAMES = ("quote_persisted", "pdf_stored", "email_sent")
@@ -55,8 +56,8 @@ class StoredPdfHead(BaseModel):
 
 
 def when(moment: datetime) -> str:
-    """A timestamp as people read it in a detail string."""
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    """A moment as people read it in a detail string (the one format, Mike's time zone)."""
+    return format_when(moment)
 
 
 def clip(text: str, limit: int = MAX_DETAIL) -> str:
@@ -97,6 +98,20 @@ def observe_quote_persisted(quote_id: str, row: QuoteRow | None) -> Observation:
     )
 
 
+# A quote in one of these states will never be emailed on Mike's behalf: he decided it.
+_DECIDED_QUOTE = {
+    "accepted": "was accepted",
+    "rejected": "was declined",
+    "expired": "expired",
+    "superseded": "was replaced by a newer quote",
+}
+# An email draft in one of these states will never be sent.
+_DECIDED_DRAFT = {
+    "rejected": "Mike declined the email (chose not to send it)",
+    "expired": "the email draft expired unsent",
+}
+
+
 def observe_email_sent(
     quote_id: str,
     quote: QuoteRow | None,
@@ -104,22 +119,26 @@ def observe_email_sent(
     draft_status: str | None = None,
 ) -> Observation:
     """Satisfied when outbound_email_log has a message for the quote. The email waits for
-    Mike's approval, so its absence means not yet, unless the quote itself is gone, or
-    Mike rejected the email draft (``draft_status``): a normal outcome, the check is moot."""
+    Mike's approval, so its absence means not yet, unless the quote itself is gone, or the
+    email will never be sent by decision: Mike chose not to send the draft (``draft_status``)
+    or the quote was already decided (accepted, declined, expired, replaced). Then the check
+    is moot: recorded once, never retried."""
     if quote is None:
         return quote_gone(quote_id)
-    if email_log_id is None and draft_status == "rejected":
+    if email_log_id is not None:
         return Observation(
-            outcome="moot",
-            detail=f"the email draft for quote {quote_id} was declined (rejected); no email to send",
+            outcome="satisfied",
+            detail=f"quote {quote_id} emailed (outbound_email_log id {email_log_id})",
         )
-    if email_log_id is None:
-        return Observation(
-            outcome="not_yet", detail=f"no outbound_email_log row for quote {quote_id} yet"
-        )
+    why = _DECIDED_DRAFT.get(draft_status or "") or (
+        f"quote {quote_id} {_DECIDED_QUOTE[quote.lifecycle_status]} before its email was sent"
+        if quote.lifecycle_status in _DECIDED_QUOTE
+        else None
+    )
+    if why is not None:
+        return Observation(outcome="moot", detail=f"not sent by decision: {why}")
     return Observation(
-        outcome="satisfied",
-        detail=f"quote {quote_id} emailed (outbound_email_log id {email_log_id})",
+        outcome="not_yet", detail=f"no outbound_email_log row for quote {quote_id} yet"
     )
 
 

@@ -28,6 +28,7 @@ def draft_quote_email(
             pdf_key=stored_pdf.key if stored_pdf else None,
             company_name=settings.company_name,
             domain=settings.mail_domain,
+            signed_by=settings.contact_name,
         )
     except ValueError as exc:
         raise PermanentStepError(str(exc)) from exc

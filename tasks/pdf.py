@@ -9,9 +9,10 @@ from prefect import task
 from prefect.artifacts import create_link_artifact
 from pydantic import BaseModel
 
-from quoteflow.pdf import render_quote_pdf
+from quoteflow.pdf import SupplierContact, render_quote_pdf
 from quoteflow.quote import QuotePreview
 from quoteflow.quote_store import record_pdf_key
+from quoteflow.settings import get_settings
 from quoteflow.storage import head_object, pdf_key, put_pdf
 from tasks.policy import fanout_task_options
 
@@ -38,7 +39,14 @@ def render_pdf(
             key=key, size=existing.size, sha256=existing.metadata.get("sha256", ""), uploaded=False
         )
     else:
-        data = render_quote_pdf(preview, company_name=company_name)
+        settings = get_settings()
+        supplier = SupplierContact.from_text(
+            settings.company_address,
+            phone=settings.company_phone,
+            contact_name=settings.contact_name,
+            contact_email=settings.reply_to,
+        )
+        data = render_quote_pdf(preview, company_name=company_name, supplier=supplier)
         digest = hashlib.sha256(data).hexdigest()
         put_pdf(
             bucket,

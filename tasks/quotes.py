@@ -44,4 +44,5 @@ def build_quote_preview(
         margin_floor=settings.margin_floor_pct,
         currency=settings.currency,
         max_data_age_hours=settings.mirror_max_age_hours,
+        local_tz=settings.local_timezone,
     )

@@ -15,7 +15,7 @@ from blocks.smtp import send_message
 from quoteflow import quote_store
 from quoteflow.approvals import ApprovalError, get_action
 from quoteflow.effect_recovery import alert_email_in_doubt
-from quoteflow.mail import EmailDraft, build_message
+from quoteflow.mail import EmailDraft, build_message, sender
 from quoteflow.models import LifecycleStatus
 from quoteflow.sending import (
     NotSentAgainError,
@@ -88,7 +88,13 @@ def deliver_quote_email(
     (the outbound_email_log row), send, confirm (quoteflow.sending.deliver_once). A
     failure that proves nothing was delivered is retried; one that leaves delivery in
     doubt, or a refusal for good, fails without retrying (alerted)."""
-    message = build_message(draft, from_address=get_settings().mail_from, pdf=pdf)
+    settings = get_settings()
+    message = build_message(
+        draft,
+        from_address=sender(settings.mail_from, settings.company_name),
+        pdf=pdf,
+        reply_to=settings.reply_to,
+    )
     try:
         sent = deliver_once(draft, message, _Relay(smtp), proposed_action_id)
     except NotSentAgainError as exc:

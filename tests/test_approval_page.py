@@ -301,7 +301,8 @@ def test_rejecting_an_email_records_the_rejection(client):
     assert rejected.status == "rejected" and rejected.decision_notes == "wrong contact"
     assert rejected.decided_at is not None and rejected.approved_payload_hash is None
     shown = client.get(done.headers["location"])
-    assert 'data-status="rejected"' in shown.text and "wrong contact" in shown.text
+    assert 'data-status="not to send"' in shown.text and "wrong contact" in shown.text
+    assert "Not sent." in shown.text and "you chose not to send it" in shown.text
     assert 'formaction="/actions/' not in shown.text  # decided: no form any more
 
     again = client.post(
@@ -402,7 +403,8 @@ def test_a_link_decides_once_then_answers_gone(link_client):
     seen = hash_of(link_client.get(link).text)
     done = link_client.post(link, data={"decision": "approve", "notes": "go", "expect_hash": seen})
     assert done.status_code == 200, done.text
-    assert 'data-status="approved"' in done.text
+    assert "<strong>Sending.</strong>" in done.text  # an approved email is on its way
+    assert re.search(r'data-status="(sending|sent)"', done.text)
     decided = row(email.id)
     assert decided.status == "approved" and decided.decision_notes == "go"
     assert decided.approved_payload_hash == payload_hash(email.payload)

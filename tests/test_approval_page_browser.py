@@ -130,7 +130,10 @@ def test_decide_with_review_then_see_what_happened(page_url, browser):
     shot(phone, "gate-decided-phone")
     assert_fits(phone)
     phone.goto(page_url)
-    assert "as approved" in phone.locator("#decided").inner_text()
+    # the approved gate sits under its quote's heading, with the email draft it made waiting
+    quote_no = get_action(gate.id).payload["preview"]["quote_id"]
+    group = phone.locator("#pending section.group", has_text=f"Quote {quote_no}").inner_text()
+    assert "as approved" in group and "email to" in group
 
     # The quote it made: the list, the quote itself, the contract; on a phone.
     quote_id = get_action(gate.id).payload["preview"]["quote_id"]

@@ -212,24 +212,118 @@ def test_mikes_day(page_process, size):  # noqa: F811
             browser.close()
 
 
+def login(page, url: str) -> None:
+    page.goto(f"{url}/")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    page.wait_for_url(f"{url}/")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_email_is_sent_and_the_customer_answer_is_confirmed(page_process, size):  # noqa: F811
+    from flows.send_quote_email import send_quote_email
+    from tests.test_send_quote_email import make_quote, stage_email
+
+    url = page_process
+    preview, key = make_quote()
+    email = stage_email(preview, key)
+    declined_preview, _ = make_quote(with_pdf=False)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport=SIZES[size], has_touch=size == "phone")
+        try:
+            login(page, url)
+            inbox = page.locator("#pending").inner_text()
+            assert f"Quote {preview.quote_id}" in inbox  # the email sits under its quote
+            assert "email to" in inbox
+
+            # The email draft: Send / Don't send, the PDF the customer gets.
+            page.goto(f"{url}/actions/{email.id}")
+            assert page.locator("button.approve").inner_text() == "Send"
+            assert page.locator("button.reject").inner_text() == "Don't send"
+            pdf = page.request.get(url + page.locator("#pdf-preview").get_attribute("href"))
+            assert pdf.ok and pdf.body().startswith(b"%PDF")
+            if size == "phone":
+                fits(page)
+                assert not small_targets(page)
+            shot(page, "email-draft", size)
+            no_jargon(page)
+            page.click("button.approve")
+            page.wait_for_url(re.compile(r"done=approved"))
+            assert "Sending" in page.locator("#done").inner_text()
+            send_quote_email(proposed_action_id=email.id)
+            page.reload()
+            sent = page.locator("#sent-at").inner_text()
+            assert re.search(r"Sent at \w{3} \w{3} \d+, \d{4}, \d+:\d\d [AP]M \w+ to ", sent)
+            shot(page, "email-sent", size)
+            no_jargon(page)
+
+            # The customer's answer: one more look before it counts.
+            for quote_id, verb, done in (
+                (preview.quote_id, "accepted", "Quote accepted."),
+                (declined_preview.quote_id, "declined", "Quote declined."),
+            ):
+                page.goto(f"{url}/quotes/{quote_id}")
+                page.click(f"text=Mark {verb}")
+                confirm = page.locator("#confirm")
+                assert f"Mark this quote {verb}?" in confirm.inner_text()
+                # the declined quote's email was never sent: said before it counts
+                assert page.locator("#never-sent").count() == (verb == "declined")
+                if size == "phone":
+                    assert not small_targets(page)
+                shot(page, f"quote-confirm-{verb}", size)
+                confirm.locator("button[type=submit]").first.click()
+                page.wait_for_url(re.compile(rf"/quotes/{quote_id}\?done="))
+                shown = page.locator("main").inner_text()
+                assert done in shown
+                assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", shown), shown  # one date format
+                no_jargon(page)
+
+            # The contract: how the runs here ran, the local stand-ins, nothing clipped.
+            stage_gate(small_preview(_line()), ref="ran", expires_in=timedelta(minutes=3))
+            page.goto(f"{url}/contract")
+            assert "local stand-in" in page.locator("#services").inner_text()
+            ran = page.locator("#ran-with").inner_text()
+            assert "Approval window\n3 min (this page: 60 min)" in ran, ran
+            if size == "phone":
+                fits(page)
+            shot(page, "contract", size)
+        finally:
+            browser.close()
+
+
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
 def test_the_pdf_is_a_customer_document(tmp_path):
     from quoteflow.pdf.render import render_quote_pdf
+    from tests.test_pdf import SUPPLIER
     from tests.test_pdf import _line as pdf_line
     from tests.test_pdf import _preview as pdf_preview
 
     preview = pdf_preview(
         [
-            pdf_line(1, "JS-1001", "1234.5", 3),
-            pdf_line(2, "JS-2002", "18.75", 40, source="override"),
+            pdf_line(1, "JS-1001", "41.50", 1),
+            pdf_line(2, "FS-9999", None, 1, resolved=False, description=""),
+            pdf_line(3, "JS-2002", "18.75", 1, source="override"),
         ]
     )
     pdf = tmp_path / "quote.pdf"
-    pdf.write_bytes(render_quote_pdf(preview, company_name="Northwind Janitorial Supply"))
+    pdf.write_bytes(
+        render_quote_pdf(preview, company_name="Northwind Janitorial Supply", supplier=SUPPLIER)
+    )
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True
     ).stdout
-    for internal in ("UTC", "pricing_master", "no_pricing", "unresolved", "override", "2026-06-03"):
+    for internal in (
+        "UTC",
+        "pricing_master",
+        "no_pricing",
+        "unresolved",
+        "override",
+        "2026-06-03",
+        "FS-9999",
+        "Qty",
+    ):
         assert internal not in text, internal
     assert "Wed Jun 3, 2026" in text
     for size, width in (("desktop", 1280), ("phone", 390)):

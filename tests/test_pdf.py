@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
+import shutil
+import subprocess
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -248,3 +251,106 @@ def test_a_quote_with_nothing_priced_says_so_and_lists_the_reasons() -> None:
     assert "Case price" not in text  # no table header
     assert "NOPRICE-1" in text and "no price available" in text
     assert "GHOST-2" not in text and "we could not identify this item" in text
+
+
+SUPPLIER = render_module.SupplierContact.from_text(
+    "1200 Commerce Drive | Springfield, IL 62701",
+    phone="(217) 555-0142",
+    contact_name="Mike Reyes",
+    contact_email="mike@northwind.example",
+)
+
+
+def _pdftotext(pdf: bytes, tmp_path) -> str:
+    path = tmp_path / "quote.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def price_list() -> QuotePreview:
+    """A school-year price list as the page makes it: no quantities (each line 1 case),
+    a code Mike mistyped and an item with no price this year, late in the evening in
+    Mike's time zone (already the next day in UTC)."""
+    lines = [
+        _line(1, "JS-1001", "41.50", 1),
+        _line(2, "FS-9999", None, 1, resolved=False, description=""),
+        _line(3, "JS-2002", "18.75", 1, source="override"),
+        _line(4, "NOPRICE-9", None, 1, description="Floor wax, 5 gal"),
+        _line(5, "JS-3003", "42.00", 1),
+    ]
+    return _preview(lines).model_copy(
+        update={"generated_at": datetime(2026, 12, 4, 4, 30, tzinfo=UTC)}  # Dec 3, 10:30 PM CST
+    )
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
+def test_a_price_list_reads_as_prices_per_case_with_the_supplier_and_no_internal_codes(
+    price_list: QuotePreview, tmp_path
+) -> None:
+    pdf = render_quote_pdf(price_list, company_name=COMPANY, supplier=SUPPLIER)
+    text = _pdftotext(pdf, tmp_path)
+    for shown in (
+        "1200 Commerce Drive",
+        "Springfield, IL 62701",
+        "Phone (217) 555-0142",
+        "Your contact: Mike Reyes, mike@northwind.example",
+        "Price per case",
+        "$41.50",
+        "$18.75",
+        "$42.00",
+        "This is a price list, not an order",
+        "Thu Dec 3, 2026",  # the day it was made where the supplier is, not the UTC day
+        "A requested item: we could not identify this item",
+    ):
+        assert shown in text, shown
+    for hidden in ("Qty", "Line total", "Total (USD)", "Subtotal", "$102.25"):
+        assert hidden not in text, hidden  # a price list is not an order
+    for internal in (
+        "FS-9999",  # Mike's typo
+        "UTC",
+        "2026-12-04",
+        "Fri Dec 4",
+        "pricing_master",
+        "no_pricing",
+        "unresolved",
+        "override",
+        "price_source",
+    ):
+        assert internal not in text, internal
+    numbers = [
+        int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\s+JS-\d{4}", text, flags=re.MULTILINE)
+    ]
+    assert numbers == [1, 2, 3]  # as printed: the unquoted lines leave no gaps
+
+
+def test_quantities_when_the_request_has_them_keep_totals_and_number_from_one(
+    mixed_text: str,
+) -> None:
+    assert "Qty" in mixed_text and "Total (USD)" in mixed_text
+    assert "Price per case" not in mixed_text
+    table = mixed_text.partition("Not quoted")[0]
+    assert re.search(r"^\s*3\s+JS-3003", table, flags=re.MULTILINE), table
+
+
+def test_valid_until_counts_from_the_local_day_the_quote_was_made() -> None:
+    from quoteflow.quote import QuoteContext, QuoteRequest, build_preview
+
+    request = QuoteRequest(customer_id="107", item_codes=["JS-1001"], school_year="2026-27")
+    context = QuoteContext(
+        customer={"id": "107", "name": "Springfield USD", "entitystatus": "13"},
+    )
+    late_evening = datetime(2026, 12, 4, 4, 30, tzinfo=UTC)  # Dec 3 in Chicago
+    made = build_preview(
+        request,
+        context,
+        quote_id="Q-1",
+        supersedes_quote_id=None,
+        now=late_evening,
+        validity_days=30,
+        margin_floor=15,
+        local_tz="America/Chicago",
+    )
+    assert made.valid_until == date(2027, 1, 2)  # Dec 3 + 30 days

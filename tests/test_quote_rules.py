@@ -191,3 +191,16 @@ def test_verify_checks_windows():
             quote_id="Q1", pdf_key=None, finished_at=NOW, deadline_minutes=60
         )
     ]
+
+
+def test_a_quote_is_never_shown_written_before_the_approval_that_made_it():
+    from datetime import UTC, datetime, timedelta
+
+    from quoteflow.quote import written_at
+
+    priced = datetime(2026, 12, 4, 0, 15, tzinfo=UTC)
+    approved = priced + timedelta(minutes=4)
+    assert written_at(priced, approved) == approved
+    assert written_at(priced, None) == priced
+    assert written_at(approved + timedelta(seconds=5), approved) == approved + timedelta(seconds=5)
+    assert written_at(priced.replace(tzinfo=None), approved) == approved  # naive is UTC

@@ -214,6 +214,8 @@ def test_approved_email_is_sent_once_with_its_pdf(env, smtp_messages) -> None:
     assert msg["To"].addresses[0].display_name == preview.contact_name
     assert msg["X-RcptTo"] == preview.customer_email
     assert msg["From"].addresses[0].addr_spec == get_settings().mail_from
+    assert msg["From"].addresses[0].display_name == get_settings().company_name
+    assert msg["Reply-To"].addresses[0].addr_spec == get_settings().approver_email
     assert preview.quote_id in msg.get_body(preferencelist=("plain",)).get_content()
     [attachment] = list(msg.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"

@@ -28,6 +28,7 @@ from quoteflow.models import (
     VerifyStatus,
     WorkflowVerifyResult,
 )
+from quoteflow.presentation import format_when
 from quoteflow.settings import get_settings
 from quoteflow.storage import pdf_key
 from quoteflow.verify import (
@@ -87,9 +88,11 @@ def test_decide_moves_a_due_pending_check(outcome: str, minutes: float, status: 
 
 def test_decide_explains_pending_and_timeout():
     pending = decide("pending", obs("not_yet", "no row"), now=at(5), due_at=DUE, deadline=DEADLINE)
-    assert pending.detail == "no row; retrying until 2026-03-02 11:00:00 UTC"
+    deadline = format_when(DEADLINE)  # one format, Mike's time zone: never UTC
+    assert pending.detail == f"no row; retrying until {deadline}"
     late = decide("pending", obs("error", "error: boom"), now=at(61), due_at=DUE, deadline=DEADLINE)
-    assert late.detail == "not satisfied by the deadline 2026-03-02 11:00:00 UTC: error: boom"
+    assert late.detail == f"not satisfied by the deadline {deadline}: error: boom"
+    assert "UTC" not in pending.detail + late.detail
 
 
 @pytest.mark.parametrize("finished", ["pass", "fail", "timeout"])
@@ -608,3 +611,30 @@ def test_a_declined_email_skips_its_check_instead_of_timing_out():
             select(Event).where(Event.idempotency_key == f"email-declined:{draft.id}")
         ).one()
     assert declined.type == "quote.email_declined" and declined.payload["quote_id"] == quote_id
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "draft", "words"),
+    [
+        ("accepted", "pending", "was accepted before its email was sent"),
+        ("rejected", "pending", "was declined before its email was sent"),
+        ("expired", None, "expired before its email was sent"),
+        ("superseded", "pending", "replaced by a newer quote"),
+        ("proposed", "expired", "expired unsent"),
+        ("proposed", "rejected", "chose not to send it"),
+    ],
+)
+def test_email_sent_for_an_email_never_to_be_sent_is_recorded_once_not_retried(
+    lifecycle, draft, words
+):
+    seen = observe_email_sent("Q1", QuoteRow(id="Q1", lifecycle_status=lifecycle), None, draft)
+    assert seen.outcome == "moot"
+    assert seen.detail.startswith("not sent by decision: ") and words in seen.detail
+    # before the deadline it is finished, not "retrying until ..."
+    decided = decide("pending", seen, now=at(5), due_at=at(0), deadline=at(60))
+    assert decided.status == VerifyStatus.skipped and "retrying" not in decided.detail
+    # an email that did go out still passes, whatever happened to the quote later
+    assert (
+        observe_email_sent("Q1", QuoteRow(id="Q1", lifecycle_status=lifecycle), 7, draft).outcome
+        == "satisfied"
+    )

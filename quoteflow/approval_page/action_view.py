@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from quoteflow.approval_page.drafts import draft_context
+from quoteflow.approval_page.email_view import email_context
 from quoteflow.approval_page.forms import (
     CONFIRM_FIELD,
     HASH_FIELD,
@@ -21,7 +22,7 @@ from quoteflow.approval_page.forms import (
 from quoteflow.approval_page.rendering import render, run_url
 from quoteflow.approval_page.wording import window_closed
 from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE, approved_gate_preview
-from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
+from quoteflow.mail import SEND_ACTION_TYPE
 from quoteflow.models import ActionStatus, ActionView
 from quoteflow.presentation import format_money, plain_warnings, preview_rows
 from quoteflow.quote import QuotePreview
@@ -127,7 +128,7 @@ def action_page(
         if action.action_type == GATE_ACTION_TYPE:
             context.update(_gate_context(action, url))
         elif action.action_type == SEND_ACTION_TYPE:
-            context.update(kind="email", email=EmailDraft.model_validate(action.payload))
+            context.update(email_context(action))
         elif action.action_type == QUOTE_DRAFT_ACTION_TYPE:
             context.update(draft_context(action))
     except (KeyError, TypeError, ValidationError) as exc:

@@ -33,6 +33,7 @@ from quoteflow.approval_page.wording import too_late, window_closed
 from quoteflow.approvals import ApprovalError
 from quoteflow.decision import DecisionError, approved_preview, parse_price, price_concerns
 from quoteflow.models import ActionStatus, ActionView
+from quoteflow.presentation import plain_warnings
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
 
@@ -154,6 +155,7 @@ def _review(
         "rows": compare_rows(preview, recomputed),
         "concerns": price_concerns(preview, prices, margin_floor=floor)
         + unknown_cost_concerns(preview, prices),
+        "warnings": plain_warnings(recomputed, floor),
     }
     return action_page(
         request, action, values=values, review=review, link=link, seen_hash=link_hash

@@ -32,6 +32,8 @@ BADGES: dict[str, tuple[str, str]] = {
     "pushed": ("in NetSuite", OK),
     "pass": ("passed", OK),
     "not sent": ("not sent", WAIT),
+    "sending": ("sending", WAIT),
+    "not to send": ("not sent (your choice)", NEUTRAL),
     "not written": ("not made", NEUTRAL),
     "not drafted": ("not drafted", NEUTRAL),
     "not pushed": ("not in NetSuite", WAIT),

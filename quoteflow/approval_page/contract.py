@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from quoteflow.approval_page.contract_view import contract_context
 from quoteflow.approval_page.rendering import render
 
 
@@ -16,7 +17,8 @@ async def contract(request: Request) -> Response:
     from tasks.contract import collect_contract
 
     page = await run_in_threadpool(collect_contract)
-    return render(request, "contract.html", c=page, changes=what_changes(page))
+    extra = await run_in_threadpool(contract_context)
+    return render(request, "contract.html", c=page, changes=what_changes(page), **extra)
 
 
 def contract_routes() -> list[Route]:

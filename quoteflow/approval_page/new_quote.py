@@ -53,7 +53,7 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
         )
     year = (values.get("school_year") or [""])[0].strip()
     try:
-        return QuoteRequest(
+        request = QuoteRequest(
             customer_id=customer.id,
             item_codes=[c.strip() for c in values.get("item", []) if c.strip()],
             school_year=year,
@@ -72,6 +72,19 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
         shown = "none picked" if value == [] else f"“{value}”"
         sep = " " if rule.startswith("is not") else "; " if value == [] else ": "
         raise FormError(400, f"{LABELS.get(field, field)}: {shown}{sep}{rule}", field) from exc
+    priced = directory.school_years()
+    if request.school_year not in priced:
+        raise FormError(400, no_prices_for(request.school_year, priced), "school_year")
+    return request
+
+
+def no_prices_for(year: str, priced: list[str]) -> str:
+    """Why a school year without a single price cannot be quoted, and what to do."""
+    have = f"Prices exist for {', '.join(priced)}." if priced else "No prices are loaded yet."
+    return (
+        f"School year: there are no prices for {year}, so every line would be left off. "
+        f"{have} Load {year}'s prices on the Prices page first, or pick a year that has them."
+    )
 
 
 LABELS = {"customer": "Customer", "school_year": "School year", "item": "Items"}

@@ -2,6 +2,7 @@
 
 from quoteflow.pdf.render import (
     QuotePdfError,
+    SupplierContact,
     html_to_pdf,
     render_quote_html,
     render_quote_pdf,
@@ -9,6 +10,7 @@ from quoteflow.pdf.render import (
 
 __all__ = [
     "QuotePdfError",
+    "SupplierContact",
     "html_to_pdf",
     "render_quote_html",
     "render_quote_pdf",

@@ -35,7 +35,8 @@ _HEADER_UNITS = 11.0  # letterhead and customer block, first page only
 _TRAILER_UNITS = 7.0  # totals and terms
 _TABLE_PT = 518.4  # 7.2 in between the page margins
 _CELL_PAD_PT = 8.0  # 4 pt left and right
-_WRAPPING_COLUMNS = (0.04, 0.17, 0.34, 0.11, 0.12)  # #, item code, description, unit/pack, price
+# Column shares of the wrapping columns: #, item code, description, unit/pack, price.
+_WRAPPING_COLUMNS = {True: (0.04, 0.17, 0.34, 0.11, 0.12), False: (0.05, 0.18, 0.47, 0.14, 0.16)}
 _PDF_PAGE = re.compile(rb"/Type /Page\b")  # ReportLab writes page dictionaries uncompressed
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,28 @@ class _Row:
 
 @dataclass(frozen=True)
 class _Skipped:
-    line_no: int
     item_code: str
     description: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SupplierContact:
+    """Who the customer deals with, printed under the supplier's name: address lines, a
+    phone number, a contact person and the address a reply reaches."""
+
+    address_lines: tuple[str, ...] = ()
+    phone: str = ""
+    contact_name: str = ""
+    contact_email: str = ""
+
+    @classmethod
+    def from_text(
+        cls, address: str, *, phone: str = "", contact_name: str = "", contact_email: str = ""
+    ) -> SupplierContact:
+        """An address written on one line (parts separated by ' | ') or several."""
+        parts = [p.strip() for chunk in address.splitlines() for p in chunk.split("|")]
+        return cls(tuple(p for p in parts if p), phone, contact_name, contact_email)
 
 
 def _format_date(value: date | datetime) -> str:
@@ -95,6 +114,17 @@ def _skip_reason(line: QuoteLineView, preview: QuotePreview) -> str:
     return f"no price available for the {preview.school_year} school year"
 
 
+def _with_quantities(preview: QuotePreview) -> bool:
+    """Whether the request named quantities: only then does the quote read as an order
+    (quantity, line totals, a total); a school-year price list has a price per case."""
+    return any(line.quantity != 1 for line in preview.quotable_lines)
+
+
+def _price_heading(preview: QuotePreview) -> str:
+    units = {line.unit for line in preview.quotable_lines}
+    return f"Price per {units.pop()}" if len(units) == 1 else "Price per unit"
+
+
 @cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
@@ -112,11 +142,13 @@ def render_quote_html(
     company_name: str,
     notes: str | None = None,
     page_count: int | None = None,
+    supplier: SupplierContact | None = None,
 ) -> str:
     """The XHTML that ``render_quote_pdf`` hands to xhtml2pdf (useful for debugging).
     The footer says "Page n of ``page_count``"; without it xhtml2pdf counts the pages
     itself, which costs it a second layout pass."""
-    return _html(_template_fields(preview, company_name=company_name, notes=notes), page_count)
+    fields = _template_fields(preview, company_name=company_name, notes=notes, supplier=supplier)
+    return _html(fields, page_count)
 
 
 def _html(fields: dict[str, Any], page_count: int | None) -> str:
@@ -124,19 +156,24 @@ def _html(fields: dict[str, Any], page_count: int | None) -> str:
 
 
 def _template_fields(
-    preview: QuotePreview, *, company_name: str, notes: str | None
+    preview: QuotePreview,
+    *,
+    company_name: str,
+    notes: str | None,
+    supplier: SupplierContact | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, formatted; checks the figures add up."""
     currency = preview.currency
     rows: list[_Row] = []
     subtotal = Decimal("0.00")
-    for line in preview.quotable_lines:
+    # Numbered as printed: the lines left off the table do not leave gaps.
+    for number, line in enumerate(preview.quotable_lines, start=1):
         assert line.case_price is not None
         total = _line_total(line)
         subtotal += total
         rows.append(
             _Row(
-                line_no=line.line_no,
+                line_no=number,
                 item_code=line.item_code,
                 description=line.description,
                 unit_pack=_unit_pack(line),
@@ -153,7 +190,6 @@ def _template_fields(
         )
     skipped = [
         _Skipped(
-            line.line_no,
             # A code that is not in the catalog is a typo of ours: never shown to the customer.
             line.item_code if line.resolved else "",
             line.description or ("" if line.resolved else "A requested item"),
@@ -165,6 +201,9 @@ def _template_fields(
     note_lines = [part.strip() for part in (notes or "").strip().splitlines()]
     return dict(
         company_name=company_name,
+        supplier=supplier or SupplierContact(),
+        with_quantities=_with_quantities(preview),
+        price_heading=_price_heading(preview),
         quote=preview,
         generated_on=_format_date(preview.generated_at),
         valid_until=_format_date(preview.valid_until),
@@ -197,15 +236,18 @@ def _wrapped_lines(text: str, width_pt: float) -> int:
     return lines
 
 
-def _estimated_pages(rows: list[_Row], skipped: int, notes: int) -> int:
+def _estimated_pages(
+    rows: list[_Row], skipped: int, notes: int, with_quantities: bool = True
+) -> int:
     """A guess at the quote's page count: lay its rows out on pages by wrapped lines."""
+    columns = _WRAPPING_COLUMNS[with_quantities]
     pages, used = 1, _HEADER_UNITS
     for row in rows:
         price = f"{row.price} {OVERRIDE_MARK}" if row.override else row.price
         texts = (str(row.line_no), row.item_code, row.description, row.unit_pack, price)
         wrapped = max(
             _wrapped_lines(text, share * _TABLE_PT - _CELL_PAD_PT)
-            for text, share in zip(texts, _WRAPPING_COLUMNS, strict=True)
+            for text, share in zip(texts, columns, strict=True)
         )
         height = _ROW_UNITS + _LINE_UNITS * wrapped
         if used + height > _PAGE_UNITS:
@@ -221,12 +263,18 @@ def count_pages(pdf: bytes) -> int:
 
 
 def render_quote_pdf(
-    preview: QuotePreview, *, company_name: str, notes: str | None = None
+    preview: QuotePreview,
+    *,
+    company_name: str,
+    notes: str | None = None,
+    supplier: SupplierContact | None = None,
 ) -> bytes:
     """Render the quote as PDF bytes.
 
-    Only ``preview.quotable_lines`` are priced in the table; the others are listed
-    under it with the reason. Cost and margin are never printed. Raises
+    Only ``preview.quotable_lines`` are priced in the table, numbered as printed; the
+    others are listed under it with the reason, never with a code that is not in the
+    catalog. Quantities, line totals and a total only when the request named quantities;
+    otherwise a price per case. Cost and margin are never printed. Raises
     ``QuotePdfError`` when xhtml2pdf reports errors or the figures do not add up.
     """
     # "Page n of m" in one layout pass: xhtml2pdf's <pdf:pagecount/> lays the whole quote
@@ -234,22 +282,19 @@ def render_quote_pdf(
     # never moves the body: render with a guessed m; if the guess was wrong, render again
     # with the count the first render produced (same pages, so then it is right).
     label = f"quote {preview.quote_id}"
-    fields = _template_fields(preview, company_name=company_name, notes=notes)
-    guess = _estimated_pages(fields["rows"], len(fields["skipped"]), len(fields["note_lines"]))
+    fields = _template_fields(preview, company_name=company_name, notes=notes, supplier=supplier)
+    guess = _estimated_pages(
+        fields["rows"],
+        len(fields["skipped"]),
+        len(fields["note_lines"]),
+        fields["with_quantities"],
+    )
     pdf = html_to_pdf(_html(fields, guess), label=label)
     pages = count_pages(pdf)
     if pages == guess:
         return pdf
     log.debug("%s: guessed %d pages, rendered %d; rendering again", label, guess, pages)
     pdf = html_to_pdf(_html(fields, pages), label=label)
-    if count_pages(pdf) != pages:
-        raise QuotePdfError(f"{label}: page count changed between renders ({pages} pages first)")
-    return pdf
-    log.debug("%s: guessed %d pages, rendered %d; rendering again", label, guess, pages)
-    pdf = html_to_pdf(
-        render_quote_html(preview, company_name=company_name, notes=notes, page_count=pages),
-        label=label,
-    )
     if count_pages(pdf) != pages:
         raise QuotePdfError(f"{label}: page count changed between renders ({pages} pages first)")
     return pdf
