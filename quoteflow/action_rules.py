@@ -20,8 +20,6 @@ from quoteflow.models import ActionStatus, ActionView, ProposedAction
 from quoteflow.quote import QuotePreview, payload_hash
 from quoteflow.settings import get_settings
 
-QUOTE_DRAFT_ACTION_TYPE = "quote_draft"
-GATE_ACTION_TYPE = "workflow_customer_quote"
 SYSTEM_APPROVER = "system"  # who records an expiry: nobody decided
 
 

@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from quoteflow.action_rules import GATE_ACTION_TYPE, SYSTEM_APPROVER, ApprovalError
-from quoteflow.db import session_scope
-from quoteflow.models import ActionStatus, ActionView, ProposedAction
+from quoteflow.action_rules import SYSTEM_APPROVER, ApprovalError
+from quoteflow.db import get_or_create, session_scope
+from quoteflow.models import ActionStatus, ActionType, ActionView, ProposedAction
 from quoteflow.quote import payload_hash
 from quoteflow.settings import approver_or_default
 
@@ -37,26 +36,20 @@ def stage_action(
     """Get or create the action for (action_type, entity_ref): staging twice stages once."""
     approver = approver_or_default(approver)
     with session_scope(url) as s:
-        existing = _find(s, action_type, entity_ref)
-        if existing is not None:
-            return ActionView.of(existing)
-        row = ProposedAction(
+        row = get_or_create(
+            s,
+            ProposedAction(
+                action_type=action_type,
+                entity_ref=entity_ref,
+                payload=payload,
+                payload_hash=payload_hash(payload),
+                approver=approver,
+                flow_run_id=flow_run_id,
+                expires_at=expires_at,
+            ),
             action_type=action_type,
             entity_ref=entity_ref,
-            payload=payload,
-            payload_hash=payload_hash(payload),
-            approver=approver,
-            flow_run_id=flow_run_id,
-            expires_at=expires_at,
         )
-        s.add(row)
-        try:
-            s.flush()
-        except IntegrityError:
-            s.rollback()
-            existing = _find(s, action_type, entity_ref)
-            assert existing is not None
-            return ActionView.of(existing)
         return ActionView.of(row)
 
 
@@ -152,7 +145,7 @@ def stale_gates(*, expired_before: datetime) -> list[ActionView]:
     A suspended run holds no process, so nobody inside it records the expiry: the
     Prefect server fails the run and this finds what is left to record."""
     stmt = sa.select(ProposedAction).where(
-        ProposedAction.action_type == GATE_ACTION_TYPE,
+        ProposedAction.action_type == ActionType.quote_gate,
         ProposedAction.status == ActionStatus.pending,
         ProposedAction.expires_at < expired_before,
     )
@@ -163,7 +156,7 @@ def stale_gates(*, expired_before: datetime) -> list[ActionView]:
 def decided_gates(*, decided_after: datetime, decided_before: datetime) -> list[ActionView]:
     """Gates decided (approved or rejected) in the window, with their run."""
     stmt = sa.select(ProposedAction).where(
-        ProposedAction.action_type == GATE_ACTION_TYPE,
+        ProposedAction.action_type == ActionType.quote_gate,
         ProposedAction.status.in_([ActionStatus.approved, ActionStatus.rejected]),
         ProposedAction.flow_run_id.is_not(None),
         ProposedAction.decided_at > decided_after,

@@ -23,8 +23,6 @@ from pydantic import BaseModel
 from quoteflow import ledger, prefect_api
 from quoteflow.action_record import Decision, decide, expire
 from quoteflow.action_rules import (
-    GATE_ACTION_TYPE,
-    QUOTE_DRAFT_ACTION_TYPE,
     SYSTEM_APPROVER,
     ApprovalError,
     already_decided,
@@ -47,14 +45,12 @@ from quoteflow.action_store import (
     undo_decision,
 )
 from quoteflow.decision import ApprovalDecision, DecisionError, check_approver, overrides_of
-from quoteflow.models import ActionStatus, ActionView
+from quoteflow.models import ActionStatus, ActionType, ActionView
 from quoteflow.prefect_api import is_unreachable
 from quoteflow.quote import QuoteRequest
 from quoteflow.settings import approver_or_default, get_settings
 
 __all__ = [
-    "GATE_ACTION_TYPE",
-    "QUOTE_DRAFT_ACTION_TYPE",
     "SYSTEM_APPROVER",
     "ApprovalError",
     "Decision",
@@ -108,7 +104,7 @@ def draft_quote(request: QuoteRequest, *, entity_ref: str | None = None) -> Acti
     customer-quote run through the deployment's event trigger. The same ``entity_ref``
     (e.g. one chat preview) stages once."""
     return stage_action(
-        action_type=QUOTE_DRAFT_ACTION_TYPE,
+        action_type=ActionType.quote_draft,
         entity_ref=entity_ref or f"draft:{uuid.uuid4().hex}",
         payload={"request": request.model_dump(mode="json")},
     )
@@ -141,9 +137,8 @@ def emit_decision_event(action: ActionView) -> None:
             f"proposed-action/{action.id}/{action.created_at.isoformat()}/{verb}",
         ),
     )
-    from quoteflow.mail import SEND_ACTION_TYPE  # here: quoteflow.mail loads the PDF stack
 
-    if action.action_type == SEND_ACTION_TYPE and verb == "rejected":
+    if action.action_type == ActionType.send_quote and verb == "rejected":
         quote_id = str(action.payload.get("quote_id") or action.entity_ref.split(":", 1)[-1])
         ledger.record_event(
             "quote.email_declined",
@@ -198,7 +193,7 @@ def _settle(
             raise already_decided(action)
         check_binding(action, expected_hash)
         approved_payload: dict[str, Any] | None = None
-        if action.action_type == GATE_ACTION_TYPE:
+        if action.action_type == ActionType.quote_gate:
             if decision == "approve":
                 approved_payload = gate_approval(action, price_overrides or {}, confirm)
             _ensure_waiting(action)
@@ -218,7 +213,7 @@ def _settle(
         expected_hash=action.payload_hash,
         approved_payload=approved_payload,
     )
-    if action.action_type == GATE_ACTION_TYPE:
+    if action.action_type == ActionType.quote_gate:
         try:
             _resume_gate(decided)
         except Exception as exc:
@@ -285,7 +280,7 @@ def reopen(action_id: int, *, approver: str | None = None, notes: str | None = N
     customer-quote run starts and its gate comes back to Mike. Re-opening one gate twice
     gives the same draft."""
     gate = get_action(action_id)
-    if gate.action_type != GATE_ACTION_TYPE:
+    if gate.action_type != ActionType.quote_gate:
         raise ApprovalError(
             f"proposed action {action_id} is a {gate.action_type}: only a quote approval can be re-opened"
         )
@@ -304,7 +299,7 @@ def reopen(action_id: int, *, approver: str | None = None, notes: str | None = N
         include_pdf=preview.include_pdf,
     )
     draft = stage_action(
-        action_type=QUOTE_DRAFT_ACTION_TYPE,
+        action_type=ActionType.quote_draft,
         entity_ref=f"reopen:{gate.id}",
         payload={"request": request.model_dump(mode="json"), "reopens_action_id": gate.id},
     )

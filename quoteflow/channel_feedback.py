@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import time
 
-from quoteflow.action_rules import GATE_ACTION_TYPE
 from quoteflow.action_store import claimed_by
-from quoteflow.models import ActionStatus, ActionView
+from quoteflow.models import ActionStatus, ActionType, ActionView
 from quoteflow.prefect_api import flow_run_url, is_waiting, read_run
 from quoteflow.recovery import runs_for_action
 from quoteflow.recovery_rules import CLOCK_SKEW, DEPLOYMENT_OF_ACTION
@@ -16,13 +15,13 @@ from quoteflow.recovery_rules import CLOCK_SKEW, DEPLOYMENT_OF_ACTION
 def start_report(action: ActionView, *, wait_seconds: float = 10, poll: float = 1) -> str:
     """After a decision: "started <run link>" once Prefect shows the run, else "queued,
     starting..." (the reconciler starts it within a minute). Never raises."""
-    if action.status != ActionStatus.approved and action.action_type != GATE_ACTION_TYPE:
+    if action.status != ActionStatus.approved and action.action_type != ActionType.quote_gate:
         return ""
     deadline = time.monotonic() + wait_seconds
     problem = ""
     while True:
         try:
-            if action.action_type == GATE_ACTION_TYPE:
+            if action.action_type == ActionType.quote_gate:
                 assert action.flow_run_id
                 run = read_run(action.flow_run_id)
                 if run is not None and run.state is not None and not is_waiting(run):
@@ -46,7 +45,7 @@ def start_report(action: ActionView, *, wait_seconds: float = 10, poll: float = 
         if time.monotonic() >= deadline:
             break
         time.sleep(poll)
-    gate = action.action_type == GATE_ACTION_TYPE
+    gate = action.action_type == ActionType.quote_gate
     return (
         f"queued, {'resuming' if gate else 'starting'}... (the decision is recorded; the "
         f"reconcile deployment {'resumes' if gate else 'starts'} its run within a minute "

@@ -46,7 +46,7 @@ from quoteflow.recovery import (
     recovery_of,
 )
 from quoteflow.sending import EMAIL_SENT_EVENT, SentEmail, read_sent_email, sent_key
-from quoteflow.settings import get_settings
+from quoteflow.settings import approver_or_default, get_settings
 
 EMAIL_RELEASED_EVENT = "email.released"
 SEND_STEP = "deliver_quote_email"
@@ -139,11 +139,12 @@ def _claiming_run(proposed_action_id: int | None) -> str | None:
         return row.claimed_by_run_id if row else None
 
 
-def release_email(quote_id: str, *, sent: bool, by: str = "mike") -> Released:
+def release_email(quote_id: str, *, sent: bool, by: str | None = None) -> Released:
     """Settle an email in doubt after a person checked: ``sent`` records it as sent (the
     ``email.sent`` confirmation, the quote marked sent); not ``sent`` drops the claim so
     exactly one new send may happen, and re-drives the run that claimed the email. Both
     are recorded in the ledger (``email.released``), once per claim."""
+    by = approver_or_default(by)
     doubt = email_in_doubt(quote_id)
     run_id = _claiming_run(doubt.proposed_action_id)
     verdict: Literal["sent", "not_sent"] = "sent" if sent else "not_sent"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from quoteflow import ledger
-from quoteflow.approvals import GATE_ACTION_TYPE, find_action, gate_entity_ref
+from quoteflow.approvals import find_action, gate_entity_ref
 from quoteflow.db import session_scope
-from quoteflow.models import ActionStatus, ActionView, ProposedAction, utcnow
+from quoteflow.models import ActionStatus, ActionType, ActionView, ProposedAction, utcnow
 from quoteflow.notices import notice_key
 
 CLOSED_BY = "quoteflow"
@@ -26,7 +26,7 @@ def gate_closed_key(action_id: int) -> str:
 def close_abandoned_gate(run_id: str, reason: str) -> ActionView | None:
     """Close this run's gate if it is still pending; returns it closed, or None when
     there is none or it was already decided (a decision that won the race stands)."""
-    gate = find_action(GATE_ACTION_TYPE, gate_entity_ref(run_id))
+    gate = find_action(ActionType.quote_gate, gate_entity_ref(run_id))
     if gate is None or gate.status != ActionStatus.pending:
         return None
     t = ProposedAction

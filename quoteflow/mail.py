@@ -12,8 +12,6 @@ from quoteflow.models import utcnow
 from quoteflow.presentation import format_day, format_money
 from quoteflow.quote import QuotePreview
 
-SEND_ACTION_TYPE = "send_quote_to_customer"
-
 
 def message_id_for(quote_id: str, domain: str) -> str:
     """One Message-ID per quote, so a repeated send is recognisable (and refused)."""

@@ -8,15 +8,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from quoteflow.action_rules import QUOTE_DRAFT_ACTION_TYPE
-from quoteflow.mail import SEND_ACTION_TYPE
+from quoteflow.models import ActionType
 
 QUOTE_DEPLOYMENT = "customer-quote/customer-quote"
 SEND_DEPLOYMENT = "send-quote-email/send-quote-email"
 # The deployment an approved action starts (through its trigger, or the reconciler).
 DEPLOYMENT_OF_ACTION = {
-    QUOTE_DRAFT_ACTION_TYPE: QUOTE_DEPLOYMENT,
-    SEND_ACTION_TYPE: SEND_DEPLOYMENT,
+    ActionType.quote_draft: QUOTE_DEPLOYMENT,
+    ActionType.send_quote: SEND_DEPLOYMENT,
 }
 HEALED_DEPLOYMENTS = (QUOTE_DEPLOYMENT, SEND_DEPLOYMENT)
 QUOTE_TAG = "customer_quote"  # the tag of every customer-quote run (prefect.yaml)

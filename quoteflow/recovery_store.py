@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from quoteflow.claims import unclaimed_approved
-from quoteflow.db import session_scope
+from quoteflow.db import get_or_create, session_scope
 from quoteflow.models import (
     ProposedAction,
     RecoveryStatus,
@@ -36,11 +36,7 @@ def recovery_of(run_id: str) -> RunRecovery | None:
 def count_redrive(run_id: str, deployment: str, reason: str) -> int:
     """Record one more re-drive of this run; returns the new count."""
     with session_scope() as s:
-        row = (
-            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
-        )
-        if row is None:
-            row = RunRecovery(run_id=run_id, deployment=deployment)
+        row = get_or_create(s, RunRecovery(run_id=run_id, deployment=deployment), run_id=run_id)
         row.redrives += 1
         row.last_reason = reason
         row.updated_at = utcnow()
@@ -52,11 +48,7 @@ def count_redrive(run_id: str, deployment: str, reason: str) -> int:
 def mark_dead_letter(run_id: str, deployment: str, reason: str) -> bool:
     """Mark the run dead-lettered; True when it was not already."""
     with session_scope() as s:
-        row = (
-            s.execute(sa.select(RunRecovery).where(RunRecovery.run_id == run_id)).scalars().first()
-        )
-        if row is None:
-            row = RunRecovery(run_id=run_id, deployment=deployment)
+        row = get_or_create(s, RunRecovery(run_id=run_id, deployment=deployment), run_id=run_id)
         fresh = row.status != RecoveryStatus.dead_letter
         row.status = RecoveryStatus.dead_letter
         row.last_reason = reason

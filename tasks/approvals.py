@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from quoteflow.approvals import (
-    GATE_ACTION_TYPE,
     RecordedDecision,
     expire,
     find_action,
@@ -21,11 +19,11 @@ from quoteflow.approvals import (
     stale_gates,
 )
 from quoteflow.decision import ApprovalDecision
-from quoteflow.models import ActionView, utcnow
+from quoteflow.models import ActionType, ActionView, utcnow
 from quoteflow.outcome_records import record_expiry
 from quoteflow.prefect_api import mark_expired
 from quoteflow.quote import QuotePreview
-from tasks.policy import short_retry_options
+from tasks.policy import short_retry_options, uncached_retry_options
 
 
 @task(persist_result=True, **short_retry_options())
@@ -35,7 +33,7 @@ def stage_gate_action(
     """Stage the proposal envelope Mike decides on; a re-run finds it, never adds one."""
     expires_at = (now or utcnow()) + timedelta(minutes=window_minutes)
     return stage_action(
-        action_type=GATE_ACTION_TYPE,
+        action_type=ActionType.quote_gate,
         entity_ref=gate_entity_ref(flow_run_id),
         payload=gate_payload(preview),
         flow_run_id=flow_run_id,
@@ -43,11 +41,11 @@ def stage_gate_action(
     )
 
 
-@task(cache_policy=NO_CACHE, **short_retry_options())
+@task(**uncached_retry_options())
 def find_staged_gate(flow_run_id: str) -> ActionView | None:
     """The gate this run staged on an earlier start (it was suspended, or its process
     died after staging), as it stands now; None on a first start."""
-    return find_action(GATE_ACTION_TYPE, gate_entity_ref(flow_run_id))
+    return find_action(ActionType.quote_gate, gate_entity_ref(flow_run_id))
 
 
 @task(persist_result=True)
@@ -87,7 +85,7 @@ def _record_stale_gate(gate: ActionView) -> str:
 
 
 @task
-def expire_stale_gates(grace_minutes: float = 5, now: datetime | None = None) -> StaleGateSweep:
+def expire_stale_gates(grace_minutes: float, now: datetime | None = None) -> StaleGateSweep:
     """Record expiry for suspended runs whose approval window closed before ``now`` minus
     the grace: gate expired, run log and reflexion, the workflow.failed event, the run's
     state named Expired. A paused (not suspended) run records its own expiry; the grace

@@ -4,11 +4,10 @@ record a run leaves when it ends at its claim."""
 from __future__ import annotations
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from quoteflow import ledger, prefect_api
 from quoteflow.claims import Claim, claim_action
-from tasks.policy import retry_if_transient, short_retry_options
+from tasks.policy import uncached_retry_options, uncached_transient_options
 
 
 def _ended_unfinished(run_id: str) -> bool:
@@ -20,11 +19,7 @@ def _ended_unfinished(run_id: str) -> bool:
 
 
 # Never cached: a re-driven run must ask the database again (the answer is "mine").
-@task(
-    cache_policy=NO_CACHE,
-    **short_retry_options(),
-    retry_condition_fn=retry_if_transient,
-)
+@task(**uncached_transient_options())
 def claim_proposed_action(
     proposed_action_id: int, run_id: str, action_type: str, allow_take_over: bool = False
 ) -> Claim:
@@ -38,7 +33,7 @@ def claim_proposed_action(
     )
 
 
-@task(cache_policy=NO_CACHE, **short_retry_options())
+@task(**uncached_retry_options())
 def log_claim_refused(run_id: str, claim: Claim, workflow_type: str) -> None:
     """The run log row of a run that ended at its claim (duplicate or not approved)."""
     ledger.upsert_run_log(

@@ -10,9 +10,7 @@ from decimal import Decimal
 import pytest
 
 from quoteflow.approval_page.inbox_view import build_inbox, paginate, quote_flags
-from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE
-from quoteflow.mail import SEND_ACTION_TYPE
-from quoteflow.models import ActionView
+from quoteflow.models import ActionType, ActionView
 from quoteflow.quote import QuoteLineView, QuoteWarning
 from tests.fixtures.previews import small_preview
 
@@ -53,7 +51,7 @@ def _gate(id_: int, quote_id: str, **kw) -> ActionView:
     preview = small_preview(customer_name=f"District {quote_id}").model_copy(
         update={"quote_id": quote_id}
     )
-    return _action(id_, GATE_ACTION_TYPE, {"preview": preview.model_dump(mode="json")}, **kw)
+    return _action(id_, ActionType.quote_gate, {"preview": preview.model_dump(mode="json")}, **kw)
 
 
 def _email(id_: int, quote_id: str, **kw) -> ActionView:
@@ -66,12 +64,12 @@ def _email(id_: int, quote_id: str, **kw) -> ActionView:
         "pdf_key": None,
         "message_id": f"<{quote_id}@x>",
     }
-    return _action(id_, SEND_ACTION_TYPE, payload, **kw)
+    return _action(id_, ActionType.send_quote, payload, **kw)
 
 
 def _draft(id_: int, **kw) -> ActionView:
     request = {"customer_id": "1107", "item_codes": ["FS-1001"], "school_year": "2026-27"}
-    return _action(id_, QUOTE_DRAFT_ACTION_TYPE, {"request": request}, **kw)
+    return _action(id_, ActionType.quote_draft, {"request": request}, **kw)
 
 
 def _inbox(actions, page: int = 1):

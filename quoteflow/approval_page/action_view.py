@@ -21,24 +21,23 @@ from quoteflow.approval_page.forms import (
 )
 from quoteflow.approval_page.rendering import render, run_url
 from quoteflow.approval_page.wording import window_closed
-from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE, approved_gate_preview
-from quoteflow.mail import SEND_ACTION_TYPE
-from quoteflow.models import ActionStatus, ActionView
+from quoteflow.approvals import approved_gate_preview
+from quoteflow.models import ActionStatus, ActionType, ActionView
 from quoteflow.presentation import format_money, plain_warnings, preview_rows
 from quoteflow.quote import QuotePreview
 from quoteflow.settings import get_settings
 
 APPROVED_NEXT = {
-    GATE_ACTION_TYPE: "The quote is being made with your decision: the quote, its PDF, the "
+    ActionType.quote_gate: "The quote is being made with your decision: the quote, its PDF, the "
     "NetSuite estimate and the customer email draft follow.",
-    QUOTE_DRAFT_ACTION_TYPE: "The quote is being prepared; it will wait here for your approval.",
-    SEND_ACTION_TYPE: "The email is being sent to the customer now.",
+    ActionType.quote_draft: "The quote is being prepared; it will wait here for your approval.",
+    ActionType.send_quote: "The email is being sent to the customer now.",
 }
 
 
 def gate_preview(action: ActionView) -> QuotePreview | None:
     """The quote a gate proposes; None for other actions or an unreadable payload."""
-    if action.action_type != GATE_ACTION_TYPE:
+    if action.action_type != ActionType.quote_gate:
         return None
     try:
         return QuotePreview.model_validate(action.payload["preview"])
@@ -125,11 +124,11 @@ def action_page(
         "raw": json.dumps(action.payload, indent=2, sort_keys=True, default=str),
     }
     try:
-        if action.action_type == GATE_ACTION_TYPE:
+        if action.action_type == ActionType.quote_gate:
             context.update(_gate_context(action, url))
-        elif action.action_type == SEND_ACTION_TYPE:
+        elif action.action_type == ActionType.send_quote:
             context.update(email_context(action))
-        elif action.action_type == QUOTE_DRAFT_ACTION_TYPE:
+        elif action.action_type == ActionType.quote_draft:
             context.update(draft_context(action))
     except (KeyError, TypeError, ValidationError) as exc:
         context.update(kind="raw", payload_problem=str(exc).splitlines()[0])

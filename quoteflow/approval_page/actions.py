@@ -35,7 +35,7 @@ from quoteflow.decision import DecisionError, approved_preview, parse_price, pri
 from quoteflow.models import ActionStatus, ActionView
 from quoteflow.presentation import plain_warnings
 from quoteflow.quote import QuotePreview
-from quoteflow.settings import get_settings
+from quoteflow.settings import default_approver, get_settings
 
 
 async def decide(
@@ -82,7 +82,7 @@ async def decide(
             return _review(request, action, preview, form, digest, values, link, link_hash)
     if review_only:  # nothing to review: back to the action
         return RedirectResponse(f"/actions/{action_id}", status_code=303)
-    approver = get_settings().approvers[0]  # the page is the (single) admin's own
+    approver = default_approver()
     record: Callable[[], ActionView]
     if decision == "approve":
 
@@ -219,7 +219,7 @@ class ActionRoom:
             return error_page(request, exc.status, exc.message)
         try:
             draft = await run_in_threadpool(
-                lambda: approvals.reopen(action_id, approver=get_settings().approvers[0])
+                lambda: approvals.reopen(action_id, approver=default_approver())
             )
         except ApprovalError as exc:
             try:

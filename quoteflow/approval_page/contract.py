@@ -13,12 +13,12 @@ from quoteflow.approval_page.rendering import render
 
 
 async def contract(request: Request) -> Response:
-    from quoteflow.contract import what_changes
+    from quoteflow.contract import contract_document
     from tasks.contract import collect_contract
 
     page = await run_in_threadpool(collect_contract)
     extra = await run_in_threadpool(contract_context)
-    return render(request, "contract.html", c=page, changes=what_changes(page), **extra)
+    return render(request, "contract.html", doc=contract_document(page), **extra)
 
 
 def contract_routes() -> list[Route]:

@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from quoteflow.approvals import GATE_ACTION_TYPE
-from quoteflow.models import ActionView
+from quoteflow.models import ActionType, ActionView
 from quoteflow.presentation import format_day, format_when, local_day
 from quoteflow.quote import QuotePreview
 
@@ -52,7 +51,7 @@ def ran_with(
     """The approval window and quote validity the newest quote run used (from its gate's
     deadline and its preview), beside this process's settings; and which quote that was.
     Nothing when no quote has reached its gate yet."""
-    gates = [a for a in actions if a.action_type == GATE_ACTION_TYPE and a.expires_at]
+    gates = [a for a in actions if a.action_type == ActionType.quote_gate and a.expires_at]
     if not gates:
         return [], None
     newest = max(gates, key=lambda a: _aware(a.created_at))
@@ -139,7 +138,7 @@ def contract_context() -> dict[str, Any]:
 
     settings = get_settings()
     rows, source = ran_with(
-        approvals.list_actions(action_type=GATE_ACTION_TYPE),
+        approvals.list_actions(action_type=ActionType.quote_gate),
         window_minutes=settings.approval_window_minutes,
         validity_days=settings.quote_validity_days,
     )

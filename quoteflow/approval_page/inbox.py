@@ -13,10 +13,10 @@ from starlette.responses import Response
 from quoteflow import approvals, directory
 from quoteflow.approval_page.inbox_view import build_inbox, page_number
 from quoteflow.approval_page.rendering import render
-from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE, approved_gate_preview
+from quoteflow.approvals import approved_gate_preview
 from quoteflow.attention import needs_attention
-from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
-from quoteflow.models import ActionView
+from quoteflow.mail import EmailDraft
+from quoteflow.models import ActionType, ActionView
 from quoteflow.presentation import format_money
 from quoteflow.quote import QuotePreview, QuoteRequest
 
@@ -33,7 +33,7 @@ def summary(action: ActionView, names: Mapping[str, str]) -> str:
     """One line saying what the action is about, for the list (approved prices once
     approved); ``names``: customer names by id, for drafts."""
     try:
-        if action.action_type == GATE_ACTION_TYPE:
+        if action.action_type == ActionType.quote_gate:
             approved = approved_gate_preview(action)
             p = approved or QuotePreview.model_validate(action.payload["preview"])
             return (
@@ -41,11 +41,11 @@ def summary(action: ActionView, names: Mapping[str, str]) -> str:
                 f"subtotal {format_money(p.subtotal, p.currency)}"
                 + (" as approved" if approved else "")
             )
-        if action.action_type == QUOTE_DRAFT_ACTION_TYPE:
+        if action.action_type == ActionType.quote_draft:
             r = QuoteRequest.model_validate(action.payload["request"])
             who = names.get(r.customer_id, f"customer {r.customer_id}")
             return f"{who}: new quote, {len(r.item_codes)} item(s), school year {r.school_year}"
-        if action.action_type == SEND_ACTION_TYPE:
+        if action.action_type == ActionType.send_quote:
             e = EmailDraft.model_validate(action.payload)
             return f"email to {e.to_name or e.to}: {e.subject}"
     except (KeyError, TypeError, ValidationError):

@@ -14,15 +14,15 @@ from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 
-from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE, approved_gate_preview
-from quoteflow.mail import SEND_ACTION_TYPE, EmailDraft
-from quoteflow.models import ActionStatus, ActionView
+from quoteflow.approvals import approved_gate_preview
+from quoteflow.mail import EmailDraft
+from quoteflow.models import ActionStatus, ActionType, ActionView
 from quoteflow.quote import QuotePreview, QuoteRequest
 
 DECIDED_PER_PAGE = 10
 T = TypeVar("T")
 # the order of a quote's steps under its heading
-STEP_ORDER = {QUOTE_DRAFT_ACTION_TYPE: 0, GATE_ACTION_TYPE: 1, SEND_ACTION_TYPE: 2}
+STEP_ORDER = {ActionType.quote_draft: 0, ActionType.quote_gate: 1, ActionType.send_quote: 2}
 
 
 @dataclass(frozen=True)
@@ -132,15 +132,15 @@ def quote_flags(preview: QuotePreview) -> list[Flag]:
 def _quote_of(action: ActionView, quote_by_run: Mapping[str, str]) -> tuple[str, str | None]:
     """(group key, quote id) of an action; a draft belongs to the quote its run made."""
     try:
-        if action.action_type == GATE_ACTION_TYPE:
+        if action.action_type == ActionType.quote_gate:
             quote_id = QuotePreview.model_validate(action.payload["preview"]).quote_id
             return f"quote:{quote_id}", quote_id
-        if action.action_type == SEND_ACTION_TYPE:
+        if action.action_type == ActionType.send_quote:
             quote_id = EmailDraft.model_validate(action.payload).quote_id
             return f"quote:{quote_id}", quote_id
     except (KeyError, TypeError, ValidationError):
         pass
-    if action.action_type == QUOTE_DRAFT_ACTION_TYPE and action.claimed_by_run_id:
+    if action.action_type == ActionType.quote_draft and action.claimed_by_run_id:
         quote_id = quote_by_run.get(action.claimed_by_run_id)
         if quote_id:
             return f"quote:{quote_id}", quote_id
@@ -150,11 +150,13 @@ def _quote_of(action: ActionView, quote_by_run: Mapping[str, str]) -> tuple[str,
 def _heading(items: list[InboxItem], quote_id: str | None, names: Mapping[str, str]) -> str:
     who, year = None, None
     for item in items:
-        preview = _preview(item.action) if item.action.action_type == GATE_ACTION_TYPE else None
+        preview = (
+            _preview(item.action) if item.action.action_type == ActionType.quote_gate else None
+        )
         if preview is not None:
             who, year = preview.customer_name, preview.school_year
             break
-        if item.action.action_type == QUOTE_DRAFT_ACTION_TYPE:
+        if item.action.action_type == ActionType.quote_draft:
             try:
                 request = QuoteRequest.model_validate(item.action.payload["request"])
             except (KeyError, TypeError, ValidationError):
@@ -176,14 +178,14 @@ def group_by_quote(
     actions = list(actions)
     quote_by_run = {}
     for a in actions:
-        if a.action_type == GATE_ACTION_TYPE and a.flow_run_id:
+        if a.action_type == ActionType.quote_gate and a.flow_run_id:
             _, quote_id = _quote_of(a, {})
             if quote_id:
                 quote_by_run[a.flow_run_id] = quote_id
     groups: dict[str, tuple[str | None, list[InboxItem]]] = {}
     for a in actions:
         key, quote_id = _quote_of(a, quote_by_run)
-        preview = _preview(a) if a.action_type == GATE_ACTION_TYPE else None
+        preview = _preview(a) if a.action_type == ActionType.quote_gate else None
         closed = (
             a.status == ActionStatus.pending
             and a.expires_at is not None

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from quoteflow.approval_page.auth import SESSION_COOKIE, make_session, verify_password
 from quoteflow.approval_page.rendering import error_page, render
 from quoteflow.approval_page.security import FormError, Guard
-from quoteflow.settings import get_settings
+from quoteflow.settings import default_approver, get_settings
 
 
 def safe_next(target: str | None) -> str:
@@ -57,7 +57,7 @@ class Login:
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
-            make_session(self.guard.key, get_settings().approvers[0]),
+            make_session(self.guard.key, default_approver()),
             max_age=int(hours * 3600),
             httponly=True,
             samesite="lax",

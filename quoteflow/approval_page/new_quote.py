@@ -27,7 +27,7 @@ from quoteflow.approval_page.rendering import TOKEN_FIELD, error_page, render
 from quoteflow.approval_page.security import FormError, Guard, read_form_lists
 from quoteflow.drafting import DraftRefused, customer_problem, start_quote
 from quoteflow.quote import QuoteRequest, is_on_hold, payload_hash
-from quoteflow.settings import get_settings
+from quoteflow.settings import default_approver
 
 NONCE_FIELD = "form_id"
 # Form field names, and the QuoteRequest field each one feeds.
@@ -184,7 +184,7 @@ class NewQuote:
         try:
             draft = start_quote(
                 request,
-                approver=get_settings().approvers[0],
+                approver=default_approver(),
                 notes="new quote from the approval page",
                 entity_ref=ref,
             )

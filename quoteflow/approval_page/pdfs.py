@@ -10,7 +10,8 @@ from starlette.routing import Route
 
 from quoteflow import approvals
 from quoteflow.approval_page.rendering import error_page, pdf_response
-from quoteflow.approvals import GATE_ACTION_TYPE, ApprovalError
+from quoteflow.approvals import ApprovalError
+from quoteflow.models import ActionType
 from quoteflow.settings import get_settings
 
 
@@ -26,7 +27,7 @@ def _gate_pdf_key(action_id: int) -> str | None:
     from quoteflow.timeline import gate_outcome
 
     action = approvals.get_action(action_id)
-    if action.action_type != GATE_ACTION_TYPE:
+    if action.action_type != ActionType.quote_gate:
         return None
     return gate_outcome(action).pdf_key or None
 

@@ -15,9 +15,8 @@ from quoteflow import prefect_api
 from quoteflow.approval_page import time_filters
 from quoteflow.approval_page.badges import badge
 from quoteflow.approval_page.countdown import COUNTDOWN_HASH, COUNTDOWN_JS
-from quoteflow.approvals import GATE_ACTION_TYPE, QUOTE_DRAFT_ACTION_TYPE
 from quoteflow.decision import ApprovalDecision, PriceOverride
-from quoteflow.mail import SEND_ACTION_TYPE
+from quoteflow.models import ActionType
 from quoteflow.presentation import FLAG_WORDS, format_day, format_money
 from quoteflow.settings import get_settings
 
@@ -36,9 +35,9 @@ SECURITY_HEADERS = {
 }
 
 TYPE_LABELS = {
-    GATE_ACTION_TYPE: "Quote approval",
-    QUOTE_DRAFT_ACTION_TYPE: "Quote draft",
-    SEND_ACTION_TYPE: "Customer email",
+    ActionType.quote_gate: "Quote approval",
+    ActionType.quote_draft: "Quote draft",
+    ActionType.send_quote: "Customer email",
 }
 
 
