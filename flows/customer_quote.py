@@ -2,7 +2,7 @@
 
 trigger -> load context -> preconditions -> Mike's approval gate -> the live hold check
 (NetSuite, now) -> five side effects -> post actions. The flow only sequences tasks;
-reads and writes live in tasks/, rules in quoteflow.quote and quoteflow.runs, what each
+reads and writes live in tasks/, rules in quoteflow.quote and quoteflow.run_rules, what each
 outcome records in quoteflow.outcome.
 A run started again once its gate is staged (resumed after Mike's answer, or re-driven)
 continues from that gate and the preview stored on it, without looking anything up again.
@@ -32,7 +32,7 @@ from quoteflow.outcome import RunOutcome, RunSubject, stranded_reason
 from quoteflow.outcome_records import record_crash
 from quoteflow.presentation import resume_description
 from quoteflow.quote import QuoteContext, QuotePreview, QuoteRequest, check_blocking
-from quoteflow.runs import StepOutcome
+from quoteflow.run_rules import StepOutcome
 from quoteflow.settings import get_settings
 from tasks.approvals import (
     find_staged_gate,
@@ -41,6 +41,7 @@ from tasks.approvals import (
     record_gate_expired,
     stage_gate_action,
 )
+from tasks.ar_forecast import touch_ar_forecast
 from tasks.claims import claim_proposed_action, log_claim_refused
 from tasks.context import (
     QuoteIdentity,
@@ -59,7 +60,6 @@ from tasks.ledger import emit_workflow_event, log_run, stage_verify_checks, writ
 from tasks.netsuite import check_live_hold, push_estimate
 from tasks.notify import notify_draft_end, notify_held_after_approval, notify_waiting_action
 from tasks.pdf import render_pdf
-from tasks.profiles import touch_ar_forecast
 from tasks.quotes import build_quote_preview, write_quote
 from tasks.reports import (
     collect_step_outcomes,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import contextlib
 
-from quoteflow import approvals, directory
-from quoteflow.directory import CustomerEntry
+from quoteflow import approvals, quotables
 from quoteflow.models import ActionView
+from quoteflow.quotables import CustomerEntry
 from quoteflow.quote import CustomerRecord, QuoteContext, QuoteRequest, check_blocking
 
 
@@ -28,7 +28,7 @@ def start_quote(
     """Stage the quote_draft and approve it as ``approver``. The same ``entity_ref`` stages
     once (a double press gives the same draft). Should approving fail, the draft stays
     pending where Mike can decide it; the draft is returned either way."""
-    customer = directory.find_customer(request.customer_id)
+    customer = quotables.find_customer(request.customer_id)
     if customer is None or customer.id != request.customer_id:
         raise DraftRefused(f"customer {request.customer_id!r} does not exist")
     problem = customer_problem(customer)

@@ -21,7 +21,7 @@ from quoteflow.models import (
     WorkflowVerifyResult,
     utcnow,
 )
-from quoteflow.runs import VerifyCheckSpec
+from quoteflow.run_rules import VerifyCheckSpec
 from quoteflow.verify import Decision
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from quoteflow import WORKFLOW_TYPE
 from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionView, RunStatus
 from quoteflow.quote import BlockReason, QuotePreview, QuoteRequest, QuoteWarning
-from quoteflow.runs import StepOutcome, fanout_status
+from quoteflow.run_rules import StepOutcome, fanout_status
 
 
 def reflexion_tags(customer_id: str | None, school_year: str | None) -> list[str]:

@@ -188,10 +188,10 @@ def bare_fanout(runs: int) -> list[float]:
     from quoteflow.quote import QuoteContext, QuoteRequest
     from quoteflow.settings import get_settings
     from tasks import context as ctx
+    from tasks.ar_forecast import touch_ar_forecast
     from tasks.email import draft_quote_email
     from tasks.netsuite import push_estimate
     from tasks.pdf import render_pdf
-    from tasks.profiles import touch_ar_forecast
     from tasks.quotes import build_quote_preview, write_quote
 
     settings = get_settings()

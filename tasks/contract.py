@@ -27,7 +27,7 @@ from quoteflow.contract import (
 from quoteflow.lifecycle import TRANSITIONS
 from quoteflow.models import ActionType
 from quoteflow.quote import PRECONDITIONS, QuoteRequest
-from quoteflow.runs import FANOUT_STEPS, VERIFY_WINDOWS
+from quoteflow.run_rules import FANOUT_STEPS, VERIFY_WINDOWS
 from quoteflow.settings import default_approver, get_settings
 from quoteflow.verify import CHECK_NAMES
 
@@ -92,10 +92,10 @@ def side_effects(
 
 
 def _fanout_tasks() -> dict[str, Task[..., Any]]:
+    from tasks.ar_forecast import touch_ar_forecast
     from tasks.email import draft_quote_email
     from tasks.netsuite import push_estimate
     from tasks.pdf import render_pdf
-    from tasks.profiles import touch_ar_forecast
     from tasks.quotes import write_quote
 
     found = [write_quote, render_pdf, draft_quote_email, push_estimate, touch_ar_forecast]

@@ -10,7 +10,7 @@ from prefect import task
 
 from quoteflow import ledger
 from quoteflow.models import RunStatus, utcnow
-from quoteflow.runs import verify_checks_for
+from quoteflow.run_rules import verify_checks_for
 from quoteflow.settings import get_settings
 from tasks.policy import record_options
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from quoteflow import ledger
 from quoteflow.netsuite.errors import NetSuiteError
-from quoteflow.runs import retry_delays
+from quoteflow.run_rules import retry_delays
 from quoteflow.settings import get_settings
 from tasks.throttle import limit_slot
 

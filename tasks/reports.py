@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from quoteflow.prefect_api import read_task_run
 from quoteflow.presentation import preview_markdown, preview_rows
 from quoteflow.quote import QuotePreview
-from quoteflow.runs import FANOUT_STEPS, StepOutcome
+from quoteflow.run_rules import FANOUT_STEPS, StepOutcome
 from quoteflow.settings import get_settings
 from tasks.policy import is_retryable_failure
 

@@ -417,7 +417,7 @@ def decision_events(action_id: int, *, since: datetime, timeout: float = 15.0) -
 @pytest.mark.usefixtures("stack")
 def test_ar_touch_for_a_customer_without_a_profile_is_a_no_op():
     from quoteflow.models import Customer
-    from tasks.profiles import touch_ar_forecast
+    from tasks.ar_forecast import touch_ar_forecast
 
     customer_id = f"NP{uuid.uuid4().hex[:8]}"
     with Session(get_engine()) as s:

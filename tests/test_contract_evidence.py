@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from quoteflow.runs import FANOUT_STEPS
+from quoteflow.run_rules import FANOUT_STEPS
 from tasks.contract import SIDE_EFFECT_TARGETS, side_effects
 
 ROOT = Path(__file__).resolve().parent.parent

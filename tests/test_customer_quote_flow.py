@@ -57,7 +57,7 @@ def quote_env(stack, seeded_db, monkeypatch):
 
 @pytest.fixture
 def fast_ns_retries(monkeypatch):
-    """ns_push's backoff (1.5 s, then 3 s: quoteflow.runs.retry_delays, covered by
+    """ns_push's backoff (1.5 s, then 3 s: quoteflow.run_rules.retry_delays, covered by
     tests/test_quote_rules.py) cut to 0.1 s: these tests count attempts, not delays."""
     from tasks.netsuite import push_estimate
 

@@ -21,7 +21,7 @@ from quoteflow.quote import (
     QuoteRequest,
     build_preview,
 )
-from quoteflow.runs import StepOutcome
+from quoteflow.run_rules import StepOutcome
 
 NOW = datetime(2026, 11, 27, 13, 5, tzinfo=UTC)
 REQUEST = QuoteRequest(customer_id="1107", item_codes=["FS-1", "FS-2"], school_year="2026-27")

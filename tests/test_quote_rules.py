@@ -23,7 +23,7 @@ from quoteflow.quote import (
     quote_id_for_run,
     revision_id,
 )
-from quoteflow.runs import StepOutcome, fanout_status, retry_delays, verify_checks_for
+from quoteflow.run_rules import StepOutcome, fanout_status, retry_delays, verify_checks_for
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

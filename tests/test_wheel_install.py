@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from deployments.deploy import deployment_specs
-from quoteflow.runs import FANOUT_STEPS
+from quoteflow.run_rules import FANOUT_STEPS
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 # Variables that would point the installed product back at the checkout or at a server.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quoteflow import directory
+from quoteflow import quotables
 from quoteflow.attention import draft_blockers, draft_end
 from quoteflow.models import ActionStatus, ActionView
 from quoteflow.quote import QuoteRequest
@@ -18,8 +18,8 @@ def draft_context(action: ActionView) -> dict[str, Any]:
     return {
         "kind": "draft",
         "request": request,
-        "customer_name": directory.customer_name(request.customer_id),
-        "descriptions": directory.item_descriptions(request.item_codes),
+        "customer_name": quotables.customer_name(request.customer_id),
+        "descriptions": quotables.item_descriptions(request.item_codes),
         "blockers": draft_blockers(request.customer_id) if pending else [],
         "draft_end": draft_end(action.id) if action.status == ActionStatus.approved else None,
     }

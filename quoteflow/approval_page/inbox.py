@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quoteflow import approvals, directory
+from quoteflow import approvals, quotables
 from quoteflow.approval_page.inbox_view import build_inbox, page_number
 from quoteflow.approval_page.rendering import render
 from quoteflow.approvals import approved_gate_preview
@@ -55,7 +55,7 @@ def summary(action: ActionView, names: Mapping[str, str]) -> str:
 
 async def index(request: Request) -> Response:
     actions = await run_in_threadpool(approvals.list_actions)
-    names = {c.id: c.name for c in await run_in_threadpool(directory.customers)}
+    names = {c.id: c.name for c in await run_in_threadpool(quotables.customers)}
     attention = await run_in_threadpool(needs_attention)
     inbox = build_inbox(
         actions,

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from quoteflow import directory
+from quoteflow import quotables
 from quoteflow.approval_page.rendering import TOKEN_FIELD, error_page, render
 from quoteflow.approval_page.security import FormError, Guard, read_form_lists
 from quoteflow.drafting import DraftRefused, customer_problem, start_quote
@@ -39,7 +39,7 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
     text = (values.get("customer") or [""])[0].strip()
     if not text:
         raise FormError(400, "customer: empty: type a customer's name or id", "customer")
-    customer = directory.find_customer(text)
+    customer = quotables.find_customer(text)
     if customer is None:
         raise FormError(400, _no_such_customer(text), "customer")
     blocked = customer_problem(customer)
@@ -72,7 +72,7 @@ def request_from_form(values: Mapping[str, list[str]]) -> QuoteRequest:
         shown = "none picked" if value == [] else f"“{value}”"
         sep = " " if rule.startswith("is not") else "; " if value == [] else ": "
         raise FormError(400, f"{LABELS.get(field, field)}: {shown}{sep}{rule}", field) from exc
-    priced = directory.school_years()
+    priced = quotables.school_years()
     if request.school_year not in priced:
         raise FormError(400, no_prices_for(request.school_year, priced), "school_year")
     return request
@@ -97,7 +97,7 @@ PATTERN_WORDS = {
 def _no_such_customer(text: str) -> str:
     """The customer search found none or several: say which ones it could mean."""
     low = text.lower()
-    matches = [c.label for c in directory.customers() if low in c.name.lower()]
+    matches = [c.label for c in quotables.customers() if low in c.name.lower()]
     if matches:
         shown = "; ".join(matches[:5]) + ("; ..." if len(matches) > 5 else "")
         return f"Customer: “{text}” matches {len(matches)} customers ({shown}): pick one."
@@ -121,16 +121,16 @@ class NewQuote:
         error_field: str | None = None,
     ) -> Response:
         first = {k: (v[0] if v else "") for k, v in values.items()}
-        years = directory.school_years()
+        years = quotables.school_years()
         year = first.get("school_year") or (years[0] if years else "")
-        customer = directory.find_customer(first.get("customer", ""))
+        customer = quotables.find_customer(first.get("customer", ""))
         priced = customer is not None and year in years
-        items = directory.catalog_items(
+        items = quotables.catalog_items(
             customer.id if priced and customer else None, year if priced else None
         )
         catalogs = [(name, list(group)) for name, group in groupby(items, lambda i: i.catalog)]
         context: dict[str, Any] = {
-            "customers": directory.customers(),
+            "customers": quotables.customers(),
             "years": years,
             "customer_text": first.get("customer", ""),
             "customer": customer,

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from quoteflow import directory
+from quoteflow import quotables
 from quoteflow.approval_page.rendering import TOKEN_FIELD, error_page, render
 from quoteflow.approval_page.security import FormError, Guard
 from quoteflow.mirror.pricing_csv import ImportReport
@@ -41,7 +41,7 @@ class PricingUpload:
         report: ImportReport | None = None,
         error: str | None = None,
     ) -> Response:
-        years = directory.school_years()
+        years = quotables.school_years()
         currency = get_settings().currency
         return render(
             request,

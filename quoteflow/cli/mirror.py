@@ -35,7 +35,7 @@ def sync(
     from quoteflow.mirror.service import tables_to_sync
     from quoteflow.mirror.sync import MirrorSyncError, TableResult, alert_if_stale, sync_table
     from quoteflow.netsuite.errors import NetSuiteError
-    from quoteflow.runs import retry_delays
+    from quoteflow.run_rules import retry_delays
     from quoteflow.settings import get_settings
 
     settings = get_settings()

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from quoteflow import approvals, directory, ledger
+from quoteflow import approvals, ledger, quotables
 from quoteflow.approvals import ApprovalError, staged_preview
 from quoteflow.decision import approved_preview, parse_overrides, price_concerns
 from quoteflow.drafting import DraftRefused, customer_problem, start_quote
@@ -61,11 +61,11 @@ def slack_block() -> SlackCredentials | None:
 
 def preview_draft(text: str, preview_id: str, today: date | None = None) -> list[dict[str, Any]]:
     """The answer to a drafting text (nothing is staged)."""
-    years = directory.school_years()
-    customers = [CustomerOption(id=c.id, name=c.name) for c in directory.customers()]
+    years = quotables.school_years()
+    customers = [CustomerOption(id=c.id, name=c.name) for c in quotables.customers()]
     items = [
         ItemOption(item_code=i.item_code, description=i.description)
-        for i in directory.catalog_items()
+        for i in quotables.catalog_items()
     ]
     parse = parse_draft(
         text,
@@ -77,12 +77,12 @@ def preview_draft(text: str, preview_id: str, today: date | None = None) -> list
     prices: dict[str, Decimal | None] = {}
     problem = None
     if parse.customer_id:
-        entry = directory.find_customer(parse.customer_id)
+        entry = quotables.find_customer(parse.customer_id)
         problem = customer_problem(entry) if entry else None
         if parse.school_year:
             prices = {
                 i.item_code: i.case_price
-                for i in directory.catalog_items(parse.customer_id, parse.school_year)
+                for i in quotables.catalog_items(parse.customer_id, parse.school_year)
             }
     return render.draft_preview(
         parse,
@@ -111,7 +111,7 @@ def create_draft(button: render.DraftButton, approver: str) -> list[dict[str, An
         )
     except DraftRefused as exc:
         return [render.section(f"Nothing was staged: {exc}.")]
-    name = directory.customer_name(button.customer_id) or button.customer_id
+    name = quotables.customer_name(button.customer_id) or button.customer_id
     when = render.local_time(draft.created_at, get_settings().local_timezone)
     return render.draft_created(name, draft, when=f"at {when}")
 
