@@ -17,10 +17,11 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
+
+from quoteflow.prefect_api.answers import Answer, RunOrder
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
@@ -98,19 +99,6 @@ def is_unreachable(exc: BaseException) -> bool:
 
 
 # ---------------------------------------------------------------- the gateway
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The server's answer to a state change: accepted, or why not (and the state the run
-    is in when the server says)."""
-
-    accepted: bool
-    reason: str = ""
-    state: State | None = None
-
-
-RunOrder = Literal["expected_start", "end_time"]
 
 
 class PrefectGateway(Protocol):

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from quoteflow.prefect_api import Answer, RunOrder
+from quoteflow.prefect_api.answers import Answer, RunOrder
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
