@@ -20,8 +20,8 @@ from quoteflow.quote import QuoteLineView, QuoteRequest
 from quoteflow.settings import get_settings
 from tests.fixtures.demo import DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, ON_HOLD_CUSTOMER_ID
 from tests.fixtures.previews import small_preview, stage_gate
-from tests.test_page_words import jargon_in
 from tests.test_page_process import PASSWORD, page_process  # noqa: F401  (a fixture)
+from tests.test_page_words import jargon_in
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
