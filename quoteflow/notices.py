@@ -10,7 +10,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from quoteflow.models import ActionType
-from quoteflow.presentation import data_age_text, format_money, local_time
+from quoteflow.presentation import (
+    check_detail_text,
+    check_text,
+    data_age_text,
+    format_money,
+    local_time,
+)
 from quoteflow.quote import QuotePreview
 
 
@@ -251,10 +257,17 @@ def alert_notice(event_type: str, payload: dict[str, Any], tz: str = "UTC") -> N
         )
     else:
         outcome = "timed out" if event_type.endswith("timeout") else "failed"
-        check = payload.get("check_name") or payload.get("check") or "a verify check"
-        subject = f"Verify check {check} {outcome} for run {run_id}"
-        details = payload.get("detail") or payload.get("observed") or payload.get("reason") or ""
-        body = f"The verify check {check} of run {run_id} {outcome}. {details}".strip()
+        name = payload.get("check_name") or payload.get("check")
+        check = f"“{check_text(str(name))}”" if name else "A check"
+        quote = f"quote {payload['quote_id']}" if payload.get("quote_id") else "a quote"
+        subject = f"Check {outcome} for {quote}: {check}"
+        details = check_detail_text(
+            payload.get("detail") or payload.get("observed") or payload.get("reason")
+        )
+        body = (
+            f"The check {check} made after {quote} was written {outcome}. {details}\n\n"
+            f"If this keeps happening, tell whoever looks after quoteflow (reference: {run_id})."
+        ).strip()
     return Notice(subject=subject[:300], body=body)
 
 

@@ -4,6 +4,7 @@ no database, no Prefect, no network."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -281,3 +282,71 @@ def resume_description(
         "review them before approving. Here: choose approve or reject and submit."
     )
     return "\n\n".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------- a quote's record
+
+# The checks made after a quote is written, as Mike says them.
+CHECK_WORDS = {
+    "quote_persisted": "Quote saved",
+    "pdf_stored": "PDF stored",
+    "email_sent": "Email sent to the customer",
+}
+# Stored check details say where they looked; shown, they say what it means.
+_DETAIL_WORDS = (
+    (re.compile(r"quote (\S+) is in quotes \(lifecycle (\w+)\)"), r"quote \1 is saved (\2)"),
+    (re.compile(r"quote (\S+) is not in quotes"), r"quote \1 is not saved"),
+    (re.compile(r"quote (\S+) emailed \(outbound_email_log id \d+\)"), r"quote \1 was emailed"),
+    (re.compile(r"no outbound_email_log row for quote (\S+) yet"), r"quote \1 is not emailed yet"),
+    (re.compile(r", %PDF signature, content type [^\s,;]+"), ""),
+    (re.compile(r"params has no quote_id"), "the check names no quote"),
+    (re.compile(r"params has no object key"), "the check names no PDF"),
+    (re.compile(r"unknown check '(\w+)'"), "not a check quoteflow knows"),
+    (re.compile(r"not satisfied by the deadline"), "not done by"),
+    (re.compile(r"; retrying until"), "; checking again until"),
+)
+_GATE_WORDS = {
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "expired": "Nobody approved it in time",
+    "cancelled": "Approval cancelled",
+}
+_EVENT_WORDS = {
+    "quote.accepted": "Marked accepted",
+    "quote.declined": "Marked declined",
+    "quote.expired": "Expired (past its valid-until day)",
+    "quote.superseded": "Replaced",
+}
+
+
+def check_text(check_name: str) -> str:
+    """``email_sent`` -> ``Email sent to the customer``."""
+    return CHECK_WORDS.get(check_name, check_name.replace("_", " ").capitalize())
+
+
+def check_detail_text(detail: str | None) -> str:
+    """A recorded check detail in Mike's words (no table or field names)."""
+    text = detail or ""
+    for pattern, words in _DETAIL_WORDS:
+        text = pattern.sub(words, text)
+    return text[:1].upper() + text[1:]
+
+
+def history_text(
+    kind: str, status: str | None = None, ref: str | None = None, by: str | None = None
+) -> str:
+    """One line of a quote's history as a sentence: the approval (``kind`` "gate", its
+    ``status``), the quote written (``ref``: the quote it revises), a ledger event
+    (``status``: its type; ``ref``: the revision that replaced it), a revision written;
+    ``by`` whoever did it (an expiry is nobody's doing)."""
+    if kind == "gate":
+        said = _GATE_WORDS.get(status or "", f"Approval {status}")
+    elif kind == "written":
+        said = "Quote written" + (f", revising {ref}" if ref else "")
+    elif kind == "revision":
+        said = f"Revision {ref} written"
+    else:
+        said = _EVENT_WORDS.get(status or "", (status or "").replace(".", " ").replace("_", " "))
+        said += f" by revision {ref}" if ref else ""
+    expired = status in ("expired", "quote.expired")
+    return said + (f" by {by}" if by and not expired and kind in ("gate", "event") else "")

@@ -156,8 +156,15 @@ class VerifyRow(BaseModel):
 
 
 class HistoryEntry(BaseModel):
+    """One thing in a quote's life. ``what`` is the record as kept (the operator's CLI
+    prints it); ``kind``, ``status`` and ``ref`` let the page say it in Mike's words
+    (``presentation.history_text``)."""
+
     at: datetime
     what: str
+    kind: str  # gate | written | event | revision
+    status: str | None = None  # the gate's status or the event's type
+    ref: str | None = None  # the quote revised, or the revision that replaced this one
     by: str | None = None
     notes: str | None = None
 
@@ -295,6 +302,8 @@ def get_quote(quote_id: str) -> QuoteDetail | None:
                 HistoryEntry(
                     at=gate.decided_at,
                     what=f"approval gate {gate.status}",
+                    kind="gate",
+                    status=gate.status,
                     by=gate.approver,
                     notes=gate.decision_notes,
                 )
@@ -304,6 +313,8 @@ def get_quote(quote_id: str) -> QuoteDetail | None:
                 at=written_at(q.generated_at, approved_at),
                 what=f"quote written (lifecycle proposed) by run {run_id or '-'}"
                 + (f", revising {q.supersedes_quote_id}" if q.supersedes_quote_id else ""),
+                kind="written",
+                ref=q.supersedes_quote_id,
             )
         )
         history.extend(
@@ -315,13 +326,16 @@ def get_quote(quote_id: str) -> QuoteDetail | None:
                     if e.payload.get("superseded_by")
                     else ""
                 ),
+                kind="event",
+                status=e.type,
+                ref=e.payload.get("superseded_by"),
                 by=e.payload.get("actor"),
                 notes=e.payload.get("notes"),
             )
             for e in events
         )
         history.extend(
-            HistoryEntry(at=generated, what=f"revision {rid} written")
+            HistoryEntry(at=generated, what=f"revision {rid} written", kind="revision", ref=rid)
             for rid, generated in successors
         )
         history.sort(key=lambda h: h.at)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from quoteflow import prefect_api
 from quoteflow.models import ActionView
-from quoteflow.presentation import format_money
+from quoteflow.presentation import check_detail_text, check_text, format_money
 from quoteflow.quote import written_at
 from quoteflow.quote_book import QuoteDetail, get_quote, quote_of_run
 
@@ -60,7 +60,13 @@ def gate_outcome(action: ActionView, *, run_url: str | None = None) -> GateOutco
         return GateOutcome(steps=steps)
     state, at = _run_state(action.flow_run_id)
     steps.append(
-        TimelineStep(step="Run", status=state, detail=action.flow_run_id, at=at, link=run_url)
+        TimelineStep(
+            step="Run",
+            status=state,
+            detail="its log in Prefect" if run_url else "",
+            at=at,
+            link=run_url,
+        )
     )
     quote_id = quote_of_run(action.flow_run_id)
     detail = get_quote(quote_id) if quote_id else None
@@ -119,9 +125,9 @@ def _quote_steps(action: ActionView, detail: QuoteDetail) -> list[TimelineStep]:
     ]
     steps.extend(
         TimelineStep(
-            step=f"Verify {check.check_name}",
+            step=f"Check: {check_text(check.check_name)}",
             status=check.status,
-            detail=check.detail or "",
+            detail=check_detail_text(check.detail),
             at=check.checked_at,
         )
         for check in sorted(detail.verify, key=lambda c: c.check_name)

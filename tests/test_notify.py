@@ -119,8 +119,19 @@ def test_alert_notices_name_the_step_or_check() -> None:
     step = alert_notice("alert", {"run_id": "r1", "step": "ns_push", "attempts": 3, "error": "503"})
     assert step.subject == "A quote step failed: sending the estimate to NetSuite"
     assert "after 3 attempt(s): 503" in step.body and "ns_push" not in step.body
-    check = alert_notice("verify.timeout", {"run_id": "r1", "check": "pdf_stored", "detail": "x"})
-    assert check.subject == "Verify check pdf_stored timed out for run r1"
+    check = alert_notice(
+        "verify.timeout",
+        {
+            "run_id": "r1",
+            "check": "email_sent",
+            "quote_id": "Q-1",
+            "detail": "not satisfied by the deadline Thu Dec 3, 2026, 6:19 PM CST: "
+            "no outbound_email_log row for quote Q-1 yet",
+        },
+    )
+    assert check.subject == "Check timed out for quote Q-1: “Email sent to the customer”"
+    assert "Not done by Thu Dec 3, 2026, 6:19 PM CST: quote Q-1 is not emailed yet" in check.body
+    assert "email_sent" not in check.body and "outbound_email_log" not in check.body
 
 
 def test_each_notice_is_due_once_and_only_when_it_should_be() -> None:

@@ -17,7 +17,14 @@ from quoteflow.approval_page.badges import badge
 from quoteflow.approval_page.countdown import COUNTDOWN_HASH, COUNTDOWN_JS
 from quoteflow.decision import ApprovalDecision, PriceOverride
 from quoteflow.models import ActionType
-from quoteflow.presentation import FLAG_WORDS, format_day, format_money
+from quoteflow.presentation import (
+    FLAG_WORDS,
+    check_detail_text,
+    check_text,
+    format_day,
+    format_money,
+    history_text,
+)
 from quoteflow.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -78,6 +85,9 @@ def _environment() -> Environment:
     env.globals.update(
         tz=_tz,
         words=lambda term: FLAG_WORDS.get(term, term),
+        check_text=check_text,
+        check_detail=check_detail_text,
+        history_text=lambda h: history_text(h.kind, h.status, h.ref, h.by),
         type_label=lambda t: TYPE_LABELS.get(t, t),
         badge=badge,
         countdown_js=COUNTDOWN_JS,
