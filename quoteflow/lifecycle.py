@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from quoteflow import prefect_api
 from quoteflow.db import session_scope
+from quoteflow.decision import NOTES_MAX_CHARS
 from quoteflow.ledger import event_uuid
 from quoteflow.models import (
     ActionStatus,
@@ -36,8 +37,6 @@ from quoteflow.models import (
     utcnow,
 )
 from quoteflow.settings import approver_or_default
-
-NOTES_MAX_CHARS = 2000
 
 
 class QuoteAction(StrEnum):
