@@ -36,6 +36,7 @@ from quoteflow.models import (
     Quote,
     utcnow,
 )
+from quoteflow.presentation import format_day
 from quoteflow.settings import approver_or_default
 
 
@@ -99,7 +100,7 @@ def refusal(
         return f"quote {quote_id} is {status}: {action} is allowed only from {allowed}"
     if action == QuoteAction.accept and valid_until is not None and valid_until < today:
         return (
-            f"quote {quote_id} expired on {valid_until:%Y-%m-%d} (valid_until): "
+            f"quote {quote_id} expired on {format_day(valid_until)} (valid_until): "
             "it can no longer be accepted; revise it instead"
         )
     if action == QuoteAction.expire and (valid_until is None or valid_until >= today):

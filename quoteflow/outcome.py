@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from quoteflow import WORKFLOW_TYPE
 from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionView, RunStatus
+from quoteflow.presentation import format_when
 from quoteflow.quote import BlockReason, QuotePreview, QuoteRequest, QuoteWarning
 from quoteflow.run_rules import StepOutcome, fanout_status
 
@@ -45,7 +46,7 @@ def stranded_reason(state_name: str, since: datetime, message: str | None) -> st
 
 def expiry_reason(expires_at: datetime) -> str:
     """Why a gate's run expired; from the gate alone, so every recorder says the same."""
-    return f"no decision before {expires_at:%Y-%m-%d %H:%M} UTC"
+    return f"no decision before {format_when(expires_at)}"
 
 
 class RunSubject(BaseModel):

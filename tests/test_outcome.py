@@ -107,7 +107,12 @@ def steps(*failed: str) -> list[StepOutcome]:
     ]
 
 
-def test_expired_reads_the_same_whether_the_run_or_the_sweep_records_it():
+def test_expired_reads_the_same_whether_the_run_or_the_sweep_records_it(monkeypatch, request):
+    from quoteflow.settings import get_settings
+
+    monkeypatch.setenv("QUOTEFLOW_LOCAL_TIMEZONE", "America/Chicago")  # said in Mike's zone
+    get_settings.cache_clear()
+    request.addfinalizer(get_settings.cache_clear)
     p = preview()
     assert p.warnings  # the margin warning travels with both records
     closed = gate(gate_payload(p))
@@ -115,7 +120,7 @@ def test_expired_reads_the_same_whether_the_run_or_the_sweep_records_it():
     by_sweep = RunOutcome.expired(RunSubject.of_gate_payload(closed.payload), closed)
     assert by_run == by_sweep
     assert by_run.summary == by_sweep.summary and by_run.narrative == by_sweep.narrative
-    assert by_run.summary["reason"] == "no decision before 2026-11-27 13:05 UTC"
+    assert by_run.summary["reason"] == "no decision before Fri Nov 27, 2026, 7:05 AM CST"
     assert by_run.summary["gate_action_id"] == 41 and by_run.summary["lines"] == 2
     assert by_run.event_type == "workflow.failed"
     assert "No decision on quote Q2627-ABC within the approval window; it expired." in (
