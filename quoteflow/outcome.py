@@ -40,8 +40,9 @@ def ledger_event_type(status: RunStatus) -> str:
 
 
 def stranded_reason(state_name: str, since: datetime, message: str | None) -> str:
-    """Why a run ended abnormally or is healed: ``run Crashed since 12:00:03Z: worker lost``."""
-    return f"run {state_name} since {since:%H:%M:%S}Z" + (f": {message}" if message else "")
+    """Why a run ended abnormally or is healed:
+    ``run Crashed since Thu Dec 3, 2026, 6:00 AM CST: worker lost``."""
+    return f"run {state_name} since {format_when(since)}" + (f": {message}" if message else "")
 
 
 def expiry_reason(expires_at: datetime) -> str:
