@@ -32,7 +32,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
@@ -41,7 +41,7 @@ from pydantic import SecretStr, ValidationError
 from blocks.netsuite import NetSuiteCredentials
 from blocks.notify import EmailNotification
 from blocks.slack import SLACK_API_URL, SlackCredentials
-from blocks.smtp import email_server_credentials, retire_legacy_smtp_block
+from blocks.smtp import TlsMode, email_server_credentials, retire_legacy_smtp_block
 from blocks.storage import make_aws_credentials, make_s3_bucket
 from quoteflow.prefect_api import NoPrefectApi, require_api_url
 from quoteflow.settings import get_settings
@@ -54,7 +54,6 @@ DEFAULT_S3_REGION = "auto"
 PDF_BUCKET_FOLDER = ""  # keys are quotes/{quote_id}.pdf at the bucket root
 RESULTS_BUCKET_FOLDER = "prefect-results"
 
-TlsMode = Literal["none", "starttls", "ssl"]
 B = TypeVar("B", bound=Block)
 
 

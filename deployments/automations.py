@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prefect import get_client
 from prefect.events.schemas.automations import AutomationCore
 
+from quoteflow import prefect_api
 from quoteflow.settings import get_settings
 
 AUTOMATIONS_YAML = Path(__file__).resolve().parent / "automations.yaml"
@@ -64,25 +64,10 @@ def _deployment_ids(path: Path) -> dict[str, str]:
         for action in spec.get("actions", [])
         if "deployment" in action
     }
-    with get_client(sync_client=True) as client:
-        return {name: str(client.read_deployment_by_name(name).id) for name in names}
+    return prefect_api.deployment_ids(names)
 
 
 def ensure_automations(path: Path = AUTOMATIONS_YAML) -> list[str]:
     """Create each declared automation, or update the one of that name (deleting any
     extra copies); returns a line per automation."""
-    lines = []
-    automations = declared_automations(path, _deployment_ids(path))
-    with get_client(sync_client=True) as client:
-        for automation in automations:
-            existing = client.read_automations_by_name(automation.name)
-            if existing:
-                keep, *extra = existing
-                client.update_automation(keep.id, automation)
-                for dup in extra:
-                    client.delete_automation(dup.id)
-                lines.append(f"automation {automation.name}: updated ({keep.id})")
-            else:
-                new_id = client.create_automation(automation)
-                lines.append(f"automation {automation.name}: created ({new_id})")
-    return lines
+    return prefect_api.put_automations(declared_automations(path, _deployment_ids(path)))

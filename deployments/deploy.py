@@ -12,12 +12,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from prefect import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
-from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel
 
-from quoteflow.prefect_api import require_api_url
+from quoteflow.prefect_api import ensure_concurrency_limit, ensure_work_pool, require_api_url
 from quoteflow.processes import prefect_command
 from quoteflow.settings import get_settings
 
@@ -33,15 +30,6 @@ def work_pool_name(path: Path = PREFECT_YAML) -> str:
     return yaml.safe_load(path.read_text())["definitions"]["work_pools"]["process_pool"]["name"]
 
 
-def ensure_work_pool(name: str) -> None:
-    """A process work pool of this name (created once)."""
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_work_pool(name)
-        except ObjectNotFound:
-            client.create_work_pool(WorkPoolCreate(name=name, type="process"))
-
-
 def ensure_netsuite_limit(limit: int = 2) -> None:
     """The global concurrency limit every NetSuite writer takes a slot of."""
     ensure_concurrency_limit(get_settings().netsuite_concurrency_limit, limit)
@@ -51,17 +39,6 @@ def ensure_hot_gate_limit() -> None:
     """The global concurrency limit with one slot per approval gate waiting hot."""
     settings = get_settings()
     ensure_concurrency_limit(settings.hot_gate_limit, settings.hot_gate_cap)
-
-
-def ensure_concurrency_limit(name: str, limit: int) -> None:
-    """A Prefect global concurrency limit of this name (created once)."""
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name=name, limit=limit, active=True)
-            )
 
 
 class PlannedDeployment(BaseModel):

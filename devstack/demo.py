@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from quoteflow.quote import money
 from quoteflow.settings import get_settings
 
 Say = Callable[[str], None]
@@ -159,7 +160,7 @@ def _day(say: Say, state, settings, started: float) -> DemoSummary:  # type: ign
         preview.quotable_lines[0],
     )
     cost = low.cost_basis or low.case_price or Decimal("1")
-    new_price = (Decimal(cost) / Decimal("0.80")).quantize(Decimal("0.01"))
+    new_price = money(Decimal(cost) / Decimal("0.80"))
     message = slack.wait_for(
         lambda c: (
             c["method"] == "chat.postMessage"

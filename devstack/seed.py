@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import NamedTuple
 
 from sqlmodel import Session, select
@@ -24,8 +24,7 @@ from quoteflow.models import (
     PricingMaster,
     SpecItem,
 )
-
-CENT = Decimal("0.01")
+from quoteflow.quote import margin_pct, money
 
 # A fixed "synced from NetSuite" instant: re-seeding must not change any row.
 SEEDED_AT = datetime(2025, 8, 1, 14, 0, tzinfo=UTC)
@@ -315,21 +314,16 @@ _THIN_MARGINS: dict[tuple[str, str, str], Decimal] = {
 }
 
 
-def margin_pct(case_price: Decimal, cost_basis: Decimal) -> Decimal:
-    """(price - cost) / price * 100, rounded half-up to 2 decimals."""
-    return ((case_price - cost_basis) / case_price * 100).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def _price(customer_id: str, item: ItemRecord, index: int, school_year: str) -> PriceRecord:
     cost = item.cost_2026_27
     if school_year == "2025-26":
-        cost = (cost * _D("0.96")).quantize(CENT, rounding=ROUND_HALF_UP)
+        cost = money(cost * _D("0.96"))
     target = _THIN_MARGINS.get((customer_id, item.item_code, school_year))
     if target is None:
         # A deterministic spread of healthy margins, 18 % to about 33 %.
         spread = (index * 5 + int(customer_id) * 3 + SCHOOL_YEARS.index(school_year)) % 15
         target = 18 + spread + _D("0.25") * (index % 4)
-    price = (cost / (1 - target / 100)).quantize(CENT, rounding=ROUND_HALF_UP)
+    price = money(cost / (1 - target / 100))
     return PriceRecord(
         customer_id, item.item_code, school_year, price, cost, margin_pct(price, cost)
     )

@@ -33,8 +33,8 @@ from quoteflow.models import (
     ProposedAction,
     RecoveryStatus,
 )
-from quoteflow.notices import local_time
 from quoteflow.prefect_api import ended_runs_of
+from quoteflow.presentation import format_when
 from quoteflow.recovery import (
     QUOTE_DEPLOYMENT,
     SEND_DEPLOYMENT,
@@ -46,7 +46,7 @@ from quoteflow.recovery import (
     recovery_of,
 )
 from quoteflow.sending import EMAIL_SENT_EVENT, SentEmail, read_sent_email, sent_key
-from quoteflow.settings import approver_or_default, get_settings
+from quoteflow.settings import approver_or_default
 
 EMAIL_RELEASED_EVENT = "email.released"
 SEND_STEP = "deliver_quote_email"
@@ -72,7 +72,7 @@ def in_doubt_key(message_id: str) -> str:
 def alert_email_in_doubt(sent: SentEmail, run_id: str) -> bool:
     """Tell Mike, once per message, that this email may or may not have gone out, what to
     look for, and the two commands that settle it. True when newly alerted."""
-    when = local_time(sent.sent_at, get_settings().local_timezone)
+    when = format_when(sent.sent_at)
     return ledger.record_alert(
         run_id=run_id,
         step=SEND_STEP,
@@ -126,7 +126,7 @@ def email_in_doubt(quote_id: str) -> SentEmail:
     if rows:
         raise ReleaseError(
             f"the email of quote {quote_id} to {rows[0].to} was sent at "
-            f"{rows[0].sent_at:%Y-%m-%d %H:%M} UTC and confirmed: nothing is in doubt"
+            f"{format_when(rows[0].sent_at)} and confirmed: nothing is in doubt"
         )
     raise ReleaseError(f"no email of quote {quote_id} is in doubt (none was claimed for sending)")
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from quoteflow import prefect_api
 from quoteflow.db import session_scope
+from quoteflow.decision import NOTES_MAX_CHARS
 from quoteflow.ledger import event_uuid
 from quoteflow.models import (
     ActionStatus,
@@ -35,9 +36,8 @@ from quoteflow.models import (
     Quote,
     utcnow,
 )
+from quoteflow.presentation import format_day
 from quoteflow.settings import approver_or_default
-
-NOTES_MAX_CHARS = 2000
 
 
 class QuoteAction(StrEnum):
@@ -100,7 +100,7 @@ def refusal(
         return f"quote {quote_id} is {status}: {action} is allowed only from {allowed}"
     if action == QuoteAction.accept and valid_until is not None and valid_until < today:
         return (
-            f"quote {quote_id} expired on {valid_until:%Y-%m-%d} (valid_until): "
+            f"quote {quote_id} expired on {format_day(valid_until)} (valid_until): "
             "it can no longer be accepted; revise it instead"
         )
     if action == QuoteAction.expire and (valid_until is None or valid_until >= today):

@@ -16,6 +16,7 @@ from quoteflow.presentation import (
     data_age_text,
     format_money,
     local_time,
+    time_left,
 )
 from quoteflow.quote import QuotePreview
 
@@ -25,13 +26,6 @@ class Notice(BaseModel):
 
     subject: str = Field(max_length=300)
     body: str
-
-
-def _remaining(expires_at: datetime, now: datetime) -> str:
-    minutes = max(int((expires_at - now).total_seconds() // 60), 0)
-    if minutes >= 120:
-        return f"{minutes // 60} h {minutes % 60} min"
-    return f"{minutes} min"
 
 
 def _quote_lines(preview: QuotePreview) -> list[str]:
@@ -112,7 +106,7 @@ def waiting_notice(
     """The message that tells Mike an action waits, with its signed link."""
     headline, detail = describe_action(action_type, payload, tz=tz, now=now)
     when = (
-        f"Decide by {local_time(expires_at, tz)} (in {_remaining(expires_at, now)})."
+        f"Decide by {local_time(expires_at, tz)} (in {time_left(expires_at, now)})."
         if expires_at
         else "No deadline."
     )

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from quoteflow import WORKFLOW_TYPE
 from quoteflow.decision import ApprovalDecision
 from quoteflow.models import ActionView, RunStatus
+from quoteflow.presentation import format_when
 from quoteflow.quote import BlockReason, QuotePreview, QuoteRequest, QuoteWarning
 from quoteflow.run_rules import StepOutcome, fanout_status
 
@@ -39,13 +40,14 @@ def ledger_event_type(status: RunStatus) -> str:
 
 
 def stranded_reason(state_name: str, since: datetime, message: str | None) -> str:
-    """Why a run ended abnormally or is healed: ``run Crashed since 12:00:03Z: worker lost``."""
-    return f"run {state_name} since {since:%H:%M:%S}Z" + (f": {message}" if message else "")
+    """Why a run ended abnormally or is healed:
+    ``run Crashed since Thu Dec 3, 2026, 6:00 AM CST: worker lost``."""
+    return f"run {state_name} since {format_when(since)}" + (f": {message}" if message else "")
 
 
 def expiry_reason(expires_at: datetime) -> str:
     """Why a gate's run expired; from the gate alone, so every recorder says the same."""
-    return f"no decision before {expires_at:%Y-%m-%d %H:%M} UTC"
+    return f"no decision before {format_when(expires_at)}"
 
 
 class RunSubject(BaseModel):

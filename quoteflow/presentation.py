@@ -10,9 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from quoteflow.mirror.pricing_csv import ImportReport, PriceMove
-from quoteflow.quote import DataAge, QuotePreview, local_day_in
+from quoteflow.models import as_utc
+from quoteflow.quote import CENT, DataAge, QuotePreview, local_day_in
 
-CENT = Decimal("0.01")
 # Line flags and price sources as people say them.
 FLAG_WORDS = {
     "below_margin_floor": "under margin floor",
@@ -62,8 +62,7 @@ def format_when(value: datetime | None, tz: str | None = None) -> str:
     customer (page, notices, PDF, error pages), in ``tz`` (default: Mike's time zone)."""
     if value is None:
         return "\u2014"
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    local = aware.astimezone(_zone(tz))
+    local = as_utc(value).astimezone(_zone(tz))
     hour = local.strftime("%I").lstrip("0")
     return f"{format_day(local.date())}, {hour}:{local:%M %p %Z}"
 
@@ -92,6 +91,12 @@ def span(seconds: float) -> str:
     if minutes < 48 * 60:
         return f"{minutes // 60} h {minutes % 60} min"
     return f"{minutes // (24 * 60)} days"
+
+
+def time_left(deadline: datetime, now: datetime) -> str:
+    """``2 h 5 min``: what remains until ``deadline`` (``span``), ``less than a minute``
+    once it has passed."""
+    return span(max((as_utc(deadline) - now).total_seconds(), 0.0))
 
 
 def data_age_text(age: DataAge | None, *, now: datetime, tz: str) -> str:

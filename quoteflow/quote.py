@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from quoteflow.models import as_utc
 
 PriceSource = Literal["pricing_master", "override", "none"]
 CENT = Decimal("0.01")
@@ -416,8 +418,7 @@ def _with_totals(preview: QuotePreview, margin_floor: float) -> QuotePreview:
 
 def local_day_in(moment: datetime, tz: str) -> date:
     """The day ``moment`` falls on in the time zone ``tz``; a naive moment is UTC."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(tz)).date()
+    return as_utc(moment).astimezone(ZoneInfo(tz)).date()
 
 
 def written_at(priced_at: datetime, approved_at: datetime | None) -> datetime:
@@ -425,8 +426,7 @@ def written_at(priced_at: datetime, approved_at: datetime | None) -> datetime:
     only written once he approved, so it is never shown before that approval."""
     if approved_at is None:
         return priced_at
-    aware = [t if t.tzinfo is not None else t.replace(tzinfo=UTC) for t in (priced_at, approved_at)]
-    return max(aware)
+    return max(as_utc(priced_at), as_utc(approved_at))
 
 
 def build_preview(

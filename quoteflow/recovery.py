@@ -26,6 +26,7 @@ from quoteflow.models import ActionView, ProposedAction, RecoveryStatus, RunStat
 from quoteflow.outcome import stranded_reason
 from quoteflow.outcome_records import record_crash
 from quoteflow.prefect_api import flow_run_url
+from quoteflow.presentation import format_when
 from quoteflow.recovery_rules import (
     CLOCK_SKEW,
     DEPLOYMENT_OF_ACTION,
@@ -100,7 +101,7 @@ def start_action_run(action: ProposedAction, *, now: datetime) -> Recovered:
         kind="started",
         subject=subject,
         run_id=str(run.id),
-        detail=f"approved {action.decided_at:%H:%M:%S}Z but no run had claimed it; started {deployment}",
+        detail=f"approved {format_when(action.decided_at)} but no run had claimed it; started {deployment}",
     )
 
 

@@ -28,6 +28,7 @@ from quoteflow.models import (
     OutboundEmailLog,
     utcnow,
 )
+from quoteflow.presentation import format_when
 from quoteflow.quote import payload_hash
 
 Delivery = Literal["not_sent", "in_doubt"]
@@ -166,8 +167,8 @@ def read_sent_email(message_id: str) -> SentEmail | None:
 def unconfirmed_message(sent: SentEmail) -> str:
     """Why a claimed but unconfirmed email is not sent again, and what a person can do."""
     return (
-        f"email {sent.message_id} to {sent.to} was claimed at {sent.sent_at:%Y-%m-%d %H:%M:%S} "
-        "UTC but its delivery was never confirmed (an interrupted SMTP session or a crash "
+        f"email {sent.message_id} to {sent.to} was claimed at {format_when(sent.sent_at)} "
+        "but its delivery was never confirmed (an interrupted SMTP session or a crash "
         "mid-send, or another run sending it right now); nothing re-sent. Check the relay's "
         "log; to send it anyway, delete that outbound_email_log row and run again."
     )

@@ -30,12 +30,13 @@ PROGRAMS_SQL = sa.text(
     "SELECT * FROM customer_programs WHERE customer_id = :customer_id"
     " AND status = 'active' AND deleted_at IS NULL"
 )
+# The customer's price-list rows for the quoted items in one school year.
+_PRICING_ROWS = (
+    " FROM pricing_master WHERE customer_id = :customer_id AND item_code IN :item_codes"
+    " AND school_year = :school_year"
+)
 PRICING_SQL = (
-    sa.text(
-        "SELECT item_code, case_price, cost_basis, margin_pct FROM pricing_master"
-        " WHERE customer_id = :customer_id AND item_code IN :item_codes"
-        " AND school_year = :school_year"
-    )
+    sa.text("SELECT item_code, case_price, cost_basis, margin_pct" + _PRICING_ROWS)
     .bindparams(sa.bindparam("item_codes", expanding=True))
     .columns(
         item_code=sa.String,
@@ -63,11 +64,7 @@ ITEMS_SQL = sa.text(
 
 # How current the quoted prices are (mirror_fresh): who wrote each row, and when.
 PRICING_AGE_SQL = (
-    sa.text(
-        "SELECT source, updated_at FROM pricing_master"
-        " WHERE customer_id = :customer_id AND item_code IN :item_codes"
-        " AND school_year = :school_year"
-    )
+    sa.text("SELECT source, updated_at" + _PRICING_ROWS)
     .bindparams(sa.bindparam("item_codes", expanding=True))
     .columns(source=sa.String, updated_at=UTCDateTime())
 )

@@ -107,6 +107,18 @@ def steps(*failed: str) -> list[StepOutcome]:
     ]
 
 
+@pytest.fixture
+def mikes_zone(monkeypatch):
+    """Times in reasons are said in Mike's time zone: Chicago here."""
+    from quoteflow.settings import get_settings
+
+    monkeypatch.setenv("QUOTEFLOW_LOCAL_TIMEZONE", "America/Chicago")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("mikes_zone")
 def test_expired_reads_the_same_whether_the_run_or_the_sweep_records_it():
     p = preview()
     assert p.warnings  # the margin warning travels with both records
@@ -115,7 +127,7 @@ def test_expired_reads_the_same_whether_the_run_or_the_sweep_records_it():
     by_sweep = RunOutcome.expired(RunSubject.of_gate_payload(closed.payload), closed)
     assert by_run == by_sweep
     assert by_run.summary == by_sweep.summary and by_run.narrative == by_sweep.narrative
-    assert by_run.summary["reason"] == "no decision before 2026-11-27 13:05 UTC"
+    assert by_run.summary["reason"] == "no decision before Fri Nov 27, 2026, 7:05 AM CST"
     assert by_run.summary["gate_action_id"] == 41 and by_run.summary["lines"] == 2
     assert by_run.event_type == "workflow.failed"
     assert "No decision on quote Q2627-ABC within the approval window; it expired." in (
@@ -212,6 +224,7 @@ def test_final_states_and_narratives():
     assert "approved by Mike" not in error.narrative  # it never reached the gate
 
 
+@pytest.mark.usefixtures("mikes_zone")
 def test_a_crash_keeps_what_the_run_recorded_and_its_request_wins():
     before = RunOutcome.fanned_out(
         RunSubject.of(REQUEST, preview()),
@@ -220,7 +233,7 @@ def test_a_crash_keeps_what_the_run_recorded_and_its_request_wins():
         41,
     ).summary
     reason = stranded_reason("Crashed", NOW, "worker lost")
-    assert reason == "run Crashed since 13:05:00Z: worker lost"
+    assert reason == "run Crashed since Fri Nov 27, 2026, 7:05 AM CST: worker lost"
     crashed = RunOutcome.crashed(
         reason, previous=before, request={"customer_id": "1107", "school_year": "2027-28"}
     )
@@ -229,10 +242,13 @@ def test_a_crash_keeps_what_the_run_recorded_and_its_request_wins():
     assert summary["steps"] == before["steps"] and summary["gate_action_id"] == 41
     assert summary["quote_id"] == "Q2627-ABC" and summary["school_year"] == "2027-28"
     assert crashed.tags == ["customer_quote", "quote", "customer:1107", "school_year:2027-28"]
-    assert "The run ended abnormally: run Crashed since 13:05:00Z: worker lost." in (
-        crashed.narrative
+    assert (
+        "The run ended abnormally: run Crashed since Fri Nov 27, 2026, 7:05 AM CST: worker lost."
+        in (crashed.narrative)
     )
     # Nothing recorded yet (the run crashed before its first summary): the request names it.
     early = RunOutcome.crashed("run Cancelled since 13:05:00Z", request=REQUEST.model_dump())
     assert early.narrative.startswith("Customer quote for customer 1107, school year 2026-27.")
-    assert stranded_reason("Pending", NOW, None) == "run Pending since 13:05:00Z"
+    assert (
+        stranded_reason("Pending", NOW, None) == "run Pending since Fri Nov 27, 2026, 7:05 AM CST"
+    )

@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
+from quoteflow.approval_page.countdown import COUNTDOWN_JS
+from quoteflow.approval_page.time_filters import expires
 from quoteflow.approval_page.wording import link_spent
+from quoteflow.cli.actions import _line
 from quoteflow.links import LinkClaims, LinkExpired, read_link, sign_link
 from quoteflow.models import ActionView
-from quoteflow.notices import local_time
+from quoteflow.notices import local_time, waiting_notice
 from quoteflow.pdf.render import _format_date
-from quoteflow.presentation import format_day, format_when
+from quoteflow.presentation import format_day, format_when, span, time_left
 
 CHICAGO = "America/Chicago"
 LATE = datetime(2026, 12, 4, 2, 30, tzinfo=UTC)  # still Thursday Dec 3 in Chicago
+
+
+def _action(**fields) -> ActionView:
+    defaults = {
+        "id": 1,
+        "action_type": "x",
+        "entity_ref": "x",
+        "payload": {},
+        "payload_hash": "h",
+        "decision_notes": None,
+        "decided_at": None,
+        "approved_payload_hash": None,
+        "flow_run_id": None,
+        "expires_at": LATE,
+        "created_at": LATE,
+    }
+    return ActionView(**(defaults | fields))
 
 
 def test_one_format_in_mikes_time_zone():
@@ -36,23 +61,56 @@ def test_pdf_pages_and_links_use_it(monkeypatch):
         except LinkExpired as exc:
             assert str(exc) == "This link expired on Thu Dec 3, 2026, 8:30 PM CST."
             assert "UTC" not in str(exc)
-        expired = ActionView(
-            id=1,
-            action_type="x",
-            entity_ref="x",
-            status="expired",
-            payload={},
-            payload_hash="h",
-            approver="system",
-            decision_notes=None,
-            decided_at=LATE,
-            approved_payload_hash=None,
-            flow_run_id=None,
-            expires_at=LATE,
-            created_at=LATE,
-        )
+        expired = _action(status="expired", approver="system", decided_at=LATE)
         said = link_spent(expired)
         assert said == "This expired on Thu Dec 3, 2026, 8:30 PM CST; nothing was decided."
+    finally:
+        get_settings.cache_clear()
+
+
+def test_one_time_left_text_on_the_page_in_notices_and_slack():
+    deadline = LATE + timedelta(hours=48)
+    assert time_left(deadline, LATE) == "2 days"
+    assert time_left(LATE + timedelta(minutes=150), LATE) == "2 h 30 min"
+    assert time_left(LATE + timedelta(minutes=45), LATE) == "45 min"
+    assert time_left(LATE - timedelta(minutes=5), LATE) == "less than a minute"
+    assert time_left(deadline.replace(tzinfo=None), LATE) == "2 days"  # naive is UTC
+    assert span(-300) == "5 min"
+    assert expires(deadline, now=LATE) == "expires in 2 days"
+    notice = waiting_notice(
+        action_id=1,
+        action_type="x",
+        payload={},
+        expires_at=deadline,
+        link="https://q.example/a/T",
+        tz=CHICAGO,
+        now=LATE,
+    )
+    assert "Decide by Sat Dec 5, 2026, 8:30 PM CST (in 2 days)." in notice.body
+
+
+def test_the_pages_live_countdown_says_it_the_same_way():
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node to run the page's script")
+    f = re.search(r"function f\(l\)\{.*?\}(?=function t\()", COUNTDOWN_JS)
+    assert f is not None
+    minutes = [48 * 60, 150, 45]
+    script = f.group(0) + "".join(f"console.log(f({m * 60000}));" for m in minutes)
+    said = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True)
+    assert said.stdout.splitlines() == [
+        time_left(LATE + timedelta(minutes=m), LATE) for m in minutes
+    ]
+
+
+def test_the_cli_shows_times_in_the_one_format(monkeypatch):
+    from quoteflow.settings import get_settings
+
+    monkeypatch.setenv("QUOTEFLOW_LOCAL_TIMEZONE", CHICAGO)
+    get_settings.cache_clear()
+    try:
+        action = _action(id=7, entity_ref="Q1", status="pending", approver="mike")
+        assert _line(action).endswith("Q1 expires Thu Dec 3, 2026, 8:30 PM CST")
     finally:
         get_settings.cache_clear()
 

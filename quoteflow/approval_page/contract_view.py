@@ -5,13 +5,12 @@ and which outside services are local stand-ins on this machine."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from quoteflow.models import ActionType, ActionView
+from quoteflow.models import ActionType, ActionView, as_utc
 from quoteflow.presentation import format_day, format_when, local_day
 from quoteflow.quote import QuotePreview
 
@@ -37,10 +36,6 @@ class ServiceNote(NamedTuple):
     stand_in: bool
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _minutes(value: float) -> str:
     return f"{value:g} min"
 
@@ -54,9 +49,9 @@ def ran_with(
     gates = [a for a in actions if a.action_type == ActionType.quote_gate and a.expires_at]
     if not gates:
         return [], None
-    newest = max(gates, key=lambda a: _aware(a.created_at))
+    newest = max(gates, key=lambda a: as_utc(a.created_at))
     assert newest.expires_at is not None
-    window = round((_aware(newest.expires_at) - _aware(newest.created_at)).total_seconds() / 60, 1)
+    window = round((as_utc(newest.expires_at) - as_utc(newest.created_at)).total_seconds() / 60, 1)
     rows = [
         RanWith(
             "Approval window",

@@ -10,6 +10,7 @@ import hashlib
 
 COUNTDOWN_JS = (
     "(function(){function f(l){var m=Math.floor(l/60000),s=Math.floor(l/1000)%60;"
+    "if(m>=2880)return Math.floor(m/1440)+' days';"
     "if(m>=120)return Math.floor(m/60)+' h '+(m%60)+' min';if(m>=10)return m+' min';"
     "if(m>=1)return m+' min '+s+' s';return s+' s';}"
     "function t(){var n=Date.now();document.querySelectorAll('[data-deadline]').forEach("

@@ -25,10 +25,6 @@ from quoteflow.quote import QuotePreview, QuoteRequest
 INDEX_REFRESH_SECONDS = 30
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def summary(action: ActionView, names: Mapping[str, str]) -> str:
     """One line saying what the action is about, for the list (approved prices once
     approved); ``names``: customer names by id, for drafts."""

@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 
 from quoteflow.approvals import approved_gate_preview
 from quoteflow.mail import EmailDraft
-from quoteflow.models import ActionStatus, ActionType, ActionView
+from quoteflow.models import ActionStatus, ActionType, ActionView, as_utc
 from quoteflow.quote import QuotePreview, QuoteRequest
 
 DECIDED_PER_PAGE = 10
@@ -55,12 +55,12 @@ class QuoteGroup:
 
     @property
     def deadline(self) -> datetime | None:
-        deadlines = [_aware(i.action.expires_at) for i in self.waiting if i.action.expires_at]
+        deadlines = [as_utc(i.action.expires_at) for i in self.waiting if i.action.expires_at]
         return min(deadlines) if deadlines else None
 
     @property
     def latest(self) -> datetime:
-        return max(_aware(i.action.decided_at or i.action.created_at) for i in self.items)
+        return max(as_utc(i.action.decided_at or i.action.created_at) for i in self.items)
 
 
 @dataclass
@@ -83,10 +83,6 @@ class Page(Generic[T]):
 class Inbox:
     waiting: list[QuoteGroup]
     decided: Page[QuoteGroup]
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _preview(action: ActionView) -> QuotePreview | None:
@@ -189,7 +185,7 @@ def group_by_quote(
         closed = (
             a.status == ActionStatus.pending
             and a.expires_at is not None
-            and _aware(a.expires_at) <= now
+            and as_utc(a.expires_at) <= now
         )
         item = InboxItem(
             a,
@@ -203,7 +199,7 @@ def group_by_quote(
     out = []
     for key, (quote_id, items) in groups.items():
         items.sort(
-            key=lambda i: (STEP_ORDER.get(i.action.action_type, 3), _aware(i.action.created_at))
+            key=lambda i: (STEP_ORDER.get(i.action.action_type, 3), as_utc(i.action.created_at))
         )
         out.append(QuoteGroup(key, _heading(items, quote_id, names or {}), items))
     return out

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from quoteflow.models import as_utc
 from quoteflow.presentation import data_age_text, format_when, span
 from quoteflow.quote import DataAge
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def local(value: datetime | None, tz: str) -> str:
@@ -27,5 +24,5 @@ def expires(expires_at: datetime | None, now: datetime | None = None) -> str:
     """``expires in 42 min`` / ``expired 5 min ago`` / ``no deadline``."""
     if expires_at is None:
         return "no deadline"
-    left = (_aware(expires_at) - (now or datetime.now(UTC))).total_seconds()
+    left = (as_utc(expires_at) - (now or datetime.now(UTC))).total_seconds()
     return f"expires in {span(left)}" if left > 0 else f"expired {span(left)} ago"

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from quoteflow.models import ActionStatus, ActionView
+from quoteflow.models import ActionStatus, ActionView, as_utc
 from quoteflow.presentation import format_when
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def window_closed(action: ActionView, now: datetime | None = None) -> bool:
@@ -18,7 +14,7 @@ def window_closed(action: ActionView, now: datetime | None = None) -> bool:
     return (
         action.status == ActionStatus.pending
         and action.expires_at is not None
-        and _aware(action.expires_at) <= (now or datetime.now(UTC))
+        and as_utc(action.expires_at) <= (now or datetime.now(UTC))
     )
 
 

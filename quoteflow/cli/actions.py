@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
+from quoteflow.cli.context import refuse
+from quoteflow.presentation import format_when
 from quoteflow.quote import QuoteRequest
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ ApproverOption = Annotated[
 
 
 def _line(a: ActionView) -> str:
-    expires = f" expires {a.expires_at:%Y-%m-%d %H:%M}Z" if a.expires_at else ""
+    expires = f" expires {format_when(a.expires_at)}" if a.expires_at else ""
     return f"#{a.id:<5} {a.status:<9} {a.action_type:<24} {a.entity_ref}{expires}"
 
 
@@ -82,7 +84,7 @@ def show(action_id: int) -> None:
     typer.echo(f"approver {a.approver}  flow run {a.flow_run_id or '-'}")
     typer.echo(f"payload hash {a.payload_hash}  (pass it as --expect-hash to decide on this)")
     if a.decided_at:
-        typer.echo(f"decided {a.decided_at:%Y-%m-%d %H:%M:%S}Z notes: {a.decision_notes or ''}")
+        typer.echo(f"decided {format_when(a.decided_at)} notes: {a.decision_notes or ''}")
     if a.approved_payload_hash:
         typer.echo(f"approved hash {a.approved_payload_hash}")
     typer.echo(json.dumps(a.payload, indent=2, default=str))
@@ -145,8 +147,7 @@ def approve_cmd(
             confirm=confirm,
         )
     except ApprovalError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        refuse(exc)
     typer.echo(f"approved {_line(a)}")
     typer.echo(f"approved hash {a.approved_payload_hash}")
     from quoteflow.channel_feedback import start_report
@@ -172,8 +173,7 @@ def reject_cmd(
     try:
         a = reject(action_id, approver=approver, notes=notes, expected_hash=expect_hash)
     except ApprovalError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        refuse(exc)
     typer.echo(f"rejected {_line(a)}")
 
 
@@ -191,6 +191,5 @@ def reopen_cmd(
     try:
         draft = reopen(action_id, approver=approver, notes=notes)
     except ApprovalError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        refuse(exc)
     typer.echo(f"re-opened as draft {_line(draft)}; its quote comes back for approval")

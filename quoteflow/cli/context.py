@@ -3,6 +3,8 @@ that nobody else can see. ``quoteflow.cli.main`` points the process at one befor
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 
 from quoteflow.prefect_api import NoPrefectApi, require_api_url
@@ -15,3 +17,9 @@ def use_stack_api() -> str:
     except NoPrefectApi as exc:
         typer.echo(f"{exc}.", err=True)
         raise typer.Exit(1) from exc
+
+
+def refuse(exc: Exception) -> NoReturn:
+    """Exit 1 saying why the command was refused (it changed nothing)."""
+    typer.echo(f"refused: {exc}", err=True)
+    raise typer.Exit(1) from exc

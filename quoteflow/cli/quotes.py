@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
+from quoteflow.cli.context import refuse
+from quoteflow.presentation import format_day, format_when
+
 if TYPE_CHECKING:
     from quoteflow.quote_book import QuoteDetail, QuoteSummary
 
@@ -15,7 +18,7 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def _line(q: QuoteSummary) -> str:
-    valid = f"{q.valid_until:%Y-%m-%d}" if q.valid_until else "-"
+    valid = format_day(q.valid_until) if q.valid_until else "-"
     return (
         f"{q.id:<24} {q.status:<10} {q.school_year}  {q.customer_id:<8} "
         f"{q.customer_name[:28]:<28} {q.currency} {q.subtotal:>11,.2f}  valid until {valid}"
@@ -74,7 +77,7 @@ def _show(d: QuoteDetail) -> None:
             old = f"{p.old_price:,.2f}" if p.old_price is not None else "none"
             typer.echo(
                 f"  {p.item_code:<12} {old} -> {p.new_price:,.2f}  {p.status:<8} "
-                f"by {p.approver} {p.proposed_at:%Y-%m-%d %H:%M}Z"
+                f"by {p.approver} {format_when(p.proposed_at)}"
             )
     for push in d.pushes:
         typer.echo(
@@ -87,7 +90,7 @@ def _show(d: QuoteDetail) -> None:
     for h in d.history:
         who = f" by {h.by}" if h.by else ""
         notes = f": {h.notes}" if h.notes else ""
-        typer.echo(f"  {h.at:%Y-%m-%d %H:%M}Z {h.what}{who}{notes}")
+        typer.echo(f"  {format_when(h.at)} {h.what}{who}{notes}")
     if d.allowed_actions:
         typer.echo(f"next: quoteflow quotes {'|'.join(d.allowed_actions)} {q.id}")
 
@@ -112,8 +115,7 @@ def _transition(quote_id: str, action: str, notes: str | None, actor: str | None
     try:
         result = transition(quote_id, action, actor=actor, notes=notes)
     except TransitionRefused as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        refuse(exc)
     typer.echo(result.message)
 
 

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from quoteflow.cli.context import refuse
+
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -46,6 +48,7 @@ def list_(
 def _print_liveness() -> None:
     from quoteflow import liveness
     from quoteflow.models import utcnow
+    from quoteflow.presentation import format_when, span
 
     now = utcnow()
     stranded = liveness.stranded_runs(now)
@@ -60,7 +63,8 @@ def _print_liveness() -> None:
     typer.echo("last successful pass of each recurring deployment:")
     for last in liveness.last_passes():
         when = (
-            f"{last.ended_at:%Y-%m-%d %H:%M:%S} UTC ({(now - last.ended_at).total_seconds() / 60:.0f} min ago), run {last.run_id}"
+            f"{format_when(last.ended_at)} "
+            f"({span((now - last.ended_at).total_seconds())} ago), run {last.run_id}"
             if last.ended_at
             else "never"
         )
@@ -80,8 +84,7 @@ def redrive(run_id: str) -> None:
     try:
         count, before = redrive_by_hand(run_id)
     except ValueError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        refuse(exc)
     typer.echo(f"{before}re-driven (#{count}): {flow_run_url(run_id)}")
 
 
@@ -109,8 +112,7 @@ def release_email_cmd(
     try:
         done = release_email(quote_id, sent=sent)
     except ReleaseError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        refuse(exc)
     if done.verdict == "sent":
         typer.echo(f"recorded as sent: {done.message_id} (quote {quote_id}); nothing is re-sent")
     else:

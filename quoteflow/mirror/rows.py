@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
 
 from quoteflow.mirror.config import TableConfig
-from quoteflow.models import UTCDateTime
+from quoteflow.models import UTCDateTime, as_utc
 
 _TRUE = {"t", "true", "yes", "1"}
 _FALSE = {"f", "false", "no", "0"}
@@ -31,7 +31,7 @@ def convert_value(column: sa.Column[Any], raw: str) -> Any:
             parsed = datetime.fromisoformat(raw)
         except ValueError:
             raise ValueError("is not a date and time (YYYY-MM-DD HH:MM:SS)") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return as_utc(parsed)
     if isinstance(kind, sa.Boolean):
         low = raw.strip().lower()
         if low in _TRUE:

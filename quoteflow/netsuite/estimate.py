@@ -8,11 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from quoteflow.quote import QuotePreview
+from quoteflow.quote import CENT, QuotePreview
 
 EXTERNAL_ID_MAX_LENGTH = 64
 _EXTERNAL_ID_ALLOWED = re.compile(r"[A-Za-z0-9_-]+")
-_CENT = Decimal("0.01")
 
 
 class EstimateLine(BaseModel):
@@ -52,7 +51,7 @@ def validate_external_id(external_id: str) -> str:
 
 def rate_to_json(rate: Decimal) -> float:
     """A rate as the JSON number NetSuite receives: rounded half-up to cents."""
-    return float(rate.quantize(_CENT, rounding=ROUND_HALF_UP))
+    return float(rate.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def build_estimate_body(

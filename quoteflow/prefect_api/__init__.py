@@ -285,11 +285,16 @@ def flow_run_url(run_id: str) -> str:
     return f"{base.rstrip('/')}/runs/flow-run/{run_id}"
 
 
-# Reads only the real server answers (the runs' task runs, events, artifacts, blocks).
+# Reads only the real server answers (the runs' task runs, events, artifacts, blocks) and
+# what a deploy creates there.
 from quoteflow.prefect_api.client import (  # noqa: E402
     PROCESS_EVENTS,
+    deployment_ids,
     deployments_tagged,
+    ensure_concurrency_limit,
+    ensure_work_pool,
     last_process_events,
+    put_automations,
     read_flow_run,
     read_run_input,
     read_task_run,
@@ -307,9 +312,12 @@ __all__ = [
     "PrefectGateway",
     "PrefectUnreachable",
     "api_url",
+    "deployment_ids",
     "deployments_tagged",
     "emit",
     "ended_runs_of",
+    "ensure_concurrency_limit",
+    "ensure_work_pool",
     "flow_run_url",
     "flow_runs_of",
     "gateway",
@@ -320,6 +328,7 @@ __all__ = [
     "mark_crashed",
     "mark_expired",
     "pointed_at",
+    "put_automations",
     "read_flow_run",
     "read_run",
     "read_run_input",

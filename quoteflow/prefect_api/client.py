@@ -1,12 +1,13 @@
 """The gateway over Prefect's client: the only module that opens ``get_client``. Besides
 the ``PrefectGateway`` operations it holds the reads only a real server answers (task runs,
-events, artifacts, block documents, run inputs) and the polling helpers of the dev tools."""
+events, artifacts, block documents, run inputs), what a deploy creates (work pool,
+concurrency limits, automations) and the polling helpers of the dev tools."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.objects import FlowRun, TaskRun
     from prefect.client.schemas.responses import OrchestrationResult
+    from prefect.events.schemas.automations import AutomationCore
     from prefect.states import State
 
 
@@ -305,3 +307,57 @@ def retire_block_document(name: str, block_type_slug: str) -> bool:
         if not client.read_block_documents_by_type(block_type_slug, include_secrets=False):
             client.delete_block_type(block_type.id)
     return True
+
+
+# ---------------------------------------------------------------- what a deploy creates
+
+
+def ensure_work_pool(name: str, pool_type: str = "process") -> None:
+    """A work pool of this name (created once)."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with _client() as client:
+        try:
+            client.read_work_pool(name)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=name, type=pool_type))
+
+
+def ensure_concurrency_limit(name: str, limit: int) -> None:
+    """A Prefect global concurrency limit of this name (created once)."""
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with _client() as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=name, limit=limit, active=True)
+            )
+
+
+def deployment_ids(names: Iterable[str]) -> dict[str, str]:
+    """The id of each 'flow/deployment' name."""
+    with _client() as client:
+        return {name: str(client.read_deployment_by_name(name).id) for name in names}
+
+
+def put_automations(automations: Sequence[AutomationCore]) -> list[str]:
+    """Create each automation, or update the one of that name (deleting any extra copies);
+    returns a line per automation."""
+    lines = []
+    with _client() as client:
+        for automation in automations:
+            existing = client.read_automations_by_name(automation.name)
+            if existing:
+                keep, *extra = existing
+                client.update_automation(keep.id, automation)
+                for dup in extra:
+                    client.delete_automation(dup.id)
+                lines.append(f"automation {automation.name}: updated ({keep.id})")
+            else:
+                new_id = client.create_automation(automation)
+                lines.append(f"automation {automation.name}: created ({new_id})")
+    return lines

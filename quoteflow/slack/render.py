@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from quoteflow.models import ActionStatus, ActionType, ActionView
 from quoteflow.notices import describe_action, local_time
-from quoteflow.presentation import format_money
+from quoteflow.presentation import format_money, time_left
 from quoteflow.quote import QuotePreview
 from quoteflow.slack.parse import DraftParse
 
@@ -216,10 +216,8 @@ def waiting_message(
     buttons (each carrying the action and the hash of what this message shows)."""
     blocks = _summary(action, action.payload)
     if action.expires_at:
-        minutes = max(int((action.expires_at - now).total_seconds() // 60), 0)
-        blocks.append(
-            section(f"Decide by *{local_time(action.expires_at, tz)}* (in {minutes} min).")
-        )
+        left = time_left(action.expires_at, now)
+        blocks.append(section(f"Decide by *{local_time(action.expires_at, tz)}* (in {left})."))
     value = ButtonValue(a=action.id, h=shown_hash).encode()
     elements = [
         button("Approve", GATE_APPROVE, value, "primary"),

@@ -498,7 +498,7 @@ def test_the_operator_redrives_a_dead_running_run_and_is_refused_a_live_one(
     assert "last successful pass" in listed.output
     passes = listed.output.split("last successful pass")[1].splitlines()
     (reconcile_line,) = [line for line in passes if "reconcile/reconcile" in line]
-    assert "min ago), run" in reconcile_line  # the table's last pass
+    assert " ago), run" in reconcile_line  # the table's last pass
     ended = _wait(dead.run_id, lambda r: r.state.is_final(), "the re-driven run to end")
     assert ended.state.is_completed(), ended.state
     assert_one_clean_quote(stack, dead.run_id)
