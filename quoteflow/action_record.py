@@ -12,12 +12,12 @@ from quoteflow.models import ActionStatus, ActionView, utcnow
 from quoteflow.quote import payload_hash
 from quoteflow.settings import approver_or_default
 
-Decision = Literal["approve", "reject"]
+ApprovalVerb = Literal["approve", "reject"]
 
 
 def decide(
     action_id: int,
-    decision: Decision,
+    decision: ApprovalVerb,
     *,
     approver: str | None = None,
     notes: str | None = None,

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from quoteflow import ledger, prefect_api
-from quoteflow.action_record import Decision, decide, expire
+from quoteflow.action_record import ApprovalVerb, decide, expire
 from quoteflow.action_rules import (
     SYSTEM_APPROVER,
     ApprovalError,
@@ -53,7 +53,7 @@ from quoteflow.settings import approver_or_default, get_settings
 __all__ = [
     "SYSTEM_APPROVER",
     "ApprovalError",
-    "Decision",
+    "ApprovalVerb",
     "PrefectDownError",
     "RecordedDecision",
     "approve",
@@ -178,7 +178,7 @@ def _resume_gate(action: ActionView) -> None:
 
 def _settle(
     action_id: int,
-    decision: Decision,
+    decision: ApprovalVerb,
     *,
     approver: str | None,
     notes: str | None,

@@ -22,7 +22,7 @@ from quoteflow.models import (
     utcnow,
 )
 from quoteflow.run_rules import VerifyCheckSpec
-from quoteflow.verify import Decision
+from quoteflow.verify import CheckVerdict
 
 if TYPE_CHECKING:
     from quoteflow.outcome import RunOutcome
@@ -218,7 +218,7 @@ def stage_verify_checks(run_id: str, specs: list[VerifyCheckSpec]) -> int:
     return added
 
 
-def record_verify_decision(check_id: int, decision: Decision, now: datetime) -> bool:
+def record_verify_decision(check_id: int, decision: CheckVerdict, now: datetime) -> bool:
     """Write a verify check's decision if the row is still pending; True when this call
     wrote it (of two overlapping sweeps, only the first decision is written)."""
     t = WorkflowVerifyResult

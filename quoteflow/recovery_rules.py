@@ -23,7 +23,7 @@ QUOTE_TAG = "customer_quote"  # the tag of every customer-quote run (prefect.yam
 # then (less this margin) keeps runs of an older database's same action id out.
 CLOCK_SKEW = timedelta(seconds=5)
 
-Decision = Literal["redrive", "dead_letter", "wait"]
+RecoveryStep = Literal["redrive", "dead_letter", "wait"]
 
 
 class Recovered(BaseModel):
@@ -43,7 +43,7 @@ def redrive_decision(
     last_redrive_at: datetime | None,
     now: datetime,
     min_interval: timedelta,
-) -> Decision:
+) -> RecoveryStep:
     """Re-drive while under the cap and the failure may pass; a permanent failure or the
     cap reached dead-letters the run; too soon after the last re-drive waits."""
     if not retryable or redrives >= redrive_max:

@@ -32,7 +32,7 @@ class Observation(BaseModel):
     detail: str
 
 
-class Decision(BaseModel):
+class CheckVerdict(BaseModel):
     """A check's status after an evaluation, with the detail to record."""
 
     status: VerifyStatus
@@ -173,28 +173,28 @@ def observe_error(exc: BaseException) -> Observation:
 
 def decide(
     status: str, observation: Observation, *, now: datetime, due_at: datetime, deadline: datetime
-) -> Decision:
+) -> CheckVerdict:
     """The status a check moves to. Finished checks never change (sweeps are
     idempotent); a check before its window is not judged; a satisfied check passes
     whenever it is seen; an unsatisfied one times out at its deadline."""
     current = VerifyStatus(status)
     if current != VerifyStatus.pending:
-        return Decision(status=current, detail="already finished", evaluated=False)
+        return CheckVerdict(status=current, detail="already finished", evaluated=False)
     if now < due_at:
-        return Decision(status=current, detail=f"not due until {when(due_at)}", evaluated=False)
+        return CheckVerdict(status=current, detail=f"not due until {when(due_at)}", evaluated=False)
     if observation.outcome == "satisfied":
-        return Decision(status=VerifyStatus.passed, detail=observation.detail, evaluated=True)
+        return CheckVerdict(status=VerifyStatus.passed, detail=observation.detail, evaluated=True)
     if observation.outcome == "impossible":
-        return Decision(status=VerifyStatus.failed, detail=observation.detail, evaluated=True)
+        return CheckVerdict(status=VerifyStatus.failed, detail=observation.detail, evaluated=True)
     if observation.outcome == "moot":
-        return Decision(status=VerifyStatus.skipped, detail=observation.detail, evaluated=True)
+        return CheckVerdict(status=VerifyStatus.skipped, detail=observation.detail, evaluated=True)
     if now >= deadline:
-        return Decision(
+        return CheckVerdict(
             status=VerifyStatus.timeout,
             detail=clip(f"not satisfied by the deadline {when(deadline)}: {observation.detail}"),
             evaluated=True,
         )
-    return Decision(
+    return CheckVerdict(
         status=VerifyStatus.pending,
         detail=clip(f"{observation.detail}; retrying until {when(deadline)}"),
         evaluated=True,

@@ -456,11 +456,11 @@ def test_batches_cover_every_due_check_once_in_due_order():
 def test_a_finished_check_is_never_rewritten(seeded_db):
     """Two overlapping sweeps: only the first decision on a pending row is written."""
     from quoteflow.ledger import record_verify_decision
-    from quoteflow.verify import Decision
+    from quoteflow.verify import CheckVerdict
 
     check_id = stage(str(uuid.uuid4()), "quote_persisted", {"quote_id": new_quote_id()})
-    first = Decision(status=VerifyStatus.failed, detail="gone", evaluated=True)
-    second = Decision(status=VerifyStatus.passed, detail="there", evaluated=True)
+    first = CheckVerdict(status=VerifyStatus.failed, detail="gone", evaluated=True)
+    second = CheckVerdict(status=VerifyStatus.passed, detail="there", evaluated=True)
     assert record_verify_decision(check_id, first, now()) is True
     assert record_verify_decision(check_id, second, now()) is False
     row = rows(check_id)[check_id]

@@ -42,7 +42,7 @@ async def decide(
     request: Request,
     action: ActionView,
     values: Mapping[str, str],
-    decision: approvals.Decision,
+    decision: approvals.ApprovalVerb,
     *,
     link: str | None = None,
     link_hash: str | None = None,
@@ -200,7 +200,7 @@ class ActionRoom:
     async def reject(self, request: Request) -> Response:
         return await self._posted(request, "reject")
 
-    async def _posted(self, request: Request, decision: approvals.Decision) -> Response:
+    async def _posted(self, request: Request, decision: approvals.ApprovalVerb) -> Response:
         try:
             values = await self.guard.token_form(request)
         except FormError as exc:
