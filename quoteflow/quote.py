@@ -115,6 +115,7 @@ class CustomerRecord(BaseModel):
     entitystatus: str
     email: str | None = None
     contact_name: str | None = None
+    isinactive: bool = False  # inactive in NetSuite, or gone from it (a full mirror pass)
 
 
 class PricingRecord(BaseModel):
@@ -264,7 +265,7 @@ class QuotePreview(BaseModel):
 # The precondition checks this module applies: (check, effect, rule). "block" halts the
 # run before any write; "warn" goes on the preview Mike approves.
 PRECONDITIONS: tuple[tuple[str, Literal["block", "warn"], str], ...] = (
-    ("customer_exists", "block", "the customer id is in customers"),
+    ("customer_exists", "block", "the customer id is in customers and not inactive"),
     ("customer_not_on_hold", "block", "the customer's entitystatus is not 'hold'"),
     ("items_resolved", "warn", "every item code is in spec_items (others are left off)"),
     ("pricing_found", "warn", "pricing_master has the item for the customer and school year"),
@@ -291,6 +292,13 @@ def check_blocking(context: QuoteContext, quote_id_problem: str | None = None) -
     customer = context.customer
     if customer is None or not customer.id:
         return [BlockReason(check="customer_exists", message="customer not found")]
+    if customer.isinactive:
+        return [
+            BlockReason(
+                check="customer_exists",
+                message=f"customer {customer.id} ({customer.name}) is inactive in NetSuite",
+            )
+        ]
     if is_on_hold(customer.entitystatus):
         return [
             BlockReason(

@@ -120,6 +120,11 @@ def test_blocking_checks():
         "quote_id_usable"
     )
     assert check_blocking(hold, "quote_id: taken")[0].check == "customer_not_on_hold"
+    gone = _context(
+        customer=CustomerRecord(id="9", name="X", entitystatus="active", isinactive=True)
+    )
+    (reason,) = check_blocking(gone)
+    assert reason.check == "customer_exists" and "inactive in NetSuite" in reason.message
 
 
 def test_preview_lines_totals_and_warnings():
