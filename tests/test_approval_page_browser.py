@@ -115,10 +115,13 @@ def test_decide_with_review_then_see_what_happened(page_url, browser):
     approved = page.locator("#as-approved").inner_text()
     assert "$75.59" in approved and "$80.00" in approved and "16.38%" in approved
     assert "lift FS-1004 over the floor" in approved and "Approved subtotal" in approved
+    # The floor warning the approved price fixed is not counted on the decided page.
+    summary = " ".join(page.locator("#summary").inner_text().split())
+    assert "Warnings left none" in summary, summary
     timeline = page.locator("#timeline").inner_text()
     for expected in ("Decision", "Run", "done", "Quote", "PDF", "NetSuite estimate"):
         assert expected in timeline, expected
-    assert "estimate id" in timeline and "Verify quote_persisted" in timeline
+    assert "estimate id" in timeline and "Check: Quote saved" in timeline
     pdf_href = page.locator("#timeline a", has_text="quotes/").get_attribute("href")
     pdf = page.request.get(f"{page_url}{pdf_href}")
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"

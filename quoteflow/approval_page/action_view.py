@@ -74,7 +74,11 @@ def _gate_context(action: ActionView, url: str | None) -> dict[str, Any]:
     }
     approved = approved_gate_preview(action)
     if approved is not None:
-        context.update(approved=approved, compare=compare_rows(preview, approved))
+        context.update(
+            approved=approved,
+            compare=compare_rows(preview, approved),
+            approved_warnings=plain_warnings(approved, get_settings().margin_floor_pct),
+        )
     if action.status != ActionStatus.pending:
         from quoteflow.timeline import gate_outcome
 
