@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from quoteflow.approvals import draft_quote
-from quoteflow.quote import QuoteLineView, QuoteRequest
+from quoteflow.quote import QuoteRequest
 from quoteflow.settings import get_settings
 from tests.fixtures.demo import DEMO_ITEM_CODES, DEMO_SCHOOL_YEAR, ON_HOLD_CUSTOMER_ID
-from tests.fixtures.previews import small_preview, stage_gate
+from tests.fixtures.previews import napkins_line, small_preview, stage_gate
 from tests.test_page_process import PASSWORD, page_process  # noqa: F401  (a fixture)
 from tests.test_page_words import jargon_in
 
@@ -125,18 +125,6 @@ def test_focus_ring_and_input_borders_contrast_from_the_css():
     assert all(v >= 3 for v in figures.values()), figures
 
 
-def _line() -> QuoteLineView:
-    return QuoteLineView(
-        line_no=1,
-        item_code="FS-1001",
-        description="Napkins",
-        case_price=Decimal("41.50"),
-        cost_basis=Decimal("30.00"),
-        margin_pct=Decimal("27.71"),
-        price_source="pricing_master",
-    )
-
-
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_mikes_day(page_process, smtp_messages, size):  # noqa: F811
     from flows.customer_quote import customer_quote
@@ -183,7 +171,9 @@ def test_mikes_day(page_process, smtp_messages, size):  # noqa: F811
 
             # A gate: the first screen holds the summary and the action bar.
             gate = stage_gate(
-                small_preview(_line(), subtotal=Decimal("41.50"), margin_pct=Decimal("27.71")),
+                small_preview(
+                    napkins_line(), subtotal=Decimal("41.50"), margin_pct=Decimal("27.71")
+                ),
                 ref="day",
             )
             page.goto(f"{url}/actions/{gate.id}")
@@ -218,7 +208,9 @@ def test_mikes_day(page_process, smtp_messages, size):  # noqa: F811
             assert page.locator("#summary").is_visible()
 
             # Too late: the countdown closes the form live; the POST says so plainly.
-            late = stage_gate(small_preview(_line()), ref="late", expires_in=timedelta(seconds=3))
+            late = stage_gate(
+                small_preview(napkins_line()), ref="late", expires_in=timedelta(seconds=3)
+            )
             page.goto(f"{url}/actions/{late.id}")
             page.locator("#window-closed-live").wait_for(state="visible", timeout=8000)
             assert page.locator("button.approve").is_disabled()
@@ -309,7 +301,7 @@ def test_the_email_is_sent_and_the_customer_answer_is_confirmed(
                 no_jargon(page)
 
             # The contract: how the runs here ran, the local stand-ins, nothing clipped.
-            stage_gate(small_preview(_line()), ref="ran", expires_in=timedelta(minutes=3))
+            stage_gate(small_preview(napkins_line()), ref="ran", expires_in=timedelta(minutes=3))
             page.goto(f"{url}/contract")
             assert "local stand-in" in page.locator("#services").inner_text()
             ran = page.locator("#ran-with").inner_text()

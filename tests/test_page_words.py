@@ -21,7 +21,6 @@ from quoteflow.approvals import approve, stage_action
 from quoteflow.ledger import record_verify_decision, stage_verify_checks
 from quoteflow.lifecycle import accept
 from quoteflow.models import ActionType, WorkflowVerifyResult, utcnow
-from quoteflow.quote import QuoteLineView
 from quoteflow.quote_store import write_quote
 from quoteflow.run_rules import verify_checks_for
 from quoteflow.settings import get_settings
@@ -35,7 +34,7 @@ from quoteflow.verify import (
 )
 from tests.fixtures.fake_prefect import FakePrefect, fake_prefect  # noqa: F401  (a fixture)
 from tests.fixtures.page import staged_email
-from tests.fixtures.previews import small_preview, stage_gate
+from tests.fixtures.previews import napkins_line, small_preview, stage_gate
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -102,23 +101,14 @@ def client(seeded_db, fake_prefect) -> Iterator[TestClient]:  # noqa: F811
     get_settings.cache_clear()
 
 
-def _line() -> QuoteLineView:
-    return QuoteLineView(
-        line_no=1,
-        item_code="FS-1001",
-        description="Napkins",
-        case_price=Decimal("41.50"),
-        cost_basis=Decimal("30.00"),
-        margin_pct=Decimal("27.71"),
-        line_total=Decimal("41.50"),
-        price_source="pricing_master",
-    )
-
-
 def decided_quote(fake: FakePrefect) -> tuple[int, str]:
     """A gate approved, the quote its run wrote, the checks after it (one passed, one
     timed out, one still waiting) and the customer's acceptance: (gate id, quote id)."""
-    preview = small_preview(_line(), subtotal=Decimal("41.50"), margin_pct=Decimal("27.71"))
+    preview = small_preview(
+        napkins_line(line_total=Decimal("41.50")),
+        subtotal=Decimal("41.50"),
+        margin_pct=Decimal("27.71"),
+    )
     run_id = fake.paused_run()
     gate = stage_action(
         action_type=ActionType.quote_gate,
@@ -167,7 +157,10 @@ def decided_quote(fake: FakePrefect) -> tuple[int, str]:
 
 def test_no_table_flow_field_or_event_names_on_the_pages_mike_reads(client, fake_prefect):  # noqa: F811
     gate_id, quote_id = decided_quote(fake_prefect)
-    pending = stage_gate(small_preview(_line()), ref=f"words-{uuid.uuid4().hex[:6]}")
+    pending = stage_gate(
+        small_preview(napkins_line(line_total=Decimal("41.50"))),
+        ref=f"words-{uuid.uuid4().hex[:6]}",
+    )
     email = staged_email()
     pages = {
         "inbox": "/",
